@@ -1,0 +1,7 @@
+"""The `civitai-sync` command line."""
+
+from __future__ import annotations
+
+from pipeline.cli.app import main
+
+__all__ = ["main"]

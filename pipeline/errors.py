@@ -1,0 +1,110 @@
+"""The pipeline's one error hierarchy.
+
+    PipelineError
+    ├── ConfigError                 missing token, bad option value
+    ├── ApiError                    anything that went wrong talking to the API
+    │   ├── ApiConnectionError      transport failure after retries (DNS, refused, reset)
+    │   │   └── ApiTimeoutError
+    │   └── ApiStatusError          a non-2xx answer (status_code, request_id, body excerpt)
+    │       ├── BadRequestError         400
+    │       ├── AuthenticationError     401: the token was refused
+    │       ├── PermissionDeniedError   403
+    │       ├── NotFoundError           404
+    │       ├── UnprocessableError      422
+    │       ├── RateLimitError          429 after retries
+    │       └── ServerError             5xx after retries
+    ├── ResponseValidationError     a 2xx body that is not the shape we expect (endpoint, page)
+    └── WindowError                 a sync window failed (window, page, cause)
+
+Messages say what to do. None of them ever contains the API token: the client redacts it
+before an error is built.
+"""
+
+from __future__ import annotations
+
+
+class PipelineError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(PipelineError):
+    """A setting is missing or invalid."""
+
+
+class ApiError(PipelineError):
+    """Talking to the Orchestration API failed."""
+
+
+class ApiConnectionError(ApiError):
+    """The API could not be reached (after retries)."""
+
+
+class ApiTimeoutError(ApiConnectionError):
+    """The API did not answer in time (after retries)."""
+
+
+class ApiStatusError(ApiError):
+    """The API answered with a non-success status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        method: str = "GET",
+        url: str = "",
+        request_id: str | None = None,
+        body: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.method = method
+        self.url = url
+        self.request_id = request_id
+        self.body = body
+
+
+class BadRequestError(ApiStatusError):
+    """400: the request was invalid."""
+
+
+class AuthenticationError(ApiStatusError):
+    """401: the token was refused."""
+
+
+class PermissionDeniedError(ApiStatusError):
+    """403: the token may not do this."""
+
+
+class NotFoundError(ApiStatusError):
+    """404: unknown id, or not visible to this token."""
+
+
+class UnprocessableError(ApiStatusError):
+    """422: invalid parameters."""
+
+
+class RateLimitError(ApiStatusError):
+    """429: still rate-limited after every retry."""
+
+
+class ServerError(ApiStatusError):
+    """5xx: the service kept failing after every retry."""
+
+
+class ResponseValidationError(PipelineError):
+    """A success response whose body is not the shape the pipeline expects."""
+
+    def __init__(self, message: str, *, endpoint: str = "", page: int | None = None) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.page = page
+
+
+class WindowError(PipelineError):
+    """A sync window failed; the previous data of that window is left intact."""
+
+    def __init__(self, message: str, *, window: str, page: int | None = None) -> None:
+        super().__init__(message)
+        self.window = window
+        self.page = page
