@@ -14,7 +14,10 @@
     │       ├── RateLimitError          429 after retries
     │       └── ServerError             5xx after retries
     ├── ResponseValidationError     a 2xx body that is not the shape we expect (endpoint, page)
-    └── WindowError                 a sync window failed (window, page, cause)
+    ├── WindowError                 a sync window failed (window, page, cause)
+    ├── ModelBuildError             a SQL model file could not be parsed or built (model, path)
+    │   └── ModelGraphError         a model reads an unknown table, or models depend on each other in a cycle
+    └── WarehouseNotFoundError      no warehouse file (or not its report tables) to read a report from
 
 Messages say what to do. None of them ever contains the API token: the client redacts it
 before an error is built.
@@ -108,3 +111,20 @@ class WindowError(PipelineError):
         super().__init__(message)
         self.window = window
         self.page = page
+
+
+class ModelBuildError(PipelineError):
+    """A SQL model could not be parsed or built; the message names the file and DuckDB's error."""
+
+    def __init__(self, message: str, *, model: str = "", path: str = "") -> None:
+        super().__init__(message)
+        self.model = model
+        self.path = path
+
+
+class ModelGraphError(ModelBuildError):
+    """The models' dependencies are broken: an unknown table, or a cycle."""
+
+
+class WarehouseNotFoundError(PipelineError):
+    """There is no warehouse to report from yet (or it was built without the SQL models)."""

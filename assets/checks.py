@@ -1,0 +1,415 @@
+"""Asset checks on the lake windows and on the warehouse's tables.
+
+Every check returns an `AssetCheckResult` whose metadata counts the offending rows and shows a
+few of them, so a failed check says what to look at.
+
+The lake checks are not partitioned (partitioned checks are still a preview feature of
+Dagster): in a run for a window they check that window's files, which is where they run after
+every sync; run on their own from the UI they check every window of the lake.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from assets.lake import ENRICH_TABLES, INGEST_TABLES, LAKE_TABLES, partition_path
+from assets.resources import DataDirResource
+from assets.warehouse import MODELS, WAREHOUSE_KEY
+from pipeline import report_checks
+from pipeline.reports import open_warehouse
+from pipeline.schemas import KEYS, schema_for
+from pipeline.settings import Settings
+
+SAMPLE_ROWS = report_checks.SAMPLE_ROWS
+CheckFn = Callable[[duckdb.DuckDBPyConnection], tuple[bool, dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: the asset it is about, what it asserts, and the function that tests it."""
+
+    table: str
+    name: str
+    description: str
+    run: CheckFn
+    reads: tuple[str, ...] = ()
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
+
+    def spec(self) -> dg.AssetCheckSpec:
+        return dg.AssetCheckSpec(
+            self.name,
+            asset=self.table,
+            description=self.description,
+            additional_deps=[t for t in self.reads if t != self.table],
+        )
+
+
+# --------------------------------------------------------------------------- SQL helpers
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def _sample(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
+    cursor = con.execute(f"{sql} limit {SAMPLE_ROWS}")
+    names = [d[0] for d in cursor.description or []]
+    return [{k: _plain(v) for k, v in zip(names, row, strict=True)} for row in cursor.fetchall()]
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    return str(value)
+
+
+def _offenders(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[int, list[dict[str, Any]]]:
+    return _scalar(con, f"select count(*) from ({sql})"), _sample(con, sql)
+
+
+# --------------------------------------------------------------------------- lake checks
+
+
+def _unique_key(table: str) -> CheckFn:
+    keys = KEYS[table]
+
+    def run(con: duckdb.DuckDBPyConnection) -> tuple[bool, dict[str, Any]]:
+        unique, dup = report_checks.check_unique_grain(con, table, keys)
+        not_null, nulls = report_checks.check_no_null_keys(con, table, keys)
+        return unique and not_null, {
+            "key_columns": list(keys),
+            "rows": _scalar(con, f"select count(*) from {table}"),
+            "duplicated_keys": dup["duplicated_keys"],
+            "null_key_rows": nulls["null_key_rows"],
+            "sample": dup["sample"] or nulls["sample"],
+        }
+
+    return run
+
+
+def _rows_in_window(table: str) -> CheckFn:
+    # `_partition_date` is the day of the `date=` directory the row was read from.
+    condition = "window_date is distinct from _partition_date"
+    if table == "workflows":
+        condition += (
+            " or created_at < _partition_date::timestamptz"
+            " or created_at >= (_partition_date + 1)::timestamptz"
+            " or created_at is null"
+        )
+    columns = ", ".join([*KEYS[table], "window_date", "_partition_date"])
+    if table == "workflows":
+        columns += ", created_at"
+
+    def run(con: duckdb.DuckDBPyConnection) -> tuple[bool, dict[str, Any]]:
+        count, sample = _offenders(con, f"select {columns} from {table} where {condition}")
+        missing = _missing_files(con, table) if table in INGEST_TABLES else []
+        return count == 0 and not missing, {
+            "rows_outside_window": count,
+            "missing_partition_files": missing,
+            "sample": sample,
+        }
+
+    return run
+
+
+def _has_parent(table: str, parent: str, key: str) -> CheckFn:
+    def run(con: duckdb.DuckDBPyConnection) -> tuple[bool, dict[str, Any]]:
+        count, sample = _offenders(
+            con,
+            f"select t.{key}, t.window_date, {', '.join(f't.{k}' for k in KEYS[table])} "
+            f"from {table} t anti join {parent} p "
+            f"on t.{key} = p.{key} and t.window_date = p.window_date",
+        )
+        return count == 0, {f"rows_without_{parent[:-1]}": count, "sample": sample}
+
+    return run
+
+
+def _all_jobs_enriched(con: duckdb.DuckDBPyConnection) -> tuple[bool, dict[str, Any]]:
+    count, sample = _offenders(
+        con,
+        "select j.job_id, j.workflow_id, j.window_date from jobs j "
+        "anti join job_details d on j.job_id = d.job_id",
+    )
+    not_final = _scalar(
+        con, "select count(*) from job_details where found and not coalesce(is_final, false)"
+    )
+    return count == 0, {
+        "jobs_without_details": count,
+        "jobs_not_final": not_final,
+        "sample": sample,
+    }
+
+
+def _scan_item_ranges(con: duckdb.DuckDBPyConnection) -> tuple[bool, dict[str, Any]]:
+    bad_rows, sample = _offenders(
+        con,
+        "select job_id, score_name, item_index, score, value_text from scan_scores "
+        "where item_index is null or item_index < 0 or score < 0 or score > 100 or isnan(score)",
+    )
+    # Item i is output i: a job's items for one key are numbered 0..n-1 with no gap.
+    gaps, gap_sample = _offenders(
+        con,
+        "select job_id, score_name, count(*) as items, max(item_index) as max_index "
+        "from scan_scores group by job_id, score_name having max(item_index) + 1 <> count(*)",
+    )
+    return bad_rows == 0 and gaps == 0, {
+        "rows_out_of_range": bad_rows,
+        "keys_with_gaps": gaps,
+        "sample": sample or gap_sample,
+    }
+
+
+def _lake_checks() -> list[Check]:
+    checks: list[Check] = []
+    for table in LAKE_TABLES:
+        checks.append(
+            Check(
+                table,
+                "unique_key",
+                f"No two rows share a key ({', '.join(KEYS[table])}) and no key is null.",
+                _unique_key(table),
+                reads=(table,),
+            )
+        )
+        checks.append(
+            Check(
+                table,
+                "rows_in_window",
+                "Every row's window_date is the window of its partition"
+                + (", and created_at is inside that UTC day." if table == "workflows" else ".")
+                + (" The window's file exists." if table in INGEST_TABLES else ""),
+                _rows_in_window(table),
+                reads=(table,),
+            )
+        )
+    for table in ("steps", "jobs", "blobs", "transactions"):
+        checks.append(
+            Check(
+                table,
+                "has_workflow",
+                "Every row's workflow is in the same window of `workflows`.",
+                _has_parent(table, "workflows", "workflow_id"),
+                reads=(table, "workflows"),
+            )
+        )
+    for table in ENRICH_TABLES:
+        checks.append(
+            Check(
+                table,
+                "has_job",
+                "Every row's job is in the same window of `jobs`.",
+                _has_parent(table, "jobs", "job_id"),
+                reads=(table, "jobs"),
+            )
+        )
+    checks.append(
+        Check(
+            "job_details",
+            "all_jobs_enriched",
+            "Every job of the window has a job_details row (a lookup that failed is retried "
+            "on the next run, so this warns rather than fails).",
+            _all_jobs_enriched,
+            reads=("job_details", "jobs"),
+            severity=dg.AssetCheckSeverity.WARN,
+        )
+    )
+    checks.append(
+        Check(
+            "scan_scores",
+            "item_ranges",
+            "item_index is 0..n-1 without gaps per job and key, and every score is a percent "
+            "within [0, 100].",
+            _scan_item_ranges,
+            reads=("scan_scores",),
+        )
+    )
+    return checks
+
+
+LAKE_CHECKS = _lake_checks()
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def open_lake(
+    settings: Settings, tables: Sequence[str], windows: Sequence[date] | None
+) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with one view per lake table over the given windows (all if None).
+
+    Each view adds `_partition_date`, the day of the partition directory a row came from; a
+    table without files is an empty view of its schema, so every check query runs.
+    """
+    con = duckdb.connect()
+    con.execute("set timezone = 'UTC'")
+    for table in tables:
+        if windows is None:
+            files = sorted((settings.lake_dir / table).glob("date=*/*.parquet"))
+        else:
+            files = [partition_path(settings, table, day) for day in windows]
+        present = [f for f in files if f.is_file()]
+        con.execute(
+            f"create table _missing_{table} as select unnest(?::varchar[]) as path",
+            [[str(f) for f in files if not f.is_file()]],
+        )
+        if present:
+            paths = ", ".join(_quote(str(f)) for f in present)
+            con.execute(
+                f"create view {table} as select * exclude (date), "
+                f"cast(date as date) as _partition_date "
+                f"from read_parquet([{paths}], hive_partitioning = true, union_by_name = true)"
+            )
+        else:
+            con.register(f"_empty_{table}", schema_for(table).empty_table())
+            con.execute(
+                f"create view {table} as select *, null::date as _partition_date "
+                f"from _empty_{table}"
+            )
+    return con
+
+
+def _missing_files(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [row[0] for row in con.execute(f"select path from _missing_{table}").fetchall()]
+
+
+def _windows(context: dg.AssetCheckExecutionContext) -> list[date] | None:
+    """The run's windows, or None (every window) for a run that is not partitioned."""
+    if context.has_partition_key_range or context.has_partition_key:
+        return [date.fromisoformat(key) for key in context.partition_keys]
+    return None
+
+
+def _results(
+    context: dg.AssetCheckExecutionContext,
+    checks: Sequence[Check],
+    con: duckdb.DuckDBPyConnection,
+    scope: dict[str, Any],
+) -> Iterator[dg.AssetCheckResult]:
+    selected = context.selected_asset_check_keys
+    for check in checks:
+        key = dg.AssetCheckKey(dg.AssetKey(check.table), check.name)
+        if key not in selected:
+            continue
+        passed, details = check.run(con)
+        yield dg.AssetCheckResult(
+            asset_key=check.table,
+            check_name=check.name,
+            passed=passed,
+            severity=check.severity,
+            metadata={**scope, **details},
+        )
+
+
+def _lake_check_op(name: str, tables: Sequence[str]) -> dg.AssetChecksDefinition:
+    checks = [c for c in LAKE_CHECKS if c.table in tables]
+    reads = sorted({t for c in checks for t in c.reads})
+
+    @dg.multi_asset_check(
+        name=name,
+        specs=[c.spec() for c in checks],
+        can_subset=True,
+        description=f"Integrity of the lake windows of {', '.join(tables)}.",
+    )
+    def lake_window_checks(
+        context: dg.AssetCheckExecutionContext, data: DataDirResource
+    ) -> Iterator[dg.AssetCheckResult]:
+        windows = _windows(context)
+        scope = {"windows": [d.isoformat() for d in windows] if windows else "all"}
+        con = open_lake(data.settings(), reads, windows)
+        try:
+            yield from _results(context, checks, con, scope)
+        finally:
+            con.close()
+
+    return lake_window_checks
+
+
+ingest_checks = _lake_check_op("ingest_window_checks", INGEST_TABLES)
+enrichment_checks = _lake_check_op("enrich_window_checks", ENRICH_TABLES)
+
+
+# --------------------------------------------------------------------------- warehouse checks
+
+
+def _matches_lake(settings: Settings) -> CheckFn:
+    def run(con: duckdb.DuckDBPyConnection) -> tuple[bool, dict[str, Any]]:
+        lake = open_lake(settings, LAKE_TABLES, None)
+        try:
+            lake_rows = {t: _scalar(lake, f"select count(*) from {t}") for t in LAKE_TABLES}
+        finally:
+            lake.close()
+        warehouse_rows = {t: _scalar(con, f"select count(*) from {t}") for t in LAKE_TABLES}
+        differ = {
+            t: {"lake": lake_rows[t], "warehouse": warehouse_rows[t]}
+            for t in LAKE_TABLES
+            if lake_rows[t] != warehouse_rows[t]
+        }
+        return not differ, {"rows": warehouse_rows, "differences": differ}
+
+    return run
+
+
+def _warehouse_checks(settings: Settings) -> list[Check]:
+    checks = [
+        Check(
+            WAREHOUSE_KEY.path[-1],
+            "matches_lake",
+            "Each core table holds exactly as many rows as the lake table it is loaded from.",
+            _matches_lake(settings),
+        )
+    ]
+    for model in MODELS:
+        for check_name, fn in report_checks.checks_for(model).items():
+            checks.append(Check(model.name, check_name, _model_check_doc(check_name), fn))
+        if model.name == "rpt_flagged_jobs":
+            checks.append(
+                Check(
+                    model.name,
+                    "flagged_jobs_over_threshold",
+                    "Every listed job's highest CSAM score is at or above the threshold the "
+                    "warehouse was built with, and no such job is missing.",
+                    lambda con: report_checks.check_flagged_jobs_over_threshold(con),
+                    reads=("fct_jobs",),
+                )
+            )
+    return checks
+
+
+def _model_check_doc(name: str) -> str:
+    return {
+        "no_null_keys": "No row has a null in its grain columns.",
+        "unique_grain": "Each combination of the grain columns appears once.",
+        "rates_in_unit_interval": "Every *_rate column is null or within [0, 1].",
+    }.get(name, name.replace("_", " "))
+
+
+# The specs are fixed at load time; the functions need the run's data dir, hence the factory.
+_WAREHOUSE_SPECS = [c.spec() for c in _warehouse_checks(Settings())]
+
+
+@dg.multi_asset_check(
+    name="warehouse_checks",
+    specs=_WAREHOUSE_SPECS,
+    can_subset=True,
+    description="Integrity of the published warehouse: core tables match the lake; every SQL "
+    "model has non-null, unique grain and sane rates; flagged jobs match the threshold.",
+)
+def warehouse_checks(
+    context: dg.AssetCheckExecutionContext, data: DataDirResource
+) -> Iterator[dg.AssetCheckResult]:
+    settings = data.settings()
+    con = open_warehouse(settings.warehouse_path)
+    try:
+        yield from _results(context, _warehouse_checks(settings), con, {})
+    finally:
+        con.close()
+
+
+ALL_CHECKS = [ingest_checks, enrichment_checks, warehouse_checks]

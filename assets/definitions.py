@@ -1,0 +1,31 @@
+"""The one Dagster code location of the project (`[tool.dagster] module_name` points here).
+
+Resources are wired here and only here: the API token enters as `EnvVar("CIVITAI_API_TOKEN")`
+and is read when a run that talks to the API starts, so loading the definitions needs no token.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.checks import ALL_CHECKS
+from assets.enrichment import enrich_window
+from assets.html_report import html_report
+from assets.ingest import ingest_window
+from assets.resources import DataDirResource, ModelParamsResource, OrchestrationApiResource
+from assets.schedules import nightly_sync, sync_windows_job, warehouse_after_sync, warehouse_job
+from assets.warehouse import build_warehouse
+from pipeline import settings as defaults
+
+defs = dg.Definitions(
+    assets=[ingest_window, enrich_window, build_warehouse, html_report],
+    asset_checks=ALL_CHECKS,
+    jobs=[sync_windows_job, warehouse_job],
+    schedules=[nightly_sync],
+    sensors=[warehouse_after_sync],
+    resources={
+        "api": OrchestrationApiResource(token=dg.EnvVar(defaults.ENV_TOKEN)),
+        "data": DataDirResource(),
+        "model_params": ModelParamsResource(),
+    },
+)

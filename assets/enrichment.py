@@ -1,0 +1,104 @@
+"""Enrichment: the v1 job lookups that add provider, event and moderation scan scores.
+
+A separate asset from the ingest on purpose:
+
+* it costs one request per job (the ingest costs one per page of 100 workflows), so it has its
+  own API budget (`job_concurrency`, `job_rate_limit` on the API resource) and its own retries;
+* it can be re-run alone for a window, e.g. after a 429 storm left lookups `failed`, or with
+  `force: true` to ask again for every job, without paging the workflow list again;
+* a window's workflows can be in the lake before its jobs are enriched: the lake `jobs`
+  partition is the input, and only jobs not yet final are asked for again.
+"""
+
+from collections.abc import Iterator
+
+import dagster as dg
+import pyarrow.parquet as pq
+
+from assets.ingest import API_POOL
+from assets.lake import ENRICH_TABLES, LAKE_GROUP, partition_path, window_of
+from assets.partitions import daily_window_partitions
+from assets.resources import DataDirResource, OrchestrationApiResource
+from pipeline import enrich
+
+
+class EnrichConfig(dg.Config):
+    """Run-time switches of the job lookups."""
+
+    force: bool = False
+    """Ask for every job of the window again, final or not (default: only jobs not yet final)."""
+
+
+_DESCRIPTIONS = {
+    "job_details": "One row per job of the window from the v1 job endpoint: provider, worker, "
+    "last event, prompt classification, CSAM score maximum (found=false: the API answered 404).",
+    "scan_scores": "Long format: one row per job, context key and output item: the value as "
+    "given, the score in percent for *_score keys, the label for summaries.",
+}
+
+
+@dg.multi_asset(
+    name="enrich_window",
+    specs=[
+        dg.AssetSpec(
+            table,
+            description=_DESCRIPTIONS[table],
+            group_name=LAKE_GROUP,
+            kinds={"parquet"},
+            deps=["jobs"],
+        )
+        for table in ENRICH_TABLES
+    ],
+    partitions_def=daily_window_partitions,
+    pool=API_POOL,
+    can_subset=False,
+)
+def enrich_window(
+    context: dg.AssetExecutionContext,
+    config: EnrichConfig,
+    api: OrchestrationApiResource,
+    data: DataDirResource,
+) -> Iterator[dg.MaterializeResult]:
+    """Look up the partition's jobs on `GET /v1/consumer/jobs/{id}?detailed=true` and replace
+    the window's `job_details` and `scan_scores` (plus the raw job archive).
+
+    Only jobs without a row yet or whose last event was not final are asked for; a 404 is
+    recorded (found=false) and never asked for again. Lookups that still fail after retries
+    are counted in `failed` and asked for on the next run; everything else is published.
+    """
+    window_date = window_of(context)
+    settings = data.settings(api)
+    with api.job_client(settings) as client:
+        result = enrich.enrich_window(settings, window_date, client=client, force=config.force)
+    context.log.info(
+        f"window {window_date}: {result.looked_up} jobs looked up, {result.skipped} already "
+        f"final, {result.failed} failed, {result.not_found} not found, "
+        f"{result.rate_limited} answers 429 ({result.seconds:.1f}s)"
+    )
+    if result.failed:
+        context.log.warning(
+            f"window {window_date}: {result.failed} job lookups failed after retries; "
+            "they keep their previous state and are asked for again on the next run"
+        )
+    shared = {
+        "window_date": window_date.isoformat(),
+        "jobs_looked_up": result.looked_up,
+        "jobs_skipped": result.skipped,
+        "jobs_failed": result.failed,
+        "jobs_not_found": result.not_found,
+        "status_429": result.rate_limited,
+        "seconds": dg.MetadataValue.float(float(result.seconds)),
+        "force": config.force,
+    }
+    for table in ENRICH_TABLES:
+        path = partition_path(settings, table, window_date)
+        rows = pq.read_metadata(path).num_rows if path.is_file() else 0
+        yield dg.MaterializeResult(
+            asset_key=table,
+            metadata={
+                **shared,
+                "rows": rows,
+                "dagster/row_count": rows,
+                "parquet_path": dg.MetadataValue.path(str(path)),
+            },
+        )

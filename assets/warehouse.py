@@ -1,0 +1,148 @@
+"""The DuckDB warehouse: core tables from the lake, then every SQL model of `sql/`.
+
+The warehouse file is published atomically (built aside, then renamed into place), so its core
+tables and all its models are one op: one AssetSpec per SQL model, all materialized together
+(`can_subset=False`), because a model cannot be rebuilt alone into a file that is only ever
+replaced whole. The specs still give each model its own asset (key = model name, group = its
+layer, deps read from its SQL), so lineage, metadata and checks are per table.
+"""
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+from assets.lake import LAKE_KEYS
+from assets.resources import DataDirResource, ModelParamsResource
+from pipeline import warehouse as pipeline_warehouse
+from pipeline.errors import PipelineError
+from pipeline.sql_models import CATALOG_TABLE, CORE_TABLES, SqlModel, discover_models
+
+WAREHOUSE_KEY = dg.AssetKey("warehouse")
+WAREHOUSE_GROUP = "warehouse"
+
+log = logging.getLogger(__name__)
+
+
+def load_models() -> list[SqlModel]:
+    """The SQL models of `sql/` in build order; none when they cannot be read.
+
+    A broken model file must not take the whole code location down (the ingest assets have
+    nothing to do with it): it is logged here, and the warehouse run then fails with the
+    parser's message naming the file.
+    """
+    try:
+        return discover_models()
+    except PipelineError as exc:
+        log.warning("SQL models not loaded, the warehouse asset builds core tables only: %s", exc)
+        return []
+
+
+def model_spec(model: SqlModel) -> dg.AssetSpec:
+    """One model's asset: its table name as key, its layer as group, its reads as deps.
+
+    A read of a core table is a dependency on the warehouse asset (that is where the model
+    reads it from); a read of another model is a dependency on that model's asset.
+    """
+    deps = [dg.AssetKey(dep) for dep in model.model_deps]
+    if model.source_deps:
+        deps.append(WAREHOUSE_KEY)
+    return dg.AssetSpec(
+        model.name,
+        deps=deps,
+        description=model.description,
+        group_name=model.layer,
+        kinds={"duckdb", "sql"},
+        metadata={
+            "sql_file": model.display_path,
+            "grain": ", ".join(model.grain),
+            "reads": ", ".join(model.deps),
+        },
+    )
+
+
+MODELS = load_models()
+
+
+WAREHOUSE_SPEC = dg.AssetSpec(
+    WAREHOUSE_KEY,
+    deps=LAKE_KEYS,
+    description="DATA_DIR/warehouse.duckdb with the lake's tables (jobs joined to their "
+    "job_details) and the sync ledger as `sync_windows`; every day of the lake, published "
+    "atomically.",
+    group_name=WAREHOUSE_GROUP,
+    kinds={"duckdb"},
+)
+MODEL_SPECS = [model_spec(model) for model in MODELS]
+
+
+@dg.multi_asset(
+    name="build_warehouse",
+    specs=[WAREHOUSE_SPEC, *MODEL_SPECS],
+    can_subset=False,
+)
+def build_warehouse(
+    context: dg.AssetExecutionContext, data: DataDirResource, model_params: ModelParamsResource
+) -> Iterator[dg.MaterializeResult]:
+    """Rebuild the warehouse from every window of the lake and publish it atomically.
+
+    Unpartitioned on purpose: the warehouse is a view of the whole lake, and rebuilding it
+    from Parquet takes seconds, so one rebuild after a nightly sync or a backfill of many days
+    beats keeping it in step partition by partition. An analyst holding the old file open is
+    never blocked and never sees half a load.
+    """
+    settings = data.settings()
+    params = model_params.params()
+    pipeline_warehouse.publish_warehouse(settings, build_models=True, params=params)
+    core, models = _read_counts(settings.warehouse_path)
+    context.log.info(
+        f"published {settings.warehouse_path}: "
+        + ", ".join(f"{table} {rows}" for table, rows in core.items())
+        + f"; {len(models)} SQL models"
+    )
+    yield dg.MaterializeResult(
+        asset_key=WAREHOUSE_KEY,
+        metadata={
+            "path": dg.MetadataValue.path(str(settings.warehouse_path)),
+            **{f"rows_{table}": rows for table, rows in core.items()},
+            "windows": core.get("sync_windows", 0),
+            "csam_threshold": model_params.csam_threshold,
+        },
+    )
+    for spec in MODEL_SPECS:
+        name = spec.key.path[-1]
+        rows, seconds = models.get(name, (0, 0.0))
+        yield dg.MaterializeResult(
+            asset_key=spec.key,
+            metadata={
+                "rows": rows,
+                "dagster/row_count": rows,
+                "seconds": dg.MetadataValue.float(seconds),
+                "table": name,
+            },
+        )
+
+
+def _read_counts(path: Path) -> tuple[dict[str, int], dict[str, tuple[int, float]]]:
+    """Row counts of the core tables, and (rows, seconds) per model from the build catalog."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        present = {
+            row[0] for row in con.execute("select table_name from duckdb_tables()").fetchall()
+        }
+        core: dict[str, int] = {}
+        for table in CORE_TABLES:
+            if table in present:
+                row = con.execute(f"select count(*) from {table}").fetchone()
+                core[table] = int(row[0]) if row else 0
+        models: dict[str, tuple[int, float]] = {}
+        if CATALOG_TABLE in present:
+            for name, rows, seconds in con.execute(
+                f"select name, row_count, seconds from {CATALOG_TABLE}"
+            ).fetchall():
+                models[name] = (int(rows or 0), float(seconds or 0.0))
+        return core, models
+    finally:
+        con.close()

@@ -1,0 +1,83 @@
+"""Job enrichment throughput against the simulator.
+
+Starts the simulator with a per-request latency L, lays down a lake `jobs` partition of N jobs
+and runs `enrich_window` with C lookups in flight and a budget of R requests/second. The ideal
+rate is min(C / L, R); the script prints what was achieved and the ratio (target >= 0.8).
+
+    .venv/bin/python -m benchmarks.enrich_throughput --jobs 2000 --latency-ms 20 \
+        --concurrency 16 --rate 400
+
+Numbers only: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipeline.enrich import enrich_window, job_client, partition_path
+from pipeline.schemas import JOBS
+from pipeline.settings import Settings
+from pipeline.simulator import Faults, SimulatorConfig, SimulatorServer
+
+DAY = date(2026, 11, 1)
+
+
+def _write_jobs_partition(settings: Settings, server: SimulatorServer, limit: int) -> int:
+    """The window's jobs as the sync would leave them (only the columns enrichment reads)."""
+    rows = []
+    for doc in server.account.jobs(DAY):
+        job_id = doc.get("jobId") or (doc.get("job") or {}).get("id")
+        workflow_id = ((doc.get("job") or {}).get("properties") or {}).get("workflowId")
+        rows.append({"job_id": job_id, "workflow_id": workflow_id, "window_date": DAY})
+        if len(rows) >= limit:
+            break
+    path = partition_path(settings, "jobs", DAY)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=JOBS), path)
+    return len(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--jobs", type=int, default=2000, help="N: jobs to enrich")
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="L: simulator latency")
+    parser.add_argument("--concurrency", type=int, default=16, help="C: lookups in flight")
+    parser.add_argument("--rate", type=float, default=400.0, help="R: requests/second budget")
+    args = parser.parse_args()
+
+    # Roughly 2 jobs per workflow in the simulator; generate enough for N.
+    config = SimulatorConfig(
+        days=1,
+        start=DAY,
+        workflows_per_day=max(10, args.jobs),
+        running_share=0.0,
+        faults=Faults(latency_ms=args.latency_ms),
+    )
+    with tempfile.TemporaryDirectory() as tmp, SimulatorServer(config) as server:
+        settings = Settings(api_url=server.url, token=config.token, data_dir=Path(tmp))
+        jobs = _write_jobs_partition(settings, server, args.jobs)
+        with job_client(settings, concurrency=args.concurrency, rate=args.rate) as client:
+            result = enrich_window(settings, DAY, client=client, concurrency=args.concurrency)
+
+    achieved = result.looked_up / result.seconds if result.seconds else 0.0
+    ideal = min(args.concurrency / (args.latency_ms / 1000.0), args.rate)
+    print(f"jobs              {jobs}")
+    print(f"latency_ms        {args.latency_ms:g}")
+    print(f"concurrency       {args.concurrency}")
+    print(f"rate_budget       {args.rate:g}")
+    print(f"looked_up         {result.looked_up}")
+    print(f"failed            {result.failed}")
+    print(f"seconds           {result.seconds:.3f}")
+    print(f"achieved_req_s    {achieved:.1f}")
+    print(f"ideal_req_s       {ideal:.1f}")
+    print(f"ratio             {achieved / ideal:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,731 @@
+"""Archived workflow pages of one window -> the workflows, steps, jobs, blobs and transactions
+tables, as Parquet files with the explicit schemas of `pipeline.schemas`.
+
+DuckDB does the work, streaming over the gzip pages: one SQL pass parses each workflow once
+into a typed row that carries its steps (with their jobs and blobs) and transactions as nested
+lists; Arrow splits the nested lists into the five tables batch by batch, and each batch is
+appended to its table's Parquet writer. Memory is bounded by DuckDB's memory limit plus one
+Arrow batch, whatever the size of the day.
+
+Rules that hold for every row:
+
+* Only workflows whose createdAt falls in the window are kept: the server's date filter is
+  not trusted (the API says it "may have limited support").
+* A workflow listed twice keeps the copy from the latest page (the last one fetched).
+* Signed URL query strings are removed from the whole document before any column is cut
+  from it, so no JSON text column can carry a `?sig=`; blob `url`/`previewUrl` have no column.
+* Known members become typed columns; everything else stays as JSON text (`*_json`,
+  `extra_json`) so a new API field is kept, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from pipeline import schemas
+from pipeline.windows import Window
+
+# Removes the query string of every URL (signatures, tokens) inside JSON text. Backslashes stop
+# the match so an URL inside an escaped JSON string (`\"https://...?sig=x\"`) keeps its closing
+# escape and the document stays valid JSON.
+SIGNED_URL_PATTERN = r'(https?://[^"?\s\\]*)\?[^"\s\\]*'
+
+# Rows per Arrow batch pulled from DuckDB: a few MB of workflow JSON at a time.
+BATCH_ROWS = 2048
+PARQUET_COMPRESSION = "zstd"
+
+# Top-level workflow members that have a column of their own; everything else goes to extra_json
+# (cost with its factors/fees, tips rates, callbacks, transactions' insufficientBuzz, unknowns).
+WORKFLOW_MAPPED = (
+    "id", "createdAt", "startedAt", "completedAt", "deletedAt", "status", "nsfwLevel", "tags",
+    "currencies", "upgradeMode", "externalId", "experimental", "allowMatureContent",
+    "forceRefunded", "metadata", "arguments", "steps",
+)  # fmt: skip
+STEP_MAPPED = (
+    "$type", "name", "priority", "timeout", "retries", "status", "startedAt", "completedAt",
+    "estimatedProgressRate", "metadata", "input", "output", "jobs",
+)  # fmt: skip
+JOB_MAPPED = (
+    "id", "status", "cost", "startedAt", "completedAt", "estimatedProgressRate", "queuePosition",
+)  # fmt: skip
+
+_WORKFLOW_TYPE = {
+    "id": "VARCHAR",
+    "createdAt": "TIMESTAMPTZ",
+    "startedAt": "TIMESTAMPTZ",
+    "completedAt": "TIMESTAMPTZ",
+    "deletedAt": "TIMESTAMPTZ",
+    "status": "VARCHAR",
+    "nsfwLevel": "VARCHAR",
+    "tags": "VARCHAR[]",
+    "currencies": "VARCHAR[]",
+    "cost": "JSON",
+    "tips": "JSON",
+    "callbacks": "JSON",
+    "transactions": "JSON",
+    "upgradeMode": "VARCHAR",
+    "externalId": "VARCHAR",
+    "experimental": "BOOLEAN",
+    "allowMatureContent": "BOOLEAN",
+    "forceRefunded": "BOOLEAN",
+    "metadata": "JSON",
+    "arguments": "JSON",
+    "steps": "JSON[]",
+}
+_COST_TYPE = {"base": "BIGINT", "total": "BIGINT", "tips": {"civitai": "BIGINT", "creators": "BIGINT"}}
+_TXN_TYPE = {
+    "list": [{"type": "VARCHAR", "amount": "BIGINT", "accountType": "VARCHAR", "id": "VARCHAR"}]
+}
+_STEP_TYPE = {
+    "$type": "VARCHAR",
+    "name": "VARCHAR",
+    "priority": "VARCHAR",
+    "timeout": "VARCHAR",
+    "retries": "INTEGER",
+    "status": "VARCHAR",
+    "startedAt": "TIMESTAMPTZ",
+    "completedAt": "TIMESTAMPTZ",
+    "estimatedProgressRate": "DOUBLE",
+    "metadata": "JSON",
+    "input": "JSON",
+    "output": "JSON",
+    "jobs": "JSON[]",
+}
+_INPUT_TYPE = {
+    "prompt": "VARCHAR",
+    "negativePrompt": "VARCHAR",
+    "model": "VARCHAR",
+    "engine": "VARCHAR",
+    "width": "INTEGER",
+    "height": "INTEGER",
+    "quantity": "INTEGER",
+    "seed": "BIGINT",
+}
+_JOB_TYPE = {
+    "id": "VARCHAR",
+    "status": "VARCHAR",
+    "cost": "DOUBLE",
+    "startedAt": "TIMESTAMPTZ",
+    "completedAt": "TIMESTAMPTZ",
+    "estimatedProgressRate": "DOUBLE",
+    "queuePosition": {
+        "support": "VARCHAR",
+        "precedingJobs": "INTEGER",
+        "startAt": "TIMESTAMPTZ",
+        "completeAt": "TIMESTAMPTZ",
+    },
+}
+_BLOB_TYPE = {
+    "id": "VARCHAR",
+    "type": "VARCHAR",
+    "available": "BOOLEAN",
+    "jobId": "VARCHAR",
+    "nsfwLevel": "VARCHAR",
+    "blockedReason": "VARCHAR",
+    "width": "INTEGER",
+    "height": "INTEGER",
+    "duration": "DOUBLE",
+    "urlExpiresAt": "TIMESTAMPTZ",
+}
+
+
+def _lit(value: Any) -> str:
+    """A SQL string literal (JSON type descriptions, patterns, paths)."""
+    text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _minus(json_expr: str, keys: Sequence[str], mapped_out: str | None = None) -> str:
+    """SQL for "the object minus `keys`", NULL when nothing is left.
+
+    json_keys is a cheap check; the merge-patch rewrite only runs for objects that do carry
+    members without a column. `mapped_out` forces the rewrite (members that always exist but
+    have no column of their own).
+    """
+    patch = _lit({key: None for key in keys})
+    known = "[" + ", ".join(_lit(key) for key in keys) + "]"
+    has_extra = f"NOT list_has_all({known}, json_keys({json_expr}))"
+    if mapped_out:
+        has_extra = f"({mapped_out}) OR {has_extra}"
+    rest = f"json_merge_patch({json_expr}, {patch})"
+    return (
+        f"CASE WHEN json_type({json_expr}) = 'OBJECT' AND ({has_extra}) "
+        f"THEN nullif(CAST({rest} AS VARCHAR), '{{}}') END"
+    )
+
+
+# .NET TimeSpan text `[-][d.]hh:mm:ss[.fffffff]` -> seconds (the API's "date-span").
+_TIMESPAN_RE = r"^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2}(?:\.\d{1,7})?)$"
+
+
+def _timespan_parts(expr: str) -> str:
+    return f"regexp_extract({expr}, {_lit(_TIMESPAN_RE)}, ['sign', 'd', 'h', 'm', 's'])"
+
+
+def _timespan_seconds(p: str) -> str:
+    """Seconds from the parts of `_timespan_parts` (NULL when the text did not match)."""
+    return (
+        f"CASE WHEN {p}.h <> '' THEN (CASE WHEN {p}.sign = '-' THEN -1 ELSE 1 END) * ("
+        f"coalesce(TRY_CAST(nullif({p}.d, '') AS DOUBLE), 0) * 86400 "
+        f"+ CAST({p}.h AS DOUBLE) * 3600 + CAST({p}.m AS DOUBLE) * 60 + CAST({p}.s AS DOUBLE)) END"
+    )
+
+
+def _user_id(id_expr: str, tags_expr: str) -> str:
+    # The id's prefix before the first '-' is the Civitai user id when it is a positive integer
+    # (`8484131-20260121222126332`); `0-<uuid>` and redacted ids fall back to a `user:N` tag.
+    prefix = f"TRY_CAST(regexp_extract({id_expr}, '^([0-9]+)-', 1) AS BIGINT)"
+    tag = (
+        f"TRY_CAST(regexp_extract(list_filter({tags_expr}, lambda t: "
+        f"regexp_full_match(t, 'user:[0-9]+'))[1], '^user:([0-9]+)$', 1) AS BIGINT)"
+    )
+    return f"CASE WHEN {prefix} > 0 THEN {prefix} WHEN {tag} > 0 THEN {tag} END"
+
+
+
+def _blobs(outmap: str, output: str) -> str:
+    """Every blob of a step output, found by shape rather than by step type.
+
+    A blob is a JSON object with `id` and `available`: a member of the output (`video`, `blob`),
+    an element of an array member (`images`, `frames`, `blobs`), or the output itself
+    (`transcode`), so new step types and output keys are picked up without code changes.
+    `outmap` is the output parsed once as MAP(VARCHAR, JSON); each member is then parsed once
+    as a blob object and once as a list of blob objects (the lenient parser gives NULLs for the
+    shape a member does not have).
+    """
+    blob_type = _lit(_BLOB_TYPE)
+    list_type = _lit([_BLOB_TYPE])
+    is_blob = "c.b.id IS NOT NULL AND c.b.available IS NOT NULL"
+    members = (
+        f"flatten(list_transform(map_entries({outmap}), lambda e: list_transform(list_filter("
+        f"list_concat([{{'i': 0, 'b': from_json(e.value, {blob_type})}}], "
+        f"list_transform(from_json(e.value, {list_type}), lambda b, i: {{'i': i - 1, 'b': b}})), "
+        f"lambda c: {is_blob}), "
+        f"lambda c: {{'output_key': e.key, 'item_index': c.i, 'blob': c.b}})))"
+    )
+    itself = (
+        f"CASE WHEN map_contains({outmap}, 'id') AND map_contains({outmap}, 'available') "
+        f"THEN [{{'output_key': NULL::VARCHAR, 'item_index': 0, 'blob': from_json({output}, {blob_type})}}] "
+        f"ELSE [] END"
+    )
+    return f"CASE WHEN {outmap} IS NULL THEN [] ELSE list_concat({itself}, {members}) END"
+
+
+def _workflow_extra(doc: str) -> str:
+    """Members of the workflow without a column of their own, as one JSON object.
+
+    The common case (only documented members) is assembled from the members already parsed;
+    the full object rewrite runs only for documents that carry members nobody knows yet.
+    """
+    captured = ("cost", "tips", "callbacks", "transactions")
+    known = "[" + ", ".join(_lit(k) for k in (*WORKFLOW_MAPPED, *captured)) + "]"
+    patch = _lit(dict.fromkeys(WORKFLOW_MAPPED))
+    assembled = "json_object(" + ", ".join(f"{_lit(k)}, w.{k}" for k in captured) + ")"
+    return (
+        f"nullif(CAST(CASE WHEN list_has_all({known}, json_keys({doc})) "
+        f"THEN json_merge_patch('{{}}', {assembled}) "
+        f"ELSE json_merge_patch({doc}, {patch}) END AS VARCHAR), '{{}}')"
+    )
+
+
+def _step_extra(step: str) -> str:
+    return _minus(step, STEP_MAPPED)
+
+
+def build_query(
+    files: Sequence[Path],
+    window: Window,
+    synced_at: datetime,
+    *,
+    max_object_size: int = 16 * 2**20,
+    exclude_table: str | None = None,
+) -> str:
+    """The one streaming SELECT over a window's pages: one row per step of every in-window
+    workflow (one row with NULL step columns for a workflow without steps).
+
+    The workflow's own columns are filled on its first row only; jobs, blobs and transactions
+    ride along as nested lists that Arrow unnests. Steps are rows rather than a nested list
+    because DuckDB evaluates plain column expressions far faster than lambdas over lists.
+    `exclude_table` names a table of (page_no, item_no) to leave out: the older copies of a
+    workflow that was listed twice.
+    """
+    file_list = "[" + ", ".join(_lit(str(f)) for f in files) + "]"
+    exclude = (
+        f"AND (page_no, item_no) NOT IN (SELECT (page_no, item_no) FROM {exclude_table})"
+        if exclude_table
+        else ""
+    )
+
+    def first(expr: str) -> str:
+        return f"CASE WHEN step_pos = 1 THEN {expr} END"
+
+    return f"""
+WITH pages AS (
+    SELECT CAST(regexp_extract(filename, 'page-([0-9]+)', 1) AS INTEGER) AS page_no, items
+    FROM read_json({file_list}, columns = {{'next': 'VARCHAR', 'items': 'JSON[]'}},
+                   filename = true, format = 'unstructured', maximum_object_size = {max_object_size})
+), raw_items AS (
+    SELECT page_no, unnest(items) AS item, generate_subscripts(items, 1) AS item_no FROM pages
+), docs AS (
+    SELECT page_no, item_no,
+           regexp_replace(CAST(item AS VARCHAR), {_lit(SIGNED_URL_PATTERN)}, '\\1', 'g') AS doc
+    FROM raw_items
+), parsed AS (
+    SELECT page_no, item_no, doc, from_json(doc, {_lit(_WORKFLOW_TYPE)}) AS w FROM docs
+), kept AS (
+    SELECT * FROM parsed
+    WHERE w.id IS NOT NULL
+      AND w.createdAt >= TIMESTAMPTZ {_lit(window.start.isoformat())}
+      AND w.createdAt < TIMESTAMPTZ {_lit(window.end.isoformat())}
+      {exclude}
+), step_rows AS (
+    SELECT page_no, item_no, doc, w,
+           unnest(CASE WHEN len(w.steps) > 0 THEN w.steps ELSE [NULL::JSON] END) AS step_doc,
+           generate_subscripts(CASE WHEN len(w.steps) > 0 THEN w.steps ELSE [NULL::JSON] END, 1)
+               AS step_pos
+    FROM kept
+), steps_a AS (
+    SELECT *, from_json(step_doc, {_lit(_STEP_TYPE)}) AS st FROM step_rows
+), steps_b AS (
+    SELECT *,
+           from_json(st.input, {_lit(_INPUT_TYPE)}) AS inp,
+           from_json(st.output, '"MAP(VARCHAR, JSON)"') AS outmap,
+           {_timespan_parts('st.timeout')} AS ts,
+           list_transform(st.jobs, lambda j, ji: {{
+               'job': from_json(j, {_lit(_JOB_TYPE)}),
+               'job_index': ji - 1,
+               'extra_json': {_minus('j', JOB_MAPPED)}
+           }}) AS jobs
+    FROM steps_a
+), wf AS (
+    SELECT *,
+           {first(f"from_json(w.cost, {_lit(_COST_TYPE)})")} AS cost,
+           {first(f"from_json(w.transactions, {_lit(_TXN_TYPE)}).list")} AS txns
+    FROM steps_b
+)
+SELECT
+    page_no,
+    item_no,
+    step_pos,
+    step_doc IS NOT NULL AS has_step,
+    w.id AS workflow_id,
+    {first('w.createdAt')} AS created_at,
+    {first('w.startedAt')} AS started_at,
+    {first('w.completedAt')} AS completed_at,
+    {first('w.deletedAt')} AS deleted_at,
+    {first('w.status')} AS status,
+    {first(_user_id('w.id', 'w.tags'))} AS user_id,
+    {first('w.nsfwLevel')} AS nsfw_level,
+    {first('w.tags')} AS tags,
+    {first('w.currencies')} AS currencies,
+    cost.base AS cost_base,
+    cost.total AS cost_total,
+    cost.tips.civitai AS cost_tips_civitai,
+    cost.tips.creators AS cost_tips_creators,
+    CASE WHEN txns IS NOT NULL THEN coalesce(list_sum(list_transform(
+        list_filter(txns, lambda t: lower(t.type) = 'debit'), lambda t: t.amount)), 0) END AS buzz_debit,
+    CASE WHEN txns IS NOT NULL THEN coalesce(list_sum(list_transform(
+        list_filter(txns, lambda t: lower(t.type) = 'credit'), lambda t: t.amount)), 0) END AS buzz_credit,
+    {first('w.upgradeMode')} AS upgrade_mode,
+    {first('w.externalId')} AS external_id,
+    {first('w.experimental')} AS experimental,
+    {first('w.allowMatureContent')} AS allow_mature_content,
+    {first('w.forceRefunded')} AS force_refunded,
+    {first('len(w.steps)')} AS step_count,
+    {first('CAST(w.metadata AS VARCHAR)')} AS metadata_json,
+    {first('CAST(w.arguments AS VARCHAR)')} AS arguments_json,
+    {first(_workflow_extra('doc'))} AS extra_json,
+    TIMESTAMPTZ {_lit(synced_at.isoformat())} AS synced_at,
+    list_transform(txns, lambda t, ti: {{
+        'txn_index': ti - 1, 'txn_type': t.type, 'amount': t.amount,
+        'account_type': t.accountType, 'transaction_id': t.id
+    }}) AS transactions,
+    st.name AS step_name,
+    step_pos - 1 AS step_index,
+    st."$type" AS step_type,
+    st.status AS step_status,
+    st.priority AS priority,
+    st.startedAt AS step_started_at,
+    st.completedAt AS step_completed_at,
+    {_timespan_seconds('ts')} AS timeout_seconds,
+    st.retries AS retries,
+    st.estimatedProgressRate AS estimated_progress_rate,
+    inp.prompt AS prompt,
+    inp.negativePrompt AS negative_prompt,
+    inp.model AS model,
+    inp.engine AS engine,
+    inp.width AS width,
+    inp.height AS height,
+    inp.quantity AS quantity,
+    inp.seed AS seed,
+    len(st.jobs) AS job_count,
+    CAST(st.input AS VARCHAR) AS input_json,
+    CAST(st.output AS VARCHAR) AS output_json,
+    CAST(st.metadata AS VARCHAR) AS step_metadata_json,
+    {_step_extra('step_doc')} AS step_extra_json,
+    jobs,
+    -- A blob without jobId in a single-job step can only come from that job.
+    CASE WHEN len(jobs) = 1 THEN jobs[1].job.id END AS single_job_id,
+    {_blobs('outmap', 'st.output')} AS blobs
+FROM wf
+"""
+
+
+# --- Arrow side: one DuckDB batch of step rows -> rows of the five tables -------------------
+
+_STEP_COLUMNS = {  # lake column -> query column
+    "workflow_id": "workflow_id",
+    "step_name": "step_name",
+    "step_index": "step_index",
+    "step_type": "step_type",
+    "status": "step_status",
+    "priority": "priority",
+    "started_at": "step_started_at",
+    "completed_at": "step_completed_at",
+    "timeout_seconds": "timeout_seconds",
+    "retries": "retries",
+    "estimated_progress_rate": "estimated_progress_rate",
+    "prompt": "prompt",
+    "negative_prompt": "negative_prompt",
+    "model": "model",
+    "engine": "engine",
+    "width": "width",
+    "height": "height",
+    "quantity": "quantity",
+    "seed": "seed",
+    "job_count": "job_count",
+    "input_json": "input_json",
+    "output_json": "output_json",
+    "metadata_json": "step_metadata_json",
+    "extra_json": "step_extra_json",
+}
+_JOB_FIELDS = {  # lake column -> path inside a `jobs` element
+    "job_id": ("job", "id"),
+    "job_index": ("job_index",),
+    "status": ("job", "status"),
+    "cost": ("job", "cost"),
+    "started_at": ("job", "startedAt"),
+    "completed_at": ("job", "completedAt"),
+    "estimated_progress_rate": ("job", "estimatedProgressRate"),
+    "queue_support": ("job", "queuePosition", "support"),
+    "queue_preceding_jobs": ("job", "queuePosition", "precedingJobs"),
+    "queue_start_at": ("job", "queuePosition", "startAt"),
+    "queue_complete_at": ("job", "queuePosition", "completeAt"),
+    "extra_json": ("extra_json",),
+}
+_BLOB_FIELDS = {  # lake column -> path inside a `blobs` element
+    "blob_id": ("blob", "id"),
+    "output_key": ("output_key",),
+    "item_index": ("item_index",),
+    "blob_type": ("blob", "type"),
+    "available": ("blob", "available"),
+    "nsfw_level": ("blob", "nsfwLevel"),
+    "blocked_reason": ("blob", "blockedReason"),
+    "width": ("blob", "width"),
+    "height": ("blob", "height"),
+    "duration": ("blob", "duration"),
+    "url_expires_at": ("blob", "urlExpiresAt"),
+}
+
+
+def _field(array: pa.Array, path: Sequence[str]) -> pa.Array:
+    for name in path:
+        array = pc.struct_field(array, name)
+    return array
+
+
+def _table(schema: pa.Schema, columns: dict[str, pa.Array], num_rows: int, day: Any) -> pa.Table:
+    """Arrays cast to the lake schema, in its column order; `window_date` is the constant day."""
+    arrays = []
+    for field in schema:
+        if field.name == "window_date":
+            arrays.append(pa.repeat(pa.scalar(day, pa.date32()), num_rows))
+        else:
+            arrays.append(columns[field.name].cast(field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _children(parent: pa.Table | pa.RecordBatch, column: str) -> tuple[pa.Array, pa.Array]:
+    """(flattened elements of a list column, index of each element's parent row)."""
+    lists = parent.column(column)
+    if isinstance(lists, pa.ChunkedArray):
+        lists = lists.combine_chunks()
+    return pc.list_flatten(lists), pc.list_parent_indices(lists)
+
+
+def split_batch(batch: pa.RecordBatch, window: Window) -> dict[str, pa.Table]:
+    """One batch of query rows -> a table for each of the five lake tables."""
+    day = window.day
+    out: dict[str, pa.Table] = {}
+
+    wf = batch.filter(pc.equal(batch.column("step_pos"), 1))
+    wf_columns = {name: wf.column(name) for name in wf.schema.names}
+    out["workflows"] = _table(schemas.WORKFLOWS, wf_columns, wf.num_rows, day)
+
+    txns, txn_parent = _children(wf, "transactions")
+    txn_columns = {
+        "workflow_id": pc.take(wf.column("workflow_id"), txn_parent),
+        **{name: pc.struct_field(txns, name) for name in
+           ("txn_index", "txn_type", "amount", "account_type", "transaction_id")},
+    }  # fmt: skip
+    out["transactions"] = _table(schemas.TRANSACTIONS, txn_columns, len(txns), day)
+
+    steps = batch.filter(batch.column("has_step"))
+    step_columns = {lake: steps.column(query) for lake, query in _STEP_COLUMNS.items()}
+    out["steps"] = _table(schemas.STEPS, step_columns, steps.num_rows, day)
+
+    jobs, job_parent = _children(steps, "jobs")
+    job_columns = {lake: _field(jobs, path) for lake, path in _JOB_FIELDS.items()}
+    job_columns["workflow_id"] = pc.take(steps.column("workflow_id"), job_parent)
+    job_columns["step_name"] = pc.take(steps.column("step_name"), job_parent)
+    out["jobs"] = _table(schemas.JOBS, job_columns, len(jobs), day)
+
+    blobs, blob_parent = _children(steps, "blobs")
+    blob_columns = {lake: _field(blobs, path) for lake, path in _BLOB_FIELDS.items()}
+    blob_columns["workflow_id"] = pc.take(steps.column("workflow_id"), blob_parent)
+    blob_columns["step_name"] = pc.take(steps.column("step_name"), blob_parent)
+    blob_columns["job_id"] = pc.coalesce(
+        _field(blobs, ("blob", "jobId")), pc.take(steps.column("single_job_id"), blob_parent)
+    )
+    out["blobs"] = _table(schemas.BLOBS, blob_columns, len(blobs), day)
+    return out
+
+
+# --- Running it ------------------------------------------------------------------------------
+
+# A Parquet row group is flushed at this many rows or bytes of Arrow data, whichever first:
+# big enough for good compression and fast scans, small enough to bound memory.
+ROW_GROUP_ROWS = 64_000
+ROW_GROUP_BYTES = 32 * 2**20
+DUCKDB_MEMORY_LIMIT = "256MB"
+DUCKDB_THREADS = 2
+
+
+@dataclass
+class FlattenResult:
+    rows: dict[str, int]
+    duplicates_dropped: int = 0
+
+
+class _PartitionWriter:
+    """Appends Arrow tables to one Parquet file in bounded row groups, then fsyncs it."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self.schema = schema
+        self.rows = 0
+        self._file = open(path, "wb")  # noqa: SIM115 - closed in close()/abort()
+        self._writer = pq.ParquetWriter(self._file, schema, compression=PARQUET_COMPRESSION)
+        self._buffer: list[pa.Table] = []
+        self._buffered_rows = 0
+        self._buffered_bytes = 0
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            return
+        self._buffer.append(table)
+        self._buffered_rows += table.num_rows
+        self._buffered_bytes += table.nbytes
+        if self._buffered_rows >= ROW_GROUP_ROWS or self._buffered_bytes >= ROW_GROUP_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._writer.write_table(pa.concat_tables(self._buffer))
+            self.rows += self._buffered_rows
+        self._buffer, self._buffered_rows, self._buffered_bytes = [], 0, 0
+
+    def close(self) -> int:
+        self._flush()
+        self._writer.close()
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        return self.rows
+
+    def abort(self) -> None:
+        try:
+            self._writer.close()
+        finally:
+            self._file.close()
+            self.path.unlink(missing_ok=True)
+
+
+class _DuplicateWorkflow(Exception):
+    pass
+
+
+def gzip_uncompressed_size(path: Path) -> int:
+    """The uncompressed size recorded in a gzip file's trailer (mod 4 GiB), without reading it."""
+    with open(path, "rb") as handle:
+        handle.seek(-4, os.SEEK_END)
+        return int.from_bytes(handle.read(4), "little")
+
+
+def connect(work_dir: Path, *, memory_limit: str = DUCKDB_MEMORY_LIMIT,
+            threads: int = DUCKDB_THREADS) -> duckdb.DuckDBPyConnection:  # fmt: skip
+    """An in-memory DuckDB with bounded memory that spills under `work_dir`."""
+    work_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(":memory:")
+    con.execute(f"SET memory_limit = {_lit(memory_limit)}")
+    con.execute(f"SET threads = {int(threads)}")
+    con.execute(f"SET temp_directory = {_lit(str(work_dir))}")
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    # Pushing the window filter into the scan would make DuckDB parse each document three
+    # more times (once per predicate); filtering after the parse is cheaper.
+    con.execute("SET disabled_optimizers = 'filter_pushdown'")
+    return con
+
+
+def _losers(con: duckdb.DuckDBPyConnection, files: Sequence[Path], max_object_size: int) -> int:
+    """Record the (page_no, item_no) of every copy of a workflow but its last, in `_losers`."""
+    file_list = "[" + ", ".join(_lit(str(f)) for f in files) + "]"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _losers AS
+        SELECT page_no, item_no FROM (
+            SELECT page_no, item_no, row_number() OVER (
+                PARTITION BY item.id ORDER BY page_no DESC, item_no DESC) AS copy_no
+            FROM (
+                SELECT page_no, unnest(items) AS item, generate_subscripts(items, 1) AS item_no
+                FROM (
+                    SELECT CAST(regexp_extract(filename, 'page-([0-9]+)', 1) AS INTEGER) AS page_no,
+                           items
+                    FROM read_json({file_list},
+                                   columns = {{'next': 'VARCHAR', 'items': 'STRUCT(id VARCHAR)[]'}},
+                                   filename = true, format = 'unstructured',
+                                   maximum_object_size = {max_object_size})
+                )
+            )
+        ) WHERE copy_no > 1
+    """)
+    row = con.execute("SELECT count(*) FROM _losers").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _batches(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.RecordBatch]:
+    """Regroup DuckDB's output (about one page per batch) into batches of at least `rows`, so
+    the per-batch cost of the Arrow calls is paid a few times per day, not once per page."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+            pending, count = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
+def _stream(con: duckdb.DuckDBPyConnection, query: str, window: Window,
+            writers: dict[str, _PartitionWriter], *, check_duplicates: bool) -> None:  # fmt: skip
+    seen: set[str] = set()
+    for batch in _batches(con.sql(query).to_arrow_reader(BATCH_ROWS), BATCH_ROWS):
+        tables = split_batch(batch, window)
+        if check_duplicates:
+            ids = tables["workflows"].column("workflow_id").to_pylist()
+            before = len(seen)
+            seen.update(ids)
+            if len(seen) - before != len(ids):
+                raise _DuplicateWorkflow
+        for name, table in tables.items():
+            writers[name].add(table)
+
+
+def _dedupe_children(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> int:
+    """Keep the first row of each key of a child table (rare: the API repeated an id)."""
+    keys = ", ".join(schemas.KEYS[name])
+    source = f"read_parquet({_lit(str(path))}, file_row_number = true)"
+    row = con.execute(
+        f"SELECT count(*) - count(DISTINCT ({keys})) FROM {source}"
+    ).fetchone()
+    extra = int(row[0]) if row else 0
+    if extra == 0:
+        return 0
+    keep = con.execute(
+        f"SELECT file_row_number FROM {source} "
+        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY file_row_number) = 1 "
+        f"ORDER BY file_row_number"
+    ).to_arrow_table().column(0)
+    table = pq.read_table(path, schema=schemas.WORKFLOW_TABLES[name]).take(keep)
+    pq.write_table(table, path, compression=PARQUET_COMPRESSION)
+    with open(path, "rb+") as handle:
+        os.fsync(handle.fileno())
+    return extra
+
+
+def flatten_pages(
+    page_files: Sequence[Path],
+    window: Window,
+    outputs: dict[str, Path],
+    *,
+    synced_at: datetime | None = None,
+    work_dir: Path,
+    memory_limit: str = DUCKDB_MEMORY_LIMIT,
+    threads: int = DUCKDB_THREADS,
+) -> FlattenResult:
+    """Flatten a window's archived pages into one Parquet file per table at `outputs[table]`.
+
+    Every table gets a file, empty when the window has no rows for it, so that "synced, no
+    rows" is distinguishable from "never synced". Raises duckdb.Error on unreadable pages.
+    """
+    synced_at = synced_at or datetime.now(UTC)
+    files = sorted(page_files)
+    con = connect(work_dir, memory_limit=memory_limit, threads=threads)
+    try:
+        max_object = 16 * 2**20
+        for path in files:
+            max_object = max(max_object, gzip_uncompressed_size(path) + 2**20)
+
+        def run(exclude_table: str | None) -> dict[str, _PartitionWriter]:
+            writers = {
+                name: _PartitionWriter(outputs[name], schema)
+                for name, schema in schemas.WORKFLOW_TABLES.items()
+            }
+            try:
+                if files:
+                    query = build_query(files, window, synced_at, max_object_size=max_object,
+                                        exclude_table=exclude_table)  # fmt: skip
+                    _stream(con, query, window, writers, check_duplicates=exclude_table is None)
+            except BaseException:
+                for writer in writers.values():
+                    writer.abort()
+                raise
+            return writers
+
+        dropped = 0
+        try:
+            writers = run(None)
+        except _DuplicateWorkflow:
+            # A workflow listed twice (the list moved under the cursor): keep its latest copy.
+            dropped = _losers(con, files, max_object)
+            writers = run("_losers")
+        rows = {name: writer.close() for name, writer in writers.items()}
+        for name in ("steps", "jobs", "blobs"):
+            removed = _dedupe_children(con, name, outputs[name])
+            rows[name] -= removed
+            dropped += removed
+        return FlattenResult(rows=rows, duplicates_dropped=dropped)
+    finally:
+        con.close()
+
+
+def temp_output_paths(directory: Path) -> dict[str, Path]:
+    """Fresh file names for each table under `directory` (used by tests and benchmarks)."""
+    token = uuid.uuid4().hex
+    return {name: directory / f"{name}-{token}.parquet" for name in schemas.WORKFLOW_TABLES}

@@ -1,0 +1,268 @@
+"""Turn a v1 job event `context` into long `scan_scores` rows.
+
+The context is typed `Record<string, any>` and its value shapes are only inferred, so the
+parser accepts every shape and never raises:
+
+* a string of comma-separated items, one per output (`"0.00 %, 12.50 %"`, `"X, No_Child"`);
+  civitai's own tooling prints these with `${value}`, and a JS array would print without the
+  space, which is why the real wire shape is believed to be one string;
+* a number (one item);
+* a list (each element one item; string elements are not split again);
+* an object, or a string holding a JSON object/array: kept whole as one row of JSON text,
+  because splitting JSON on commas would only produce garbage.
+
+Item `i` belongs to output `i`, so its `blob_id` is `result[i].blobKey` when the job has one.
+
+Every key becomes rows, not only the known scan keys (`hive_csam_score`, `hive_vlm_summary`):
+the set of keys grows without notice and an analyst can still reach an unknown metric.
+
+`score` is always a percent (0-100), so it is filled only where the item is a percent:
+
+* keys ending in `_score`: `"12.50 %"` -> 12.5. A bare number (`12.5`, `"12.5"`) is taken as a
+  percent as-is, never rescaled from 0-1, because the only observed form is already a percent
+  and guessing a scale would silently change values. An item that does not parse is kept in
+  `value_text` with a null score and counted as a parse failure.
+* other keys: an item written with `%` gets a score; a bare number is neither score nor label
+  (it is a metric in unknown units; `value_text` keeps it); anything else is a `label`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import orjson
+
+SCORE_SUFFIX = "_score"
+CSAM_SCORE_KEY = "hive_csam_score"
+# A context that is not an object at all still becomes one row, under this name.
+NON_OBJECT_CONTEXT = "_context"
+
+# Blob and output URLs carry short-lived signatures; the lake never stores them.
+_SIGNED_URL = re.compile(r"(https?://[^\s\"'?#]+)\?[^\s\"'#]*", re.IGNORECASE)
+_SIGNATURE_PARAM = re.compile(r"(?:^|[?&])(?:sig|signature|x-amz-signature|token)=", re.IGNORECASE)
+
+
+def strip_signed_urls(text: str) -> str:
+    """Drop the query string of every URL in `text` whose query carries a signature."""
+    if "?" not in text:
+        return text
+
+    def _replace(match: re.Match[str]) -> str:
+        whole = match.group(0)
+        query = whole[len(match.group(1)) :]
+        return match.group(1) if _SIGNATURE_PARAM.search(query) else whole
+
+    return _SIGNED_URL.sub(_replace, text)
+
+
+def json_text(value: Any) -> str:
+    """JSON-encode a value for a text column, signatures stripped."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        # orjson refuses integers beyond 64 bits; the stdlib encoder keeps them exactly.
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return strip_signed_urls(text)
+
+
+@dataclass(frozen=True)
+class ScanScoreRow:
+    job_id: str
+    score_name: str
+    item_index: int
+    workflow_id: str | None
+    window_date: date | None
+    blob_id: str | None
+    value_text: str | None
+    score: float | None
+    label: str | None
+    raw_value_text: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "score_name": self.score_name,
+            "item_index": self.item_index,
+            "workflow_id": self.workflow_id,
+            "window_date": self.window_date,
+            "blob_id": self.blob_id,
+            "value_text": self.value_text,
+            "score": self.score,
+            "label": self.label,
+            "raw_value_text": self.raw_value_text,
+        }
+
+
+@dataclass
+class ParsedContext:
+    rows: list[ScanScoreRow] = field(default_factory=list)
+    parse_failures: int = 0
+
+    def max_score(self, score_name: str = CSAM_SCORE_KEY) -> float | None:
+        """Highest parsed score of one key (e.g. the job's worst `hive_csam_score`), else None."""
+        scores = [r.score for r in self.rows if r.score_name == score_name and r.score is not None]
+        return max(scores) if scores else None
+
+
+def parse_percent(text: str) -> float | None:
+    """`"12.50 %"` / `"12.5%"` / `"12.5"` -> 12.5; anything else (incl. nan/inf) -> None."""
+    body = text.strip()
+    if body.endswith("%"):
+        body = body[:-1].rstrip()
+    if not body:
+        return None
+    try:
+        number = float(body)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def blob_keys(result: Any) -> list[str | None]:
+    """`result[i].blobKey` per output index; other result shapes have no blob mapping."""
+    if not isinstance(result, list):
+        return []
+    return [
+        item.get("blobKey")
+        if isinstance(item, Mapping) and isinstance(item.get("blobKey"), str)
+        else None
+        for item in result
+    ]
+
+
+def _looks_like_json_container(text: str) -> bool:
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "{[":
+        return False
+    try:
+        return isinstance(orjson.loads(stripped), dict | list)
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _split_items(value: Any) -> list[Any]:
+    """The per-output items of one context value."""
+    if isinstance(value, str):
+        if _looks_like_json_container(value):
+            return [value]
+        return [part.strip() for part in value.split(",")]
+    if isinstance(value, list) and value:
+        return list(value)
+    return [value]
+
+
+def _item_text(item: Any) -> str | None:
+    if item is None:
+        return None
+    if isinstance(item, str):
+        return strip_signed_urls(item)
+    return json_text(item)
+
+
+def _is_nested(item: Any) -> bool:
+    return isinstance(item, dict | list) or (
+        isinstance(item, str) and _looks_like_json_container(item)
+    )
+
+
+def _finite_float(number: float) -> float | None:
+    try:
+        result = float(number)
+    except OverflowError:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def _is_number(item: Any) -> bool:
+    return isinstance(item, int | float) and not isinstance(item, bool)
+
+
+def parse_context(
+    context: Any,
+    *,
+    job_id: str,
+    workflow_id: str | None = None,
+    window_date: date | None = None,
+    result: Any = None,
+) -> ParsedContext:
+    """All `scan_scores` rows of one job's `lastEvent.context`; never raises.
+
+    `parse_failures` counts items of `*_score` keys that could not be read as a percent (and a
+    context that is not an object at all); those items are still kept as rows.
+    """
+    parsed = ParsedContext()
+    if context is None:
+        return parsed
+    keys = blob_keys(result)
+    if not isinstance(context, Mapping):
+        # Not the documented shape; keep it whole so nothing is lost, and flag it.
+        parsed.parse_failures += 1
+        text = context if isinstance(context, str) else json_text(context)
+        text = strip_signed_urls(text)
+        parsed.rows.append(
+            ScanScoreRow(
+                job_id=job_id,
+                score_name=NON_OBJECT_CONTEXT,
+                item_index=0,
+                workflow_id=workflow_id,
+                window_date=window_date,
+                blob_id=keys[0] if keys else None,
+                value_text=text,
+                score=None,
+                label=None,
+                raw_value_text=text,
+            )
+        )
+        return parsed
+
+    for raw_key, value in context.items():
+        name = str(raw_key)
+        is_score_key = name.lower().endswith(SCORE_SUFFIX)
+        raw_text = strip_signed_urls(value) if isinstance(value, str) else json_text(value)
+        for index, item in enumerate(_split_items(value)):
+            score: float | None = None
+            label: str | None = None
+            if item is None or (isinstance(item, dict | list) and not item):
+                pass  # an explicit null or empty container: nothing to parse, nothing lost
+            elif _is_nested(item):
+                # Kept whole as JSON text; under a *_score key it is not a percent.
+                if is_score_key:
+                    parsed.parse_failures += 1
+            elif is_score_key:
+                if _is_number(item):
+                    score = _finite_float(item)
+                elif isinstance(item, str):
+                    score = parse_percent(item)
+                if score is None:
+                    parsed.parse_failures += 1
+            elif _is_number(item):
+                pass  # a metric in unknown units: value_text only
+            elif isinstance(item, str):
+                number = parse_percent(item)
+                if number is not None and item.rstrip().endswith("%"):
+                    score = number
+                elif number is None:
+                    label = item or None  # a bare numeric string is a metric, like a number
+            else:
+                label = _item_text(item)  # booleans and other scalars
+            parsed.rows.append(
+                ScanScoreRow(
+                    job_id=job_id,
+                    score_name=name,
+                    item_index=index,
+                    workflow_id=workflow_id,
+                    window_date=window_date,
+                    blob_id=keys[index] if index < len(keys) else None,
+                    value_text=_item_text(item),
+                    score=score,
+                    label=label,
+                    raw_value_text=raw_text,
+                )
+            )
+    return parsed

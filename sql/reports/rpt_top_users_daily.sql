@@ -1,0 +1,44 @@
+-- purpose: each day's heaviest users: the top N by workflows and the top N by net Buzz (N = the top_users parameter).
+-- grain: day, user_id
+-- A user appears when either rank is within N; ties break on user_id so the list is stable.
+with
+
+workflows as (
+    select * from fct_workflows
+),
+
+settings as (
+    select cast(getvariable('top_users') as integer) as top_users
+),
+
+per_user as (
+    select
+        window_date as day,
+        user_id,
+        count(*) as workflows,
+        count(*) filter (where is_succeeded) as workflows_succeeded,
+        sum(jobs)::bigint as jobs,
+        sum(buzz_net)::bigint as buzz_net
+    from workflows
+    where user_id is not null
+    group by window_date, user_id
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by day order by workflows desc, user_id) as rank_by_workflows,
+        row_number() over (partition by day order by buzz_net desc, user_id) as rank_by_buzz
+    from per_user
+),
+
+final as (
+    select ranked.*
+    from ranked
+    cross join settings
+    where ranked.rank_by_workflows <= settings.top_users
+        or ranked.rank_by_buzz <= settings.top_users
+)
+
+select * from final
+order by day, rank_by_workflows

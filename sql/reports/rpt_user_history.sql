@@ -1,0 +1,64 @@
+-- purpose: each user's day-by-day activity with running totals: workflows, outcomes, net Buzz, flagged jobs.
+-- grain: user_id, day
+-- jobs_flagged counts jobs whose highest hive_csam_score is >= the csam_threshold parameter.
+with
+
+workflows as (
+    select * from fct_workflows
+),
+
+jobs as (
+    select * from fct_jobs
+),
+
+settings as (
+    select cast(getvariable('csam_threshold') as double) as csam_threshold
+),
+
+workflow_days as (
+    select
+        user_id,
+        window_date as day,
+        count(*) as workflows,
+        count(*) filter (where is_succeeded) as succeeded,
+        count(*) filter (where status in ('failed', 'expired')) as failed,
+        sum(jobs)::bigint as jobs,
+        sum(buzz_net)::bigint as buzz_net
+    from workflows
+    where user_id is not null
+    group by user_id, window_date
+),
+
+job_days as (
+    select
+        jobs.user_id,
+        jobs.window_date as day,
+        count(*) filter (where jobs.is_csam_scanned) as jobs_scanned,
+        count(*) filter (where jobs.csam_score_max >= settings.csam_threshold) as jobs_flagged
+    from jobs
+    cross join settings
+    where jobs.user_id is not null
+    group by jobs.user_id, jobs.window_date
+),
+
+final as (
+    select
+        workflow_days.user_id,
+        workflow_days.day,
+        workflow_days.workflows,
+        workflow_days.succeeded,
+        workflow_days.failed,
+        workflow_days.jobs,
+        coalesce(job_days.jobs_scanned, 0) as jobs_scanned,
+        coalesce(job_days.jobs_flagged, 0) as jobs_flagged,
+        workflow_days.buzz_net,
+        (sum(workflow_days.workflows) over user_to_date)::bigint as workflows_to_date,
+        (sum(workflow_days.buzz_net) over user_to_date)::bigint as buzz_net_to_date,
+        (sum(coalesce(job_days.jobs_flagged, 0)) over user_to_date)::bigint as jobs_flagged_to_date
+    from workflow_days
+    left join job_days using (user_id, day)
+    window user_to_date as (partition by workflow_days.user_id order by workflow_days.day)
+)
+
+select * from final
+order by user_id, day

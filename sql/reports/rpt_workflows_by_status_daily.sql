@@ -1,0 +1,25 @@
+-- purpose: daily workflow counts by status and step mix, for spotting which kinds of workflow fail.
+-- grain: day, status, step_types
+-- step_types is the workflow's step types in step order joined with '+' (e.g. 'textToImage'), so each
+-- workflow counts exactly once per day; '(no steps)' when the workflow listed none.
+with
+
+workflows as (
+    select * from fct_workflows
+),
+
+final as (
+    select
+        window_date as day,
+        coalesce(status, '(unknown)') as status,
+        coalesce(step_types, '(no steps)') as step_types,
+        count(*) as workflows,
+        count(distinct user_id) as users,
+        sum(jobs)::bigint as jobs,
+        sum(buzz_net)::bigint as buzz_net
+    from workflows
+    group by all
+)
+
+select * from final
+order by day, status, step_types

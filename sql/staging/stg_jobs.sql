@@ -1,0 +1,51 @@
+-- purpose: jobs with their enrichment from the v1 job endpoint (provider, last event, prompt classification).
+-- grain: job_id
+with
+
+source as (
+    select * from jobs
+),
+
+deduped as (
+    -- the freshest enrichment wins when a job id shows up twice
+    select *
+    from source
+    qualify row_number() over (
+        partition by job_id order by enriched_at desc nulls last, window_date desc
+    ) = 1
+),
+
+final as (
+    select
+        job_id,
+        workflow_id,
+        step_name,
+        window_date,
+        job_index,
+        lower(status) as status,
+        cost,
+        started_at,
+        completed_at,
+        queue_support,
+        queue_preceding_jobs,
+        queue_start_at,
+        queue_complete_at,
+        job_type,
+        provider,
+        worker_id,
+        last_event_type,
+        last_event_at,
+        is_final,
+        retry_attempt,
+        job_duration_seconds,
+        prompt_sexual,
+        prompt_young,
+        prompt_cr,
+        prompt_scan,
+        csam_score_max,
+        context_json,
+        enriched_at
+    from deduped
+)
+
+select * from final

@@ -1,0 +1,29 @@
+-- purpose: Buzz transactions of each workflow (debits and refund credits) per account type.
+-- grain: workflow_id, txn_index
+with
+
+source as (
+    select * from transactions
+),
+
+deduped as (
+    select *
+    from source
+    qualify row_number() over (
+        partition by workflow_id, txn_index order by window_date desc
+    ) = 1
+),
+
+final as (
+    select
+        workflow_id,
+        txn_index,
+        window_date,
+        lower(txn_type) as txn_type,
+        cast(amount as bigint) as amount,
+        account_type,
+        transaction_id
+    from deduped
+)
+
+select * from final
