@@ -16,7 +16,13 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from assets.lake import ENRICH_TABLES, INGEST_TABLES, LAKE_TABLES, partition_path
+from assets.lake import (
+    ENRICH_TABLES,
+    INGEST_TABLES,
+    LAKE_TABLES,
+    partition_files,
+    partition_path,
+)
 from assets.resources import DataDirResource
 from assets.warehouse import MODELS, WAREHOUSE_KEY
 from pipeline import report_checks
@@ -251,7 +257,7 @@ def open_lake(
     con.execute("set timezone = 'UTC'")
     for table in tables:
         if windows is None:
-            files = sorted((settings.lake_dir / table).glob("date=*/*.parquet"))
+            files = partition_files(settings, table)
         else:
             files = [partition_path(settings, table, day) for day in windows]
         present = [f for f in files if f.is_file()]

@@ -11,6 +11,7 @@ A separate asset from the ingest on purpose:
 """
 
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 import pyarrow.parquet as pq
@@ -80,7 +81,7 @@ def enrich_window(
             f"window {window_date}: {result.failed} job lookups failed after retries; "
             "they keep their previous state and are asked for again on the next run"
         )
-    shared = {
+    shared: dict[str, Any] = {
         "window_date": window_date.isoformat(),
         "jobs_looked_up": result.looked_up,
         "jobs_skipped": result.skipped,

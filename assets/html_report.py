@@ -4,8 +4,6 @@ It reads the report tables, so it depends on their assets; `warehouse_job` selec
 which makes every warehouse rebuild end with a fresh page (the step runs after the build).
 """
 
-from __future__ import annotations
-
 import dagster as dg
 
 from assets.resources import DataDirResource

@@ -6,6 +6,7 @@ one multi-asset (one op, one API pass) rather than five assets that would each p
 """
 
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
@@ -59,14 +60,14 @@ def ingest_window(
 
     with api.client() as client:
         result = sync.sync_window(
-            settings, client, window_date, run_id=context.run_id, on_page=on_page
+            settings, client, window_date, run_id=context.run.run_id, on_page=on_page
         )
     context.log.info(
         f"window {window_date}: {result.workflows} workflows in {result.pages} pages "
         f"({result.filter_mode}-side date filter, {result.retries} retries, "
         f"{result.seconds:.1f}s)"
     )
-    shared = {
+    shared: dict[str, Any] = {
         "window_date": window_date.isoformat(),
         "pages": result.pages,
         "workflows": result.workflows,

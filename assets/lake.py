@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipeline import lake
 from pipeline.settings import Settings
 
 LAKE_GROUP = "lake"
@@ -21,17 +22,15 @@ ENRICH_TABLES = ("job_details", "scan_scores")
 LAKE_TABLES = (*INGEST_TABLES, *ENRICH_TABLES)
 LAKE_KEYS = [dg.AssetKey(table) for table in LAKE_TABLES]
 
-PARTITION_FILE = "data.parquet"
-
-
-def partition_dir(settings: Settings, table: str, window_date: date) -> Path:
-    """`DATA_DIR/lake/<table>/date=YYYY-MM-DD`: one window of one table."""
-    return settings.lake_dir / table / f"date={window_date.isoformat()}"
-
 
 def partition_path(settings: Settings, table: str, window_date: date) -> Path:
     """The Parquet file that holds one window of one table."""
-    return partition_dir(settings, table, window_date) / PARTITION_FILE
+    return lake.partition_path(settings.lake_dir, table, window_date)
+
+
+def partition_files(settings: Settings, table: str) -> list[Path]:
+    """Every published window file of one table, oldest first."""
+    return lake.partition_files(settings.lake_dir, table)
 
 
 def window_of(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:

@@ -9,16 +9,14 @@ layer, deps read from its SQL), so lineage, metadata and checks are per table.
 
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
-import duckdb
 
 from assets.lake import LAKE_KEYS
 from assets.resources import DataDirResource, ModelParamsResource
 from pipeline import warehouse as pipeline_warehouse
 from pipeline.errors import PipelineError
-from pipeline.sql_models import CATALOG_TABLE, CORE_TABLES, SqlModel, discover_models
+from pipeline.sql_models import SqlModel, discover_models
 
 WAREHOUSE_KEY = dg.AssetKey("warehouse")
 WAREHOUSE_GROUP = "warehouse"
@@ -94,55 +92,36 @@ def build_warehouse(
     never blocked and never sees half a load.
     """
     settings = data.settings()
-    params = model_params.params()
-    pipeline_warehouse.publish_warehouse(settings, build_models=True, params=params)
-    core, models = _read_counts(settings.warehouse_path)
+    published = pipeline_warehouse.publish_warehouse(
+        settings, build_models=True, params=model_params.params()
+    )
+    core = published.tables
+    models = {m.name: m for m in published.models}
     context.log.info(
-        f"published {settings.warehouse_path}: "
+        f"published {published.path} in {published.seconds:.1f}s: "
         + ", ".join(f"{table} {rows}" for table, rows in core.items())
         + f"; {len(models)} SQL models"
     )
     yield dg.MaterializeResult(
         asset_key=WAREHOUSE_KEY,
         metadata={
-            "path": dg.MetadataValue.path(str(settings.warehouse_path)),
+            "path": dg.MetadataValue.path(str(published.path)),
             **{f"rows_{table}": rows for table, rows in core.items()},
-            "windows": core.get("sync_windows", 0),
+            "seconds": dg.MetadataValue.float(float(published.seconds)),
             "csam_threshold": model_params.csam_threshold,
         },
     )
     for spec in MODEL_SPECS:
         name = spec.key.path[-1]
-        rows, seconds = models.get(name, (0, 0.0))
+        built = models.get(name)
+        if built is None:
+            # The model file was removed or renamed after the code location loaded.
+            raise dg.Failure(f"SQL model {name} was not built: its file is gone; reload the code location.")
         yield dg.MaterializeResult(
             asset_key=spec.key,
             metadata={
-                "rows": rows,
-                "dagster/row_count": rows,
-                "seconds": dg.MetadataValue.float(seconds),
-                "table": name,
+                "rows": built.rows,
+                "dagster/row_count": built.rows,
+                "seconds": dg.MetadataValue.float(float(built.seconds)),
             },
         )
-
-
-def _read_counts(path: Path) -> tuple[dict[str, int], dict[str, tuple[int, float]]]:
-    """Row counts of the core tables, and (rows, seconds) per model from the build catalog."""
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        present = {
-            row[0] for row in con.execute("select table_name from duckdb_tables()").fetchall()
-        }
-        core: dict[str, int] = {}
-        for table in CORE_TABLES:
-            if table in present:
-                row = con.execute(f"select count(*) from {table}").fetchone()
-                core[table] = int(row[0]) if row else 0
-        models: dict[str, tuple[int, float]] = {}
-        if CATALOG_TABLE in present:
-            for name, rows, seconds in con.execute(
-                f"select name, row_count, seconds from {CATALOG_TABLE}"
-            ).fetchall():
-                models[name] = (int(rows or 0), float(seconds or 0.0))
-        return core, models
-    finally:
-        con.close()

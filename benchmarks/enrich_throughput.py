@@ -1,6 +1,7 @@
 """Job enrichment throughput against the simulator.
 
-Starts the simulator with a per-request latency L, lays down a lake `jobs` partition of N jobs
+Starts the simulator (in a process of its own, so its CPU and GIL are not charged to the
+enrichment) with a per-request latency L, lays down a lake `jobs` partition of N jobs
 and runs `enrich_window` with C lookups in flight and a budget of R requests/second. The ideal
 rate is min(C / L, R); the script prints what was achieved and the ratio (target >= 0.8).
 
@@ -20,18 +21,30 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from benchmarks.simproc import SimSpec, SimulatorProcess
 from pipeline.enrich import enrich_window, job_client, partition_path
 from pipeline.schemas import JOBS
 from pipeline.settings import Settings
-from pipeline.simulator import Faults, SimulatorConfig, SimulatorServer
+from pipeline.simulator import SimulatedAccount, SimulatorConfig
 
 DAY = date(2026, 11, 1)
 
 
-def _write_jobs_partition(settings: Settings, server: SimulatorServer, limit: int) -> int:
+def _write_jobs_partition(settings: Settings, spec: SimSpec, limit: int) -> int:
     """The window's jobs as the sync would leave them (only the columns enrichment reads)."""
+    # The account is deterministic from its settings: this copy lists the served jobs.
+    account = SimulatedAccount(
+        SimulatorConfig(
+            seed=spec.seed,
+            start=spec.start,
+            days=spec.days,
+            workflows_per_day=spec.workflows_per_day,
+            token=spec.token,
+            running_share=spec.running_share,
+        )
+    )
     rows = []
-    for doc in server.account.jobs(DAY):
+    for doc in account.jobs(DAY):
         job_id = doc.get("jobId") or (doc.get("job") or {}).get("id")
         workflow_id = ((doc.get("job") or {}).get("properties") or {}).get("workflowId")
         rows.append({"job_id": job_id, "workflow_id": workflow_id, "window_date": DAY})
@@ -51,17 +64,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=400.0, help="R: requests/second budget")
     args = parser.parse_args()
 
-    # Roughly 2 jobs per workflow in the simulator; generate enough for N.
-    config = SimulatorConfig(
-        days=1,
-        start=DAY,
-        workflows_per_day=max(10, args.jobs),
-        running_share=0.0,
-        faults=Faults(latency_ms=args.latency_ms),
-    )
-    with tempfile.TemporaryDirectory() as tmp, SimulatorServer(config) as server:
-        settings = Settings(api_url=server.url, token=config.token, data_dir=Path(tmp))
-        jobs = _write_jobs_partition(settings, server, args.jobs)
+    # At least one job per workflow: N workflows give N jobs or more.
+    spec = SimSpec(workflows_per_day=max(10, args.jobs), start=DAY)
+    with tempfile.TemporaryDirectory() as tmp, SimulatorProcess(spec) as server:
+        server.set_faults(latency_ms=args.latency_ms)
+        settings = Settings(api_url=server.url, token=spec.token, data_dir=Path(tmp))
+        jobs = _write_jobs_partition(settings, spec, args.jobs)
         with job_client(settings, concurrency=args.concurrency, rate=args.rate) as client:
             result = enrich_window(settings, DAY, client=client, concurrency=args.concurrency)
 

@@ -103,9 +103,8 @@ def render(models: Sequence[SqlModel], columns: Columns) -> str:
     for model in models:
         lines += [f"    {dep} --> {model.name}" for dep in model.deps]
     lines += ["```", "", "## Core tables", ""]
-    lake = schemas.all_schemas()
     for table in CORE_TABLES:
-        lines += _core_table(table, lake.get(table), columns.get(table, ()), read_by)
+        lines += _core_table(table, columns.get(table, ()), read_by)
     for layer, title in LAYER_TITLES.items():
         lines += [f"## {title}", ""]
         for model in (m for m in models if m.layer == layer):
@@ -123,9 +122,25 @@ def render(models: Sequence[SqlModel], columns: Columns) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _source_types(table: str) -> dict[str, str]:
+    """Arrow type of each column where the core table gets it from: a lake table, the
+    job_details columns joined onto `jobs`, or the ledger for `sync_windows`."""
+    from pipeline import warehouse
+
+    lake = schemas.all_schemas()
+    if table == "sync_windows":
+        return {f.name: f"{f.type} (ledger)" for f in warehouse.SYNC_WINDOWS_SCHEMA}
+    types = {f.name: str(f.type) for f in lake.get(table, pa.schema([]))}
+    if table == "jobs" and "job_details" in lake:
+        details = lake["job_details"]
+        for column, source in warehouse.JOB_ENRICHMENT:
+            if source in details.names:
+                types[column] = f"{details.field(source).type} (job_details.{source})"
+    return types
+
+
 def _core_table(
     table: str,
-    arrow: pa.Schema | None,
     columns: Sequence[tuple[str, str]],
     read_by: Mapping[str, list[str]],
 ) -> list[str]:
@@ -134,10 +149,10 @@ def _core_table(
     lines.append(f"- **Key:** {', '.join(f'`{k}`' for k in key)}")
     if table in read_by:
         lines.append(f"- **Read by:** {', '.join(f'[`{m}`](#{m})' for m in read_by[table])}")
-    lines += ["", "| column | DuckDB type | lake (Arrow) type |", "|---|---|---|"]
-    lake_types = {f.name: str(f.type) for f in arrow} if arrow is not None else {}
+    lines += ["", "| column | DuckDB type | Arrow type (source) |", "|---|---|---|"]
+    source_types = _source_types(table)
     for name, type_ in columns:
-        lines.append(f"| `{name}` | {type_} | {lake_types.get(name, '')} |")
+        lines.append(f"| `{name}` | {type_} | {source_types.get(name, '')} |")
     return [*lines, ""]
 
 

@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pipeline import lake, locks
 from pipeline import settings as defaults
 from pipeline.errors import (
     ApiError,
@@ -51,6 +52,7 @@ from pipeline.errors import (
     NotFoundError,
     PipelineError,
     ResponseValidationError,
+    WindowError,
 )
 from pipeline.job_details import (
     JOB_DETAILS_SCHEMA,
@@ -71,7 +73,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 ARCHIVE_NAME = "jobs.jsonl.gz"
-PARTITION_FILE = "data.parquet"
+ATTEMPT_PREFIX = ".attempt-"
+ENRICH_TABLES = ("job_details", "scan_scores")
+# Fast compression, as for the page archive: it is written on the event loop between lookups.
+GZIP_LEVEL = 1
+LOCK_TIMEOUT_SECONDS = 120.0
 # Rows per Parquet row batch: small enough to bound memory, large enough for sane row groups.
 BATCH_ROWS = 2000
 
@@ -103,11 +109,26 @@ class EnrichResult:
 
 
 def partition_path(settings: Settings, table: str, window_date: date) -> Path:
-    return settings.lake_dir / table / f"date={window_date.isoformat()}" / PARTITION_FILE
+    return lake.partition_path(settings.lake_dir, table, window_date)
 
 
 def archive_dir(settings: Settings, window_date: date) -> Path:
     return settings.raw_dir / "jobs" / f"date={window_date.isoformat()}"
+
+
+@contextmanager
+def enrich_lock(settings: Settings, window_date: date, timeout: float) -> Iterator[None]:
+    """One enrichment per window at a time, across processes (Dagster runs, CLI backfills):
+    two passes would delete each other's attempt files and race on the same partitions."""
+    path = locks.lock_path(settings.data_dir, f"enrich-{window_date.isoformat()}")
+    with locks.file_lock(path, timeout) as held:
+        if not held:
+            raise WindowError(
+                f"window {window_date}: another process is enriching this window's jobs "
+                f"(lock {path}); wait for it to finish, then run again.",
+                window=window_date.isoformat(),
+            )
+        yield
 
 
 # --------------------------------------------------------------------------- shared budget
@@ -226,14 +247,16 @@ def _conform(batch: pa.RecordBatch | pa.Table, schema: pa.Schema) -> pa.Table:
 
 
 class _ParquetSink:
-    """Rows streamed to a temp Parquet file, swapped into place by `publish()`."""
+    """Rows streamed to a temp Parquet file beside the partition, swapped in by `publish()`."""
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
-        self.path = path
+    def __init__(
+        self, settings: Settings, table: str, window_date: date, schema: pa.Schema
+    ) -> None:
+        self.path = partition_path(settings, table, window_date)
         self.schema = schema
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = path.with_name(f".{path.stem}-{uuid.uuid4().hex}.parquet.tmp")
-        self._writer = pq.ParquetWriter(self.tmp, schema)
+        self.tmp = lake.temp_path(settings.lake_dir, table, window_date)
+        self._handle = open(self.tmp, "wb")  # noqa: SIM115 - closed by publish() or abort()
+        self._writer = pq.ParquetWriter(self._handle, schema, compression="zstd")
         self._rows: list[dict[str, Any]] = []
         self.count = 0
 
@@ -248,14 +271,14 @@ class _ParquetSink:
             self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema))
             self._rows = []
 
-    def carry_over(self, source: Path, job_ids: set[str]) -> int:
-        """Copy the rows of `job_ids` from the previous partition file."""
-        if not job_ids or not source.exists():
+    def carry_over(self, job_ids: set[str]) -> int:
+        """Copy the rows of `job_ids` from the partition file being replaced."""
+        if not job_ids or not self.path.exists():
             return 0
         self._flush()
         wanted = pa.array(sorted(job_ids), pa.string())
         copied = 0
-        for batch in pq.ParquetFile(source).iter_batches(batch_size=BATCH_ROWS):
+        for batch in pq.ParquetFile(self.path).iter_batches(batch_size=BATCH_ROWS):
             kept = batch.filter(pc.is_in(batch.column("job_id"), value_set=wanted))
             if kept.num_rows:
                 self._writer.write_table(_conform(kept, self.schema))
@@ -263,16 +286,23 @@ class _ParquetSink:
         self.count += copied
         return copied
 
-    def publish(self) -> None:
+    def close(self) -> None:
+        """Finish and fsync the temp file (before any output of the pass is published)."""
         self._flush()
         self._writer.close()
-        os.replace(self.tmp, self.path)
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+
+    def publish(self) -> None:
+        lake.publish(self.tmp, self.path)
 
     def abort(self) -> None:
         with suppress(Exception):
             self._writer.close()
-        with suppress(FileNotFoundError):
-            self.tmp.unlink()
+        with suppress(Exception):
+            self._handle.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 class _ArchiveSink:
@@ -280,37 +310,41 @@ class _ArchiveSink:
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        for stale in directory.glob(".attempt-*"):
-            # Left behind by a run that died; never published, never read.
-            with suppress(FileNotFoundError):
-                stale.unlink()
+        for stale in directory.glob(f"{ATTEMPT_PREFIX}*"):
+            # Left by a pass that died (the caller holds the window's enrich lock).
+            stale.unlink(missing_ok=True)
         self.path = directory / ARCHIVE_NAME
-        self.tmp = directory / f".attempt-{uuid.uuid4().hex}.jsonl.gz"
-        # Open for the whole pass; closed by publish() or abort().
-        self._file = gzip.open(self.tmp, "wb", compresslevel=6)  # noqa: SIM115
+        self.tmp = directory / f"{ATTEMPT_PREFIX}{uuid.uuid4().hex}.jsonl.gz"
+        self._handle = open(self.tmp, "wb")  # noqa: SIM115 - closed by close() or abort()
+        self._file = gzip.GzipFile(fileobj=self._handle, mode="wb", compresslevel=GZIP_LEVEL)
 
     def write(self, record: dict[str, Any]) -> None:
         self._file.write(orjson.dumps(record) + b"\n")
 
     def carry_over(self, job_ids: set[str]) -> int:
         copied = 0
-        if not job_ids:
-            return copied
-        for line in iter_archive(self.path):
-            if line.get("job_id") in job_ids:
-                self.write(line)
-                copied += 1
+        if job_ids:
+            for line in iter_archive(self.path):
+                if line.get("job_id") in job_ids:
+                    self.write(line)
+                    copied += 1
         return copied
 
-    def publish(self) -> None:
+    def close(self) -> None:
         self._file.close()
-        os.replace(self.tmp, self.path)
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self._handle.close()
+
+    def publish(self) -> None:
+        lake.publish(self.tmp, self.path)
 
     def abort(self) -> None:
         with suppress(Exception):
             self._file.close()
-        with suppress(FileNotFoundError):
-            self.tmp.unlink()
+        with suppress(Exception):
+            self._handle.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 def iter_archive(path: Path) -> Iterator[dict[str, Any]]:
@@ -381,14 +415,14 @@ def _read_final_state(settings: Settings, window_date: date) -> dict[str, bool]:
 
 
 class _Publication:
-    """The three outputs of one pass, published together or not at all."""
+    """The outputs of one pass: written to temp files, then published in a safe order."""
 
     def __init__(self, settings: Settings, window_date: date, *, archive: bool = True) -> None:
-        self.details_path = partition_path(settings, "job_details", window_date)
-        self.scores_path = partition_path(settings, "scan_scores", window_date)
+        lake.remove_stale_temps(settings.lake_dir, window_date, ENRICH_TABLES)
         self.archive = _ArchiveSink(archive_dir(settings, window_date)) if archive else None
-        self.details = _ParquetSink(self.details_path, JOB_DETAILS_SCHEMA)
-        self.scores = _ParquetSink(self.scores_path, SCAN_SCORES_SCHEMA)
+        self.scores = _ParquetSink(settings, "scan_scores", window_date, SCAN_SCORES_SCHEMA)
+        self.details = _ParquetSink(settings, "job_details", window_date, JOB_DETAILS_SCHEMA)
+        self.details_path = self.details.path
 
     def add_found(self, details: dict[str, Any], scores: list[dict[str, Any]]) -> None:
         self.details.add([details])
@@ -399,13 +433,19 @@ class _Publication:
             self.archive.write(record)
 
     def publish(self, carried: set[str]) -> None:
-        self.scores.carry_over(self.scores_path, carried)
-        self.details.carry_over(self.details_path, carried)
+        """Carry over the rows of `carried`, then swap everything in: archive first (the source
+        of a rebuild must never be older than the lake), job_details last (it decides what the
+        next pass skips)."""
+        sinks: list[_ParquetSink | _ArchiveSink] = [self.scores, self.details]
         if self.archive is not None:
             self.archive.carry_over(carried)
-            self.archive.publish()
-        self.scores.publish()
-        self.details.publish()
+            sinks.insert(0, self.archive)
+        self.scores.carry_over(carried)
+        self.details.carry_over(carried)
+        for sink in sinks:
+            sink.close()
+        for sink in sinks:
+            sink.publish()
 
     def abort(self) -> None:
         if self.archive is not None:
@@ -430,7 +470,31 @@ async def enrich_window_async(
     concurrency: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> EnrichResult:
-    """`enrich_window` for callers that already run an event loop (see its docstring)."""
+    """`enrich_window` for callers that already run an event loop (see its docstring).
+
+    Does not wait for another process enriching the same window (that would block the loop):
+    it raises WindowError at once instead.
+    """
+    with enrich_lock(settings, window_date, timeout=0):
+        return await _enrich(
+            settings,
+            window_date,
+            client=client,
+            force=force,
+            concurrency=concurrency,
+            on_progress=on_progress,
+        )
+
+
+async def _enrich(
+    settings: Settings,
+    window_date: date,
+    *,
+    client: AsyncOrchestrationClient,
+    force: bool,
+    concurrency: int | None,
+    on_progress: Callable[[int, int], None] | None,
+) -> EnrichResult:
     started = time.monotonic()
     first_429 = client.stats.status_429
     result = EnrichResult(window_date=window_date)
@@ -579,25 +643,28 @@ def enrich_window(
 
     Reads DATA_DIR/lake/jobs/date=YYYY-MM-DD/data.parquet (written by the sync); a window
     without it is a no-op. `concurrency` caps the lookups in flight (default: the client's
-    `max_in_flight`, itself `settings.JOB_CONCURRENCY` = 16 by default); the request rate is capped by the client's RateLimiter
-    (build it with `job_client()`/`make_job_client()`: `settings.JOB_RATE_LIMIT` = 50 req/s,
-    shared per process). 16 in flight at ~300 ms per lookup gives ~53 req/s, so by default the
+    `max_in_flight`, itself `settings.JOB_CONCURRENCY` = 16 by default); the request rate is
+    capped by the client's RateLimiter (build the client with `job_client()` /
+    `make_job_client()`: `settings.JOB_RATE_LIMIT` = 50 req/s, shared per process). 16 in flight at ~300 ms per lookup gives ~53 req/s, so by default the
     rate budget, not the concurrency, is what binds.
 
     Raises AuthenticationError at once on a 401 (nothing is published); every other per-job
     failure is counted in `failed` and the rest is published. Synchronous: runs on the
-    process's enrichment event loop, so one client can serve many calls.
+    process's enrichment event loop, so one client can serve many calls. Waits up to
+    LOCK_TIMEOUT_SECONDS for another process enriching the same window, then raises
+    WindowError.
     """
-    return run_coroutine(
-        enrich_window_async(
-            settings,
-            window_date,
-            client=client,
-            force=force,
-            concurrency=concurrency,
-            on_progress=on_progress,
+    with enrich_lock(settings, window_date, timeout=LOCK_TIMEOUT_SECONDS):
+        return run_coroutine(
+            _enrich(
+                settings,
+                window_date,
+                client=client,
+                force=force,
+                concurrency=concurrency,
+                on_progress=on_progress,
+            )
         )
-    )
 
 
 def rebuild_enrichment(settings: Settings, window_date: date) -> EnrichResult:
@@ -606,6 +673,11 @@ def rebuild_enrichment(settings: Settings, window_date: date) -> EnrichResult:
     The last archived answer per job wins; when the lake `jobs` partition exists, only its jobs
     are kept (a job that vanished from the window does not come back).
     """
+    with enrich_lock(settings, window_date, timeout=LOCK_TIMEOUT_SECONDS):
+        return _rebuild(settings, window_date)
+
+
+def _rebuild(settings: Settings, window_date: date) -> EnrichResult:
     started = time.monotonic()
     result = EnrichResult(window_date=window_date)
     archive = archive_dir(settings, window_date) / ARCHIVE_NAME

@@ -20,11 +20,12 @@ Rules that hold for every row:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import uuid
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,17 +50,48 @@ PARQUET_COMPRESSION = "zstd"
 # Top-level workflow members that have a column of their own; everything else goes to extra_json
 # (cost with its factors/fees, tips rates, callbacks, transactions' insufficientBuzz, unknowns).
 WORKFLOW_MAPPED = (
-    "id", "createdAt", "startedAt", "completedAt", "deletedAt", "status", "nsfwLevel", "tags",
-    "currencies", "upgradeMode", "externalId", "experimental", "allowMatureContent",
-    "forceRefunded", "metadata", "arguments", "steps",
-)  # fmt: skip
+    "id",
+    "createdAt",
+    "startedAt",
+    "completedAt",
+    "deletedAt",
+    "status",
+    "nsfwLevel",
+    "tags",
+    "currencies",
+    "upgradeMode",
+    "externalId",
+    "experimental",
+    "allowMatureContent",
+    "forceRefunded",
+    "metadata",
+    "arguments",
+    "steps",
+)
 STEP_MAPPED = (
-    "$type", "name", "priority", "timeout", "retries", "status", "startedAt", "completedAt",
-    "estimatedProgressRate", "metadata", "input", "output", "jobs",
-)  # fmt: skip
+    "$type",
+    "name",
+    "priority",
+    "timeout",
+    "retries",
+    "status",
+    "startedAt",
+    "completedAt",
+    "estimatedProgressRate",
+    "metadata",
+    "input",
+    "output",
+    "jobs",
+)
 JOB_MAPPED = (
-    "id", "status", "cost", "startedAt", "completedAt", "estimatedProgressRate", "queuePosition",
-)  # fmt: skip
+    "id",
+    "status",
+    "cost",
+    "startedAt",
+    "completedAt",
+    "estimatedProgressRate",
+    "queuePosition",
+)
 
 _WORKFLOW_TYPE = {
     "id": "VARCHAR",
@@ -84,7 +116,11 @@ _WORKFLOW_TYPE = {
     "arguments": "JSON",
     "steps": "JSON[]",
 }
-_COST_TYPE = {"base": "BIGINT", "total": "BIGINT", "tips": {"civitai": "BIGINT", "creators": "BIGINT"}}
+_COST_TYPE = {
+    "base": "BIGINT",
+    "total": "BIGINT",
+    "tips": {"civitai": "BIGINT", "creators": "BIGINT"},
+}
 _TXN_TYPE = {
     "list": [{"type": "VARCHAR", "amount": "BIGINT", "accountType": "VARCHAR", "id": "VARCHAR"}]
 }
@@ -194,7 +230,6 @@ def _user_id(id_expr: str, tags_expr: str) -> str:
     return f"CASE WHEN {prefix} > 0 THEN {prefix} WHEN {tag} > 0 THEN {tag} END"
 
 
-
 def _blobs(outmap: str, output: str) -> str:
     """Every blob of a step output, found by shape rather than by step type.
 
@@ -302,11 +337,11 @@ WITH pages AS (
     SELECT *,
            from_json(st.input, {_lit(_INPUT_TYPE)}) AS inp,
            from_json(st.output, '"MAP(VARCHAR, JSON)"') AS outmap,
-           {_timespan_parts('st.timeout')} AS ts,
+           {_timespan_parts("st.timeout")} AS ts,
            list_transform(st.jobs, lambda j, ji: {{
                'job': from_json(j, {_lit(_JOB_TYPE)}),
                'job_index': ji - 1,
-               'extra_json': {_minus('j', JOB_MAPPED)}
+               'extra_json': {_minus("j", JOB_MAPPED)}
            }}) AS jobs
     FROM steps_a
 ), wf AS (
@@ -321,15 +356,15 @@ SELECT
     step_pos,
     step_doc IS NOT NULL AS has_step,
     w.id AS workflow_id,
-    {first('w.createdAt')} AS created_at,
-    {first('w.startedAt')} AS started_at,
-    {first('w.completedAt')} AS completed_at,
-    {first('w.deletedAt')} AS deleted_at,
-    {first('w.status')} AS status,
-    {first(_user_id('w.id', 'w.tags'))} AS user_id,
-    {first('w.nsfwLevel')} AS nsfw_level,
-    {first('w.tags')} AS tags,
-    {first('w.currencies')} AS currencies,
+    {first("w.createdAt")} AS created_at,
+    {first("w.startedAt")} AS started_at,
+    {first("w.completedAt")} AS completed_at,
+    {first("w.deletedAt")} AS deleted_at,
+    {first("w.status")} AS status,
+    {first(_user_id("w.id", "w.tags"))} AS user_id,
+    {first("w.nsfwLevel")} AS nsfw_level,
+    {first("w.tags")} AS tags,
+    {first("w.currencies")} AS currencies,
     cost.base AS cost_base,
     cost.total AS cost_total,
     cost.tips.civitai AS cost_tips_civitai,
@@ -338,15 +373,15 @@ SELECT
         list_filter(txns, lambda t: lower(t.type) = 'debit'), lambda t: t.amount)), 0) END AS buzz_debit,
     CASE WHEN txns IS NOT NULL THEN coalesce(list_sum(list_transform(
         list_filter(txns, lambda t: lower(t.type) = 'credit'), lambda t: t.amount)), 0) END AS buzz_credit,
-    {first('w.upgradeMode')} AS upgrade_mode,
-    {first('w.externalId')} AS external_id,
-    {first('w.experimental')} AS experimental,
-    {first('w.allowMatureContent')} AS allow_mature_content,
-    {first('w.forceRefunded')} AS force_refunded,
-    {first('len(w.steps)')} AS step_count,
-    {first('CAST(w.metadata AS VARCHAR)')} AS metadata_json,
-    {first('CAST(w.arguments AS VARCHAR)')} AS arguments_json,
-    {first(_workflow_extra('doc'))} AS extra_json,
+    {first("w.upgradeMode")} AS upgrade_mode,
+    {first("w.externalId")} AS external_id,
+    {first("w.experimental")} AS experimental,
+    {first("w.allowMatureContent")} AS allow_mature_content,
+    {first("w.forceRefunded")} AS force_refunded,
+    {first("len(w.steps)")} AS step_count,
+    {first("CAST(w.metadata AS VARCHAR)")} AS metadata_json,
+    {first("CAST(w.arguments AS VARCHAR)")} AS arguments_json,
+    {first(_workflow_extra("doc"))} AS extra_json,
     TIMESTAMPTZ {_lit(synced_at.isoformat())} AS synced_at,
     list_transform(txns, lambda t, ti: {{
         'txn_index': ti - 1, 'txn_type': t.type, 'amount': t.amount,
@@ -359,7 +394,7 @@ SELECT
     st.priority AS priority,
     st.startedAt AS step_started_at,
     st.completedAt AS step_completed_at,
-    {_timespan_seconds('ts')} AS timeout_seconds,
+    {_timespan_seconds("ts")} AS timeout_seconds,
     st.retries AS retries,
     st.estimatedProgressRate AS estimated_progress_rate,
     inp.prompt AS prompt,
@@ -374,11 +409,11 @@ SELECT
     CAST(st.input AS VARCHAR) AS input_json,
     CAST(st.output AS VARCHAR) AS output_json,
     CAST(st.metadata AS VARCHAR) AS step_metadata_json,
-    {_step_extra('step_doc')} AS step_extra_json,
+    {_step_extra("step_doc")} AS step_extra_json,
     jobs,
     -- A blob without jobId in a single-job step can only come from that job.
     CASE WHEN len(jobs) = 1 THEN jobs[1].job.id END AS single_job_id,
-    {_blobs('outmap', 'st.output')} AS blobs
+    {_blobs("outmap", "st.output")} AS blobs
 FROM wf
 """
 
@@ -449,11 +484,11 @@ def _field(array: pa.Array, path: Sequence[str]) -> pa.Array:
 def _table(schema: pa.Schema, columns: dict[str, pa.Array], num_rows: int, day: Any) -> pa.Table:
     """Arrays cast to the lake schema, in its column order; `window_date` is the constant day."""
     arrays = []
-    for field in schema:
-        if field.name == "window_date":
+    for column in schema:
+        if column.name == "window_date":
             arrays.append(pa.repeat(pa.scalar(day, pa.date32()), num_rows))
         else:
-            arrays.append(columns[field.name].cast(field.type))
+            arrays.append(columns[column.name].cast(column.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -477,9 +512,11 @@ def split_batch(batch: pa.RecordBatch, window: Window) -> dict[str, pa.Table]:
     txns, txn_parent = _children(wf, "transactions")
     txn_columns = {
         "workflow_id": pc.take(wf.column("workflow_id"), txn_parent),
-        **{name: pc.struct_field(txns, name) for name in
-           ("txn_index", "txn_type", "amount", "account_type", "transaction_id")},
-    }  # fmt: skip
+        **{
+            name: pc.struct_field(txns, name)
+            for name in ("txn_index", "txn_type", "amount", "account_type", "transaction_id")
+        },
+    }
     out["transactions"] = _table(schemas.TRANSACTIONS, txn_columns, len(txns), day)
 
     steps = batch.filter(batch.column("has_step"))
@@ -516,7 +553,9 @@ DUCKDB_THREADS = 2
 @dataclass
 class FlattenResult:
     rows: dict[str, int]
-    duplicates_dropped: int = 0
+    # Rows left out per table because their key was already there (a workflow listed twice
+    # keeps its last copy; a repeated child key keeps its first row).
+    duplicates: dict[str, int] = field(default_factory=dict)
 
 
 class _PartitionWriter:
@@ -574,8 +613,9 @@ def gzip_uncompressed_size(path: Path) -> int:
         return int.from_bytes(handle.read(4), "little")
 
 
-def connect(work_dir: Path, *, memory_limit: str = DUCKDB_MEMORY_LIMIT,
-            threads: int = DUCKDB_THREADS) -> duckdb.DuckDBPyConnection:  # fmt: skip
+def connect(
+    work_dir: Path, *, memory_limit: str = DUCKDB_MEMORY_LIMIT, threads: int = DUCKDB_THREADS
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with bounded memory that spills under `work_dir`."""
     work_dir.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(":memory:")
@@ -588,6 +628,12 @@ def connect(work_dir: Path, *, memory_limit: str = DUCKDB_MEMORY_LIMIT,
     # more times (once per predicate); filtering after the parse is cheaper.
     con.execute("SET disabled_optimizers = 'filter_pushdown'")
     return con
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, query: str) -> int:
+    # fetchall, not fetchone: a result left half-read blocks the connection's next query.
+    rows = con.execute(query).fetchall()
+    return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
 def _losers(con: duckdb.DuckDBPyConnection, files: Sequence[Path], max_object_size: int) -> int:
@@ -611,8 +657,7 @@ def _losers(con: duckdb.DuckDBPyConnection, files: Sequence[Path], max_object_si
             )
         ) WHERE copy_no > 1
     """)
-    row = con.execute("SELECT count(*) FROM _losers").fetchone()
-    return int(row[0]) if row else 0
+    return _scalar(con, "SELECT count(*) FROM _losers")
 
 
 def _batches(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.RecordBatch]:
@@ -632,36 +677,52 @@ def _batches(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.RecordBatch
         yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
 
 
-def _stream(con: duckdb.DuckDBPyConnection, query: str, window: Window,
-            writers: dict[str, _PartitionWriter], *, check_duplicates: bool) -> None:  # fmt: skip
+def _stream(
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    window: Window,
+    writers: dict[str, _PartitionWriter],
+    *,
+    check_duplicates: bool,
+) -> None:
     seen: set[str] = set()
-    for batch in _batches(con.sql(query).to_arrow_reader(BATCH_ROWS), BATCH_ROWS):
-        tables = split_batch(batch, window)
-        if check_duplicates:
-            ids = tables["workflows"].column("workflow_id").to_pylist()
-            before = len(seen)
-            seen.update(ids)
-            if len(seen) - before != len(ids):
-                raise _DuplicateWorkflow
-        for name, table in tables.items():
-            writers[name].add(table)
+    reader = con.sql(query).to_arrow_reader(BATCH_ROWS)
+    try:
+        for batch in _batches(reader, BATCH_ROWS):
+            tables = split_batch(batch, window)
+            if check_duplicates:
+                ids = tables["workflows"].column("workflow_id").to_pylist()
+                before = len(seen)
+                seen.update(ids)
+                if len(seen) - before != len(ids):
+                    raise _DuplicateWorkflow
+            for name, table in tables.items():
+                writers[name].add(table)
+    except BaseException:
+        # Stopping half way leaves a pending result on the connection; drop it so the
+        # connection can run the next query.
+        reader.close()
+        with contextlib.suppress(duckdb.Error):
+            con.abort()
+        raise
+    reader.close()
 
 
 def _dedupe_children(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> int:
     """Keep the first row of each key of a child table (rare: the API repeated an id)."""
     keys = ", ".join(schemas.KEYS[name])
     source = f"read_parquet({_lit(str(path))}, file_row_number = true)"
-    row = con.execute(
-        f"SELECT count(*) - count(DISTINCT ({keys})) FROM {source}"
-    ).fetchone()
-    extra = int(row[0]) if row else 0
+    extra = _scalar(con, f"SELECT count(*) - count(DISTINCT ({keys})) FROM {source}")
     if extra == 0:
         return 0
-    keep = con.execute(
-        f"SELECT file_row_number FROM {source} "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY file_row_number) = 1 "
-        f"ORDER BY file_row_number"
-    ).to_arrow_table().column(0)
+    keep = (
+        con.sql(
+            f"SELECT file_row_number FROM {source} QUALIFY row_number() OVER "
+            f"(PARTITION BY {keys} ORDER BY file_row_number) = 1 ORDER BY file_row_number"
+        )
+        .to_arrow_table()
+        .column(0)
+    )
     table = pq.read_table(path, schema=schemas.WORKFLOW_TABLES[name]).take(keep)
     pq.write_table(table, path, compression=PARQUET_COMPRESSION)
     with open(path, "rb+") as handle:
@@ -699,8 +760,13 @@ def flatten_pages(
             }
             try:
                 if files:
-                    query = build_query(files, window, synced_at, max_object_size=max_object,
-                                        exclude_table=exclude_table)  # fmt: skip
+                    query = build_query(
+                        files,
+                        window,
+                        synced_at,
+                        max_object_size=max_object,
+                        exclude_table=exclude_table,
+                    )
                     _stream(con, query, window, writers, check_duplicates=exclude_table is None)
             except BaseException:
                 for writer in writers.values():
@@ -708,19 +774,20 @@ def flatten_pages(
                 raise
             return writers
 
-        dropped = 0
+        duplicates: dict[str, int] = {}
         try:
             writers = run(None)
         except _DuplicateWorkflow:
             # A workflow listed twice (the list moved under the cursor): keep its latest copy.
-            dropped = _losers(con, files, max_object)
+            duplicates["workflows"] = _losers(con, files, max_object)
             writers = run("_losers")
         rows = {name: writer.close() for name, writer in writers.items()}
         for name in ("steps", "jobs", "blobs"):
             removed = _dedupe_children(con, name, outputs[name])
-            rows[name] -= removed
-            dropped += removed
-        return FlattenResult(rows=rows, duplicates_dropped=dropped)
+            if removed:
+                rows[name] -= removed
+                duplicates[name] = removed
+        return FlattenResult(rows=rows, duplicates=duplicates)
     finally:
         con.close()
 

@@ -157,7 +157,10 @@ def _enrichment_schemas() -> dict[str, pa.Schema]:
     except ImportError:
         return {}
     found = {}
-    for table, attr in (("job_details", "JOB_DETAILS_SCHEMA"), ("scan_scores", "SCAN_SCORES_SCHEMA")):
+    for table, attr in (
+        ("job_details", "JOB_DETAILS_SCHEMA"),
+        ("scan_scores", "SCAN_SCORES_SCHEMA"),
+    ):
         schema = getattr(module, attr, None)
         if isinstance(schema, pa.Schema):
             found[table] = schema

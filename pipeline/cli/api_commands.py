@@ -25,6 +25,7 @@ from rich.text import Text
 
 from pipeline import settings as settings_module
 from pipeline.cli.output import (
+    clean,
     counts_text,
     data_table,
     emit_json,
@@ -227,7 +228,7 @@ def _download_blob(
     try:
         dest = safe_blob_path(directory, blob_id)
     except UnsafeFileNameError as exc:
-        console.print(Text(f"  skipped: {exc}", style="red"))
+        console.print(Text(clean(f"  skipped: {exc}"), style="red"))
         return False
     try:
         url = client.get_blob_url(
@@ -235,9 +236,9 @@ def _download_blob(
         )
         size = client.download(url, dest)
     except ApiError as exc:
-        console.print(Text(f"  failed {blob_id}: {exc}", style="red"))
+        console.print(Text(clean(f"  failed {blob_id!r}: {exc}"), style="red"))
         return False
-    console.print(Text(f"  downloaded {dest} ({size} bytes)"))
+    console.print(Text(clean(f"  downloaded {dest} ({size} bytes)")))
     return True
 
 
@@ -254,7 +255,7 @@ def test() -> None:
     console.print(Text(f"API URL: {settings.api_url}"))
     if not settings.token:
         raise ConfigError(NO_TOKEN_MESSAGE)
-    console.print(Text(f"Token:   set ({len(settings.token)} characters, not shown)"))
+    console.print(Text("Token:   set (not shown)"))
     with api_client() as client:
         page = client.fetch_workflow_page(take=1)
     console.print(
@@ -351,7 +352,7 @@ def workflows(
     if exclude_failed:
         filters.append("excluding failed")
     if filters:
-        console.print(Text("Filters: " + " | ".join(filters), style="dim"))
+        console.print(Text(clean("Filters: " + " | ".join(filters)), style="dim"))
     table = data_table(
         f"{len(page.items)} workflow(s)",
         ["id", "created", "status", "step types", "tags", "cost"],
@@ -369,7 +370,7 @@ def workflows(
         )
     console.print(table)
     if page.next:
-        console.print(Text.assemble(("Next cursor: ", "bold"), page.next))
+        console.print(Text.assemble(("Next cursor: ", "bold"), clean(page.next)))
     else:
         console.print(Text("Last page (no next cursor).", style="dim"))
 
@@ -479,9 +480,9 @@ def _step_block(step: WorkflowStep, *, detailed: bool = False) -> list[Any]:
     parts: list[Any] = []
     header = Text.assemble(
         ("Step ", "bold"),
-        (step.name, "bold"),
+        (clean(step.name), "bold"),
         "  ",
-        (step.type or "?", "magenta"),
+        (clean(step.type or "?"), "magenta"),
         "  ",
         status_text(step.status),
         f"  {format_when(step.started_at)} -> {format_when(step.completed_at)}"
@@ -541,7 +542,7 @@ def _step_block(step: WorkflowStep, *, detailed: bool = False) -> list[Any]:
     errors = step.output_data().get("errors")
     if isinstance(errors, list) and errors:
         for error in errors:
-            parts.append(Text(f"  error: {error}", style="red"))
+            parts.append(Text(clean(f"  error: {error}"), style="red"))
     return parts
 
 
@@ -567,7 +568,7 @@ def _blobs_table(title: str | None, blobs: list[tuple[str, tuple[str, int, Any]]
 
 
 def _workflow_block(wf: Workflow, status_code: int) -> list[Any]:
-    parts: list[Any] = [Text.assemble(("Workflow ", "bold"), (wf.id, "bold cyan"))]
+    parts: list[Any] = [Text.assemble(("Workflow ", "bold"), (clean(wf.id), "bold cyan"))]
     cost = wf.cost
     cost_line: object = None
     if cost is not None:
@@ -653,7 +654,7 @@ def step(workflow_id: str, step_name: str, as_json: bool) -> None:
         "GET /v2/consumer/workflows/{workflowId}/steps/{stepName}",
     )
     console = stdout_console()
-    console.print(Text.assemble(("Workflow ", "bold"), (workflow_id, "bold cyan")))
+    console.print(Text.assemble(("Workflow ", "bold"), (clean(workflow_id), "bold cyan")))
     console.print(Group(*_step_block(parsed, detailed=True)))
 
 
@@ -694,11 +695,11 @@ def score_text(value: object, threshold: float = settings_module.DEFAULT_CSAM_TH
         else:
             score = None
         if score is None:
-            out.append(shown)
+            out.append(clean(shown))
         elif score >= threshold:
-            out.append(shown, style="bold red")
+            out.append(clean(shown), style="bold red")
         else:
-            out.append(shown, style="green")
+            out.append(clean(shown), style="green")
     return out
 
 
@@ -706,7 +707,7 @@ def _context_value(key: str, value: object, *, limit: int | None) -> Text:
     if key.lower().endswith("_score"):
         return score_text(value)
     shown = value if isinstance(value, str) else text(value).plain
-    return Text(truncate(shown, limit) if limit else shown)
+    return Text(clean(truncate(shown, limit) if limit else shown))
 
 
 def _context_block(context: object) -> list[Any]:
@@ -725,7 +726,7 @@ def _context_block(context: object) -> list[Any]:
         value = context.get(key)
         if value is None or value == "":
             continue
-        line = Text.assemble(("  ** ", "bold"), (f"{key}: ", "bold"))
+        line = Text.assemble(("  ** ", "bold"), (f"{clean(key)}: ", "bold"))
         rendered = _context_value(key, value, limit=None)
         if key in styles:
             rendered.stylize(styles[key])
@@ -735,7 +736,7 @@ def _context_block(context: object) -> list[Any]:
     if others:
         parts.append(Text("  Other context:"))
         for key in others:
-            line = Text(f"    {key}: ")
+            line = Text(clean(f"    {key}: "))
             line.append_text(_context_value(str(key), context[key], limit=_CONTEXT_VALUE_CHARS))
             parts.append(line)
     return parts
@@ -779,7 +780,7 @@ def _job_block(status: JobStatus, job_id: str) -> list[Any]:
                 parts.append(
                     Text.assemble(
                         "  - ",
-                        str(item.get("blobKey", text(item).plain)),
+                        clean(str(item.get("blobKey", text(item).plain))),
                         " (available: ",
                         text(
                             available,
@@ -881,7 +882,7 @@ def results(workflow_id: str, download: bool, directory: Path, nsfw: bool) -> No
         console.print(
             Text.assemble(
                 ("Workflow ", "bold"),
-                (wf.id, "bold cyan"),
+                (clean(wf.id), "bold cyan"),
                 "  ",
                 status_text(wf.status),
                 f"  {len(wf.steps)} step(s), {len(found)} output blob(s)",
@@ -933,4 +934,4 @@ def blob(
         url = client.get_blob_url(
             blob_id, workflow_id=workflow_id, nsfw_level=NSFW_ALLOW_ALL if nsfw else None
         )
-    console.print(Text.assemble(("Blob URL: ", "bold"), url), soft_wrap=True)
+    console.print(Text.assemble(("Blob URL: ", "bold"), clean(url)), soft_wrap=True)

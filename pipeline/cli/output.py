@@ -2,11 +2,13 @@
 
 Everything the API sends is untrusted text: it is always wrapped in `rich.text.Text` (never
 interpolated into console markup), so a prompt or a tag containing `[red]` or `[/]` prints as
-written instead of restyling, or breaking, the output.
+written instead of restyling, or breaking, the output; and control characters are shown as
+escapes (`clean`), so an escape sequence inside a prompt cannot drive the user's terminal.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime
@@ -46,6 +48,14 @@ STATUS_STYLES: dict[str, str] = {
 }
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean(value: str) -> str:
+    """`value` with control characters (ESC, NUL, CR, ...) written as visible escapes."""
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), value)
+
+
 def stdout_console() -> Console:
     """A console on the current stdout (looked up now, so click's test runner captures it)."""
     console = Console(file=sys.stdout, highlight=False)
@@ -70,16 +80,16 @@ def text(value: object, style: str = "") -> Text:
     if isinstance(value, datetime):
         return Text(format_datetime(value), style=style)
     if isinstance(value, str):
-        return Text(value, style=style)
+        return Text(clean(value), style=style)
     if isinstance(value, int | float):
         return Text(format_number(value), style=style)
-    return Text(compact_json(value), style=style)
+    return Text(clean(compact_json(value)), style=style)
 
 
 def status_text(status: str | None) -> Text:
     if status is None:
         return text(None)
-    return Text(status, style=STATUS_STYLES.get(status, ""))
+    return Text(clean(status), style=STATUS_STYLES.get(status, ""))
 
 
 def format_number(value: float | int) -> str:
@@ -174,6 +184,6 @@ def counts_text(counts: Mapping[str, int]) -> Text:
     for index, (name, count) in enumerate(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))):
         if index:
             out.append(", ")
-        out.append(name, style=STATUS_STYLES.get(name, ""))
+        out.append(clean(name), style=STATUS_STYLES.get(name, ""))
         out.append(f" {count}")
     return out

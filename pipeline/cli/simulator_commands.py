@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import click
 from rich.text import Text
@@ -35,39 +35,90 @@ def _parse_pages(value: str | None) -> frozenset[int]:
 
 
 @simulator.command()
-@click.option("--port", type=click.IntRange(0, 65535), default=8787, show_default=True,
-              help="TCP port (0 = any free port).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8787,
+    show_default=True,
+    help="TCP port (0 = any free port).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the generated data.")
-@click.option("--days", type=click.IntRange(min=1), default=3, show_default=True,
-              help="How many days of workflows to generate.")
-@click.option("--start", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="First generated day (UTC), YYYY-MM-DD [default: the simulator's].")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="How many days of workflows to generate.",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="First generated day (UTC), YYYY-MM-DD [default: the simulator's].",
+)
 @click.option("--workflows-per-day", type=click.IntRange(min=1), default=200, show_default=True)
-@click.option("--token", default="sim-token", show_default=True,
-              help="The bearer token the simulator accepts.")
-@click.option("--running-share", type=click.FloatRange(0, 1), default=0.05, show_default=True,
-              help="Share of workflows still running until /_simulator/advance.")
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0, show_default=True,
-              help="Fault: delay added to every response.")
-@click.option("--rate-429", type=click.FloatRange(0, 1), default=0, show_default=True,
-              help="Fault: share of requests answered 429.")
-@click.option("--retry-after", default="1", show_default=True,
-              help="Fault: Retry-After header sent with 429s ('none' = no header).")
-@click.option("--rate-5xx", type=click.FloatRange(0, 1), default=0, show_default=True,
-              help="Fault: share of requests answered 502/503 with an HTML page.")
-@click.option("--ignore-date-filter", is_flag=True,
-              help="Fault: the list endpoint ignores fromDate/toDate.")
-@click.option("--page-size-clamp", type=click.IntRange(min=1), default=None,
-              help="Fault: never return more than N items per page.")
-@click.option("--malformed-pages", default=None, metavar="N,N,...",
-              help="Fault: these list pages (1-based, per query chain) return broken JSON.")
+@click.option(
+    "--token",
+    default="sim-token",
+    show_default=True,
+    help="The bearer token the simulator accepts.",
+)
+@click.option(
+    "--running-share",
+    type=click.FloatRange(0, 1),
+    default=0.05,
+    show_default=True,
+    help="Share of workflows still running until /_simulator/advance.",
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=0,
+    show_default=True,
+    help="Fault: delay added to every response.",
+)
+@click.option(
+    "--rate-429",
+    type=click.FloatRange(0, 1),
+    default=0,
+    show_default=True,
+    help="Fault: share of requests answered 429.",
+)
+@click.option(
+    "--retry-after",
+    default="1",
+    show_default=True,
+    help="Fault: Retry-After header sent with 429s ('none' = no header).",
+)
+@click.option(
+    "--rate-5xx",
+    type=click.FloatRange(0, 1),
+    default=0,
+    show_default=True,
+    help="Fault: share of requests answered 502/503 with an HTML page.",
+)
+@click.option(
+    "--ignore-date-filter", is_flag=True, help="Fault: the list endpoint ignores fromDate/toDate."
+)
+@click.option(
+    "--page-size-clamp",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Fault: never return more than N items per page.",
+)
+@click.option(
+    "--malformed-pages",
+    default=None,
+    metavar="N,N,...",
+    help="Fault: these list pages (1-based, per query chain) return broken JSON.",
+)
 def serve(
     port: int,
     host: str,
     seed: int,
     days: int,
-    start: object,
+    start: datetime | None,
     workflows_per_day: int,
     token: str,
     running_share: float,
@@ -92,19 +143,19 @@ def serve(
         page_size_clamp=page_size_clamp,
         malformed_pages=_parse_pages(malformed_pages),
     )
-    config_args: dict[str, object] = {
-        "seed": seed,
-        "days": days,
-        "workflows_per_day": workflows_per_day,
-        "token": token,
-        "running_share": running_share,
-        "faults": faults,
-    }
-    if start is not None:
-        config_args["start"] = start.date() if hasattr(start, "date") else start
-    config = SimulatorConfig(**config_args)  # type: ignore[arg-type]
-    server = SimulatorServer(config, port=port, host=host)
-    server.start()
+    config = SimulatorConfig(
+        seed=seed,
+        days=days,
+        workflows_per_day=workflows_per_day,
+        token=token,
+        running_share=running_share,
+        faults=faults,
+        **({"start": start.date()} if start is not None else {}),
+    )
+    try:
+        server = SimulatorServer(config, port=port, host=host)
+    except OSError as exc:
+        raise click.UsageError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from None
     console = stdout_console()
     first: date = config.start
     last = server.account.days[-1] if server.account.days else first
@@ -119,9 +170,10 @@ def serve(
     console.print(Text(f"  export CIVITAI_API_URL={server.url}"), soft_wrap=True)
     console.print(Text(f"  export CIVITAI_API_TOKEN={token}"), soft_wrap=True)
     console.print(Text("Press Ctrl-C to stop.", style="dim"))
+    # serve_forever() returns on Ctrl-C and closes the socket itself.
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # a second Ctrl-C while it shuts down
         pass
     finally:
         server.stop()

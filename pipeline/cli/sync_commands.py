@@ -1,9 +1,472 @@
-"""Placeholder: commands of this family are registered here."""
+"""`civitai-sync sync | rebuild | status | demo`: the incremental sync from the command line.
+
+The commands run the same library functions as the Dagster assets (`pipeline.sync`,
+`pipeline.warehouse`), so a window synced here and one materialized in Dagster are the same.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from pipeline import archive
+from pipeline import settings as defaults
+from pipeline.cli.output import data_table, format_seconds, format_when, stdout_console, text
+from pipeline.errors import ConfigError
+from pipeline.ledger import Ledger, WindowRow
+from pipeline.settings import Settings
+from pipeline.sync import Progress as SyncProgress
+from pipeline.sync import WindowResult, rebuild_range, sync_range, window_locked
+from pipeline.warehouse import PublishResult, publish_warehouse
+from pipeline.windows import day_range, nightly_dates, utc_today
+
+DEMO_DAYS = 3
+DEMO_WORKFLOWS_PER_DAY = 300
+DEMO_RUN_PREFIX = "demo-"
 
 
 def register(group: click.Group) -> None:
     """Attach this family's commands to the root group."""
+    for command in (sync, rebuild, status, demo):
+        group.add_command(command)
+
+
+# --------------------------------------------------------------------------- options
+
+
+def _parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date; use YYYY-MM-DD (UTC day).", param_hint=option
+        ) from None
+
+
+def _range(date_from: str | None, date_to: str | None) -> tuple[date | None, date | None]:
+    first = _parse_day(date_from, "--from")
+    last = _parse_day(date_to, "--to")
+    if last is not None and first is None:
+        raise click.UsageError("--to needs --from: give the first day of the range too.")
+    if first is not None and last is not None and first > last:
+        raise click.UsageError(f"--from {first} is after --to {last}.")
+    return first, last
+
+
+def _date_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option(
+        "--to", "date_to", metavar="DATE", help="Last UTC day, included (YYYY-MM-DD)."
+    )(func)
+    return click.option("--from", "date_from", metavar="DATE", help="First UTC day (YYYY-MM-DD).")(
+        func
+    )
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _Reporter:
+    """A progress bar on a terminal, one plain line per finished window otherwise."""
+
+    def __init__(self, console: Console, total: int, verb: str) -> None:
+        self.console = console
+        self.total = total
+        self.verb = verb
+        self.progress: Progress | None = None
+        self.task: Any = None
+
+    @contextmanager
+    def running(self) -> Iterator[_Reporter]:
+        if self.console.is_terminal:
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
+            )
+            with self.progress:
+                self.task = self.progress.add_task(f"{self.verb}...", total=self.total)
+                yield self
+        else:
+            yield self
+
+    def __call__(self, event: SyncProgress) -> None:
+        if event.result is None:
+            if self.progress is not None:
+                self.progress.update(
+                    self.task,
+                    description=f"{self.verb} {event.window_date}: page {event.pages}, "
+                    f"{event.workflows} workflows",
+                )
+            return
+        result = event.result
+        if self.progress is not None:
+            self.progress.advance(self.task)
+        line = Text.assemble(
+            (f"{result.window_date} ", "bold"),
+            _status(result.status),
+            f"  {result.workflows} workflows, {result.pages} pages"
+            + (f", {result.filter_mode} filter" if result.filter_mode else "")
+            + f", {format_seconds(result.seconds)}",
+        )
+        if result.error:
+            line.append(f"\n  {result.error}", style="red")
+        self.console.print(line, soft_wrap=True)
+
+
+def _status(value: str) -> Text:
+    style = {"complete": "green", "failed": "red", "running": "cyan", "interrupted": "yellow"}
+    return Text(value, style=style.get(value, ""))
+
+
+# --------------------------------------------------------------------------- summaries
+
+
+def _summary(console: Console, results: Sequence[WindowResult], title: str) -> None:
+    table = data_table(
+        title,
+        [
+            "day",
+            "status",
+            "pages",
+            "workflows",
+            "steps",
+            "jobs",
+            "blobs",
+            "txns",
+            "mode",
+            "retries",
+            "time",
+        ],
+        no_wrap=["day"],
+    )
+    totals = dict.fromkeys(("pages", "workflows", "steps", "jobs", "blobs", "transactions"), 0)
+    for r in results:
+        table.add_row(
+            str(r.window_date),
+            _status(r.status),
+            str(r.pages),
+            str(r.workflows),
+            str(r.steps),
+            str(r.jobs),
+            str(r.blobs),
+            str(r.transactions),
+            r.filter_mode or "-",
+            str(r.retries),
+            format_seconds(r.seconds),
+        )
+        for key in totals:
+            totals[key] += getattr(r, key)
+    if len(results) > 1:
+        table.add_row(
+            "total",
+            "",
+            *(str(totals[k]) for k in totals),
+            "",
+            "",
+            format_seconds(sum(r.seconds for r in results)),
+            style="bold",
+        )
+    console.print(table)
+    for r in results:
+        if r.error:
+            console.print(Text(f"{r.window_date}: {r.error}", style="red"), soft_wrap=True)
+
+
+def _published(console: Console, result: PublishResult) -> None:
+    models = f", {len(result.models)} SQL models" if result.models else ""
+    console.print(
+        Text.assemble(
+            ("Warehouse published: ", "bold"),
+            (str(result.path), "cyan"),
+            f" ({format_seconds(result.seconds)}{models})",
+        ),
+        soft_wrap=True,
+    )
+
+
+def _finish(console: Console, results: Sequence[WindowResult], settings: Settings) -> None:
+    """Publish the warehouse (the good windows are worth publishing even when one failed)
+    and exit 1 if any window failed."""
+    _published(console, publish_warehouse(settings))
+    failed = [r for r in results if r.status != "complete"]
+    if failed:
+        days = ", ".join(str(r.window_date) for r in failed)
+        raise click.ClickException(
+            f"{len(failed)} window(s) failed: {days}. Their previous data is unchanged; "
+            "see `civitai-sync status` and run the sync again for them."
+        )
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _client(settings: Settings) -> Any:
+    from pipeline.client import OrchestrationClient
+
+    if not settings.token:
+        raise ConfigError(
+            f"No API token: set {defaults.ENV_TOKEN} (or put it in .env). "
+            "To try the pipeline without one, run `civitai-sync demo`."
+        )
+    return OrchestrationClient(base_url=settings.api_url, token=settings.token)
+
+
+@click.command()
+@_date_options
+@click.option(
+    "--lookback",
+    type=click.IntRange(min=0),
+    default=None,
+    help=f"Nightly run: also re-sync this many days before yesterday "
+    f"[default: {defaults.DEFAULT_LOOKBACK_DAYS}].",
+)
+@click.option("--no-jobs", is_flag=True, help="Skip job enrichment (scan scores, providers).")
+def sync(date_from: str | None, date_to: str | None, lookback: int | None, no_jobs: bool) -> None:
+    """Sync UTC days from the API into the lake, then publish the warehouse.
+
+    Without dates: the nightly run, yesterday plus --lookback earlier days (late finishers
+    are picked up). With --from/--to: a backfill of every day in the range, both included.
+    """
+    first, last = _range(date_from, date_to)
+    if first is not None and lookback is not None:
+        raise click.UsageError("--lookback is for the nightly run; with --from/--to leave it out.")
+    yesterday = utc_today() - timedelta(days=1)
+    if first is None:
+        dates = nightly_dates(
+            utc_today(), defaults.DEFAULT_LOOKBACK_DAYS if lookback is None else lookback
+        )
+    else:
+        dates = day_range(first, last or max(first, yesterday))
+    settings = Settings.from_env()
+    console = stdout_console()
+    with _client(settings) as client:
+        reporter = _Reporter(console, len(dates), "syncing")
+        with reporter.running():
+            results = sync_range(settings, client, dates, enrich=not no_jobs, on_progress=reporter)
+    _summary(console, results, f"Synced {len(dates)} day(s) into {settings.lake_dir}")
+    _finish(console, results, settings)
+
+
+@click.command()
+@_date_options
+def rebuild(date_from: str | None, date_to: str | None) -> None:
+    """Re-flatten the lake from the raw page archive (no API calls), then publish.
+
+    Without dates: every archived day.
+    """
+    first, last = _range(date_from, date_to)
+    settings = Settings.from_env()
+    archived = archive.archived_days(settings.raw_dir)
+    dates = archived if first is None else day_range(first, last or first)
+    if not dates:
+        raise ConfigError(
+            f"Nothing to rebuild: no raw archive under {archive.window_root(settings.raw_dir)}. "
+            "Run `civitai-sync sync` first."
+        )
+    console = stdout_console()
+    results = []
+    reporter = _Reporter(console, len(dates), "rebuilding")
+    with reporter.running():
+        for day in dates:
+            (result,) = rebuild_range(settings, [day])
+            results.append(result)
+            reporter(SyncProgress(day, result.pages, result.workflows, result))
+    _summary(console, results, f"Rebuilt {len(dates)} day(s) from {settings.raw_dir}")
+    _finish(console, results, settings)
+
+
+def _shown_status(settings: Settings, row: WindowRow) -> str:
+    # A `running` row whose lock nobody holds was left by a process that died.
+    if row.status == "running" and not window_locked(settings, row.window_date):
+        return "interrupted"
+    return row.status
+
+
+@click.command()
+def status() -> None:
+    """The window ledger: which days are synced, when, how many workflows, and the gaps."""
+    settings = Settings.from_env()
+    console = stdout_console()
+    if not settings.ledger_path.exists():
+        console.print(f"Nothing synced yet in {settings.data_dir}: run `civitai-sync sync`.")
+        return
+    ledger = Ledger(settings.ledger_path)
+    rows = ledger.rows()
+    if not rows:
+        console.print(f"Nothing synced yet in {settings.data_dir}: run `civitai-sync sync`.")
+        return
+    table = data_table(
+        f"Sync windows ({settings.ledger_path})",
+        ["day", "status", "pages", "workflows", "jobs enriched", "mode", "finished", "error"],
+        no_wrap=["day", "finished"],
+    )
+    for row in rows:
+        table.add_row(
+            str(row.window_date),
+            _status(_shown_status(settings, row)),
+            text(row.pages),
+            text(row.workflows),
+            text(row.jobs_enriched),
+            text(row.filter_mode),
+            format_when(row.finished_at),
+            text(row.error, style="red") if row.error else text(None),
+        )
+    console.print(table)
+    gaps = ledger.gaps()
+    line = Text("gaps: ", style="bold")
+    if gaps:
+        line.append(", ".join(_spans(gaps)), style="yellow")
+        line.append(
+            f"  ({len(gaps)} day(s) never synced between {rows[0].window_date} and "
+            f"{rows[-1].window_date})"
+        )
+    else:
+        line.append(f"none ({rows[0].window_date} .. {rows[-1].window_date})")
+    console.print(line, soft_wrap=True)
+    failed = [r for r in rows if r.status == "failed"]
+    if failed:
+        console.print(
+            Text(
+                f"{len(failed)} failed window(s); re-run them with "
+                f"`civitai-sync sync --from DAY --to DAY`.",
+                style="red",
+            )
+        )
+
+
+def _spans(days: Sequence[date]) -> list[str]:
+    """Consecutive days collapsed into `first..last`."""
+    spans: list[list[date]] = []
+    for day in sorted(days):
+        if spans and day - spans[-1][1] == timedelta(days=1):
+            spans[-1][1] = day
+        else:
+            spans.append([day, day])
+    return [str(a) if a == b else f"{a}..{b}" for a, b in spans]
+
+
+def _check_demo_dir(settings: Settings) -> None:
+    """The demo writes simulated days; never into a data dir that holds real syncs."""
+    if not settings.ledger_path.exists():
+        return
+    real = [
+        r
+        for r in Ledger(settings.ledger_path).rows()
+        if not (r.run_id or "").startswith(DEMO_RUN_PREFIX)
+    ]
+    if real:
+        raise ConfigError(
+            f"{settings.data_dir} already holds {len(real)} day(s) synced from an API; the demo "
+            "would mix simulated data into them. Point it elsewhere, e.g. "
+            f"{defaults.ENV_DATA_DIR}=./demo-data civitai-sync demo"
+        )
+
+
+@click.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Sync a few days from the built-in simulator (no token needed) and show the result."""
+    from pipeline.client import OrchestrationClient
+    from pipeline.simulator import SimulatorConfig, SimulatorServer
+
+    settings = Settings.from_env()
+    _check_demo_dir(settings)
+    console = stdout_console()
+    today = utc_today()
+    config = SimulatorConfig(
+        start=today - timedelta(days=DEMO_DAYS),
+        days=DEMO_DAYS,
+        workflows_per_day=DEMO_WORKFLOWS_PER_DAY,
+    )
+    days = [config.start + timedelta(days=n) for n in range(DEMO_DAYS)]
+    with SimulatorServer(config) as server:
+        settings = dataclasses.replace(settings, api_url=server.url, token=config.token)
+        console.print(
+            Text.assemble(
+                ("Simulator ", "bold"),
+                (server.url, "cyan"),
+                f": {DEMO_DAYS} days ({days[0]} .. {days[-1]}), "
+                f"~{DEMO_WORKFLOWS_PER_DAY} workflows a day",
+            )
+        )
+        with OrchestrationClient(base_url=server.url, token=config.token) as client:
+            reporter = _Reporter(console, len(days), "syncing")
+            with reporter.running():
+                results = sync_range(
+                    settings,
+                    client,
+                    days,
+                    on_progress=reporter,
+                    run_id=f"{DEMO_RUN_PREFIX}{today.isoformat()}",
+                )
+    _summary(console, results, "Synced from the simulator")
+    published = publish_warehouse(settings)
+    _print_reports(ctx, console)
+    console.print()
+    _published(console, published)
+    loaded = data_table("Loaded (rows per warehouse table)", ["table", "rows"])
+    for name, count in published.tables.items():
+        loaded.add_row(name, str(count))
+    console.print(loaded)
+    _where(console, settings)
+    if any(r.status != "complete" for r in results):
+        raise click.ClickException("some demo windows failed; see above.")
+
+
+def _print_reports(ctx: click.Context, console: Console) -> None:
+    try:
+        from pipeline.cli import report_commands
+    except ImportError:
+        return
+    for name in ("moderation", "usage"):
+        command = getattr(report_commands, name, None)
+        if command is None:
+            continue
+        console.print()
+        ctx.invoke(command, date_from=None, date_to=None, fmt="table", threshold=None)
+
+
+def _where(console: Console, settings: Settings) -> None:
+    data = settings.data_dir
+    warehouse = settings.warehouse_path
+    console.print()
+    console.print(Text("Where it is:", style="bold"))
+    for label, path in (
+        ("lake (Parquet)", settings.lake_dir),
+        ("raw pages", settings.raw_dir),
+        ("ledger", settings.ledger_path),
+        ("warehouse", warehouse),
+    ):
+        console.print(Text(f"  {label:15} {path}"), soft_wrap=True)
+    console.print()
+    console.print(Text("Open the warehouse:", style="bold"))
+    console.print(Text(f"  duckdb {warehouse}"), soft_wrap=True)
+    console.print(
+        Text(
+            f'  {Path(sys.executable).name} -c "import duckdb; '
+            f"print(duckdb.connect('{warehouse}', read_only=True)"
+            ".sql('select status, count(*) from workflows group by 1'))\""
+        ),
+        soft_wrap=True,
+    )
+    console.print(Text("Reports and the Dagster UI:", style="bold"))
+    console.print(Text("  civitai-sync report moderation | usage | flagged | html"))
+    console.print(
+        Text("  make dev    # the simulator plus `dagster dev`: assets, partitions, checks")
+    )
+    console.print(Text(f"  (data dir: {data}; set {defaults.ENV_DATA_DIR} to use another)"))

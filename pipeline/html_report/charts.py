@@ -48,7 +48,7 @@ STATUS_COLORS = {
 RATE_COLOR = "#1f2937"
 THRESHOLD_COLOR = "#e5484d"
 
-_RC = {
+_RC: dict[Any, Any] = {
     "svg.fonttype": "none",
     "text.parse_math": False,  # labels come from the data: "$0" is a step name, not TeX
     "font.family": "sans-serif",
@@ -145,7 +145,7 @@ def day_bars(
         twin.set_ylabel(rate_label)
         handles.append(line)
         labels.append(rate.label)
-    _legend(ax, handles, labels, x=1.01 if rate is None else 1.09)
+    _legend(ax, handles, labels, x=1.01 if rate is None else 1.16)
     ax.set_title(title)
     return to_svg(fig, name, title)
 
@@ -262,7 +262,8 @@ def histogram(
 def to_svg(fig: Figure, name: str, title: str) -> str:
     """The figure as an `<svg>` element for inlining, marked `data-chart="name"`."""
     buffer = io.StringIO()
-    with matplotlib.rc_context({**_RC, "svg.hashsalt": f"chart-{name}"}):
+    style: dict[Any, Any] = {**_RC, "svg.hashsalt": f"chart-{name}"}
+    with matplotlib.rc_context(style):
         FigureCanvasSVG(fig).print_svg(buffer, metadata={"Date": None, "Creator": None})
     svg = _PROLOGUE.sub("", buffer.getvalue(), count=1)
     svg = _GROUP_ID.sub("<g", _COMMENT.sub("", _METADATA.sub("", svg)))
@@ -278,9 +279,9 @@ def _figure(height: float = HEIGHT_IN) -> tuple[Figure, Axes]:
 
 
 def _day_axis(ax: Axes, days: Sequence[str]) -> None:
-    # Day labels by position, thinned so at most ~16 are printed whatever the range; the year
+    # Day labels by position, thinned so at most 8 are printed whatever the range; the year
     # is dropped when there are many (the page header says which days).
-    step = max(1, -(-len(days) // 16))
+    step = max(1, -(-len(days) // 8))
     ticks = list(range(0, len(days), step))
     ax.set_xticks(ticks, [days[i][5:] if len(days) > 7 else days[i] for i in ticks])
     ax.set_xlim(-0.6, len(days) - 0.4)

@@ -59,4 +59,6 @@ def html_command(
         threshold=threshold,
     )
     size = path.stat().st_size
-    click.echo(f"Wrote {path} ({size / 1_000_000:.2f} MB). Open it in any browser; it works offline.")
+    click.echo(
+        f"Wrote {path} ({size / 1_000_000:.2f} MB). Open it in any browser; it works offline."
+    )

@@ -20,9 +20,9 @@ from pipeline.errors import WarehouseNotFoundError
 from pipeline.reports import load_report
 
 DEFAULT_DAYS = 30
-# A page that can be mailed stays small: the review table lists the newest flagged jobs only
-# and says how many more each day has (the CLI's `report flagged` lists them all).
-MAX_FLAGGED_ROWS = 500
+# A page that can be mailed stays small: each day lists its highest-scored flagged jobs only
+# and says how many more it has (the CLI's `report flagged` lists them all).
+FLAGGED_ROWS_PER_DAY = 25
 TOP_LABELS = 15
 TOP_STEP_MIXES = 12
 TOP_USERS = 10
@@ -58,6 +58,7 @@ class PageData:
     labels: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     step_mixes: list[dict[str, Any]] = field(default_factory=list)
     top_users: list[dict[str, Any]] = field(default_factory=list)
+    providers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def days(self) -> list[date]:
@@ -136,7 +137,7 @@ def load_page_data(
     date_to: date | None = None,
     days: int | None = DEFAULT_DAYS,
     threshold: float | None = None,
-    max_flagged_rows: int = MAX_FLAGGED_ROWS,
+    flagged_rows_per_day: int = FLAGGED_ROWS_PER_DAY,
     now: datetime | None = None,
 ) -> PageData:
     """Read every figure of the page.
@@ -167,9 +168,26 @@ def load_page_data(
     page.moderation_daily = sections["rpt_moderation_daily"].records()
     page.usage_daily = sections["rpt_usage_daily"].records()
     page.buzz_daily = sections["rpt_buzz_daily"].records()
-    page.flagged_jobs = flagged.sections[0].records()[:max_flagged_rows]
+    page.flagged_jobs = _highest_per_day(flagged.sections[0].records(), flagged_rows_per_day)
     args = [start, end]
     page.totals = _records(con, _TOTALS_SQL, args * 3)[0]
+    page.providers = _records(
+        con,
+        """
+        select
+            provider,
+            sum(jobs) as jobs,
+            sum(jobs_scanned) as jobs_scanned,
+            sum(jobs_flagged) as jobs_flagged,
+            sum(jobs_flagged) / nullif(sum(jobs_scanned), 0) as flag_rate,
+            max(csam_score_max) as csam_score_max
+        from rpt_moderation_daily
+        where provider <> '(all)' and day between ? and ?
+        group by provider
+        order by jobs_flagged desc, jobs desc, provider
+        """,
+        args,
+    )
     page.histogram = _records(
         con,
         """
@@ -269,6 +287,21 @@ users as (
 )
 select * from usage cross join moderation cross join users
 """
+
+
+def _highest_per_day(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """Each day's `limit` highest-scored jobs (newest first among equal scores), newest day first.
+
+    A choice of rows to show, not a figure: the per-day counts come from rpt_moderation_daily.
+    """
+    by_day: dict[date, list[dict[str, Any]]] = {}
+    for row in rows:  # already newest first
+        by_day.setdefault(row["day"], []).append(row)
+    shown: list[dict[str, Any]] = []
+    for day in sorted(by_day, reverse=True):
+        ranked = sorted(by_day[day], key=lambda r: -(r["csam_score_max"] or 0.0))  # stable
+        shown.extend(ranked[:limit])
+    return shown
 
 
 def _records(con: duckdb.DuckDBPyConnection, sql: str, args: list[Any]) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ from pipeline.html_report import charts
 from pipeline.html_report.charts import STATUS_COLORS, Series
 from pipeline.html_report.data import (
     DEFAULT_DAYS,
-    MAX_FLAGGED_ROWS,
+    FLAGGED_ROWS_PER_DAY,
     TOP_LABELS,
     PageData,
     load_page_data,
@@ -64,7 +64,7 @@ def write_html_report(
     date_from: date | None = None,
     date_to: date | None = None,
     threshold: float | None = None,
-    max_flagged_rows: int = MAX_FLAGGED_ROWS,
+    flagged_rows_per_day: int = FLAGGED_ROWS_PER_DAY,
 ) -> Path:
     """Render the report from DATA_DIR's warehouse into `out` and return its path.
 
@@ -86,7 +86,7 @@ def write_html_report(
             date_to=date_to,
             days=days,
             threshold=threshold,
-            max_flagged_rows=max_flagged_rows,
+            flagged_rows_per_day=flagged_rows_per_day,
         )
     finally:
         con.close()
@@ -182,14 +182,15 @@ def _totals(page: PageData) -> str:
 
 
 def _footer(page: PageData) -> str:
+    span = f" --from {page.date_from} --to {page.date_to}" if page.days else ""
     return (
         "<p>Every figure comes from the warehouse's report tables (<code>rpt_*</code>, built by "
         "the SQL models in <code>sql/reports/</code>); totals over several days are SQL sums of "
         "those daily rows. Flagged = the job's highest hive_csam_score is at or above the "
         f"threshold ({escape(f'{page.csam_threshold:g}')} %). Times are UTC; a day is a UTC day "
         "of the workflow's creation time.</p>"
-        "<p>The same figures in a terminal: <code>civitai-sync report moderation|usage|flagged "
-        f"--from {escape(str(page.date_from))} --to {escape(str(page.date_to))}</code>.</p>"
+        "<p>The same figures in a terminal: <code>civitai-sync report moderation|usage|flagged"
+        f"{escape(span)}</code>.</p>"
     )
 
 
@@ -227,7 +228,12 @@ def _moderation(page: PageData) -> str:
             rate=rate,
             rate_label="flagged / scanned",
         )
-        figures.append(_figure(svg, "rpt_moderation_daily"))
+        table = _table(
+            _PROVIDER_COLUMNS, page.providers, _provider_cell, attrs='data-table="providers"'
+        )
+        figures.append(
+            _figure(svg + f'<div class="table-wrap">{table}</div>', "rpt_moderation_daily")
+        )
     else:
         figures.append(
             _empty_card(
@@ -321,6 +327,24 @@ def _moderation(page: PageData) -> str:
     )
 
 
+_PROVIDER_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("provider", "provider", ""),
+    ("jobs", "jobs", "num"),
+    ("jobs_scanned", "scanned", "num"),
+    ("jobs_flagged", "flagged", "num"),
+    ("flag_rate", "flag rate", "num"),
+    ("csam_score_max", "max CSAM score", "num"),
+)
+
+
+def _provider_cell(column: str, value: Any) -> str:
+    if column == "flag_rate":
+        return _rate(value)
+    if column == "csam_score_max":
+        return _score(value)
+    return _text(value) if column == "provider" else _int(value)
+
+
 def _label_chart(
     page: PageData, category: str, name: str, title: str, unit: str, empty: str
 ) -> str:
@@ -343,7 +367,7 @@ def _label_chart(
 # -- flagged jobs -----------------------------------------------------------------------------
 
 _FLAGGED_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("created_at", "created (UTC)", ""),
+    ("created_at", "created (UTC)", "nowrap"),
     ("job_id", "job", "id"),
     ("workflow_id", "workflow", "id"),
     ("user_id", "user", "id"),
@@ -367,43 +391,50 @@ def _flagged(page: PageData) -> str:
     synced = {r["day"] for r in page.usage_daily}
     parts = [
         '<section id="flagged"><h2>Flagged jobs to review</h2>',
-        f'<p class="note">Jobs whose highest CSAM score is at or above {page.csam_threshold:g} %, '
-        "newest day first.</p>",
+        f'<p class="note">Jobs whose highest CSAM score is at or above {page.csam_threshold:g} %. '
+        "Newest day first; within a day, highest score first.</p>",
     ]
-    capped = len(page.flagged_jobs) < int(page.totals.get("jobs_flagged") or 0)
+    opened = False
     for day in reversed(page.days):
         key = day.isoformat()
         total = int(flagged_per_day.get(day) or 0)
-        rows = listed.get(day, [])
-        heading = f"{key}: {total:,} flagged job{_s(total)}"
-        parts.append(f'<h3 data-day="{key}">{escape(heading)}</h3>')
         if day not in synced:
             parts.append(
                 f'<p class="empty" data-empty="no_workflows" data-day="{key}">'
-                "No workflows in the warehouse for this day.</p>"
+                f"{key}: no workflows in the warehouse for this day.</p>"
             )
             continue
         if total == 0:
             parts.append(
                 f'<p class="empty" data-empty="no_flagged_jobs" data-day="{key}">'
-                f"No flagged jobs on {key}.</p>"
+                f"{key}: no flagged jobs.</p>"
             )
             continue
-        if rows:
-            parts.append(
-                _table(
-                    _FLAGGED_COLUMNS,
-                    rows,
-                    _flagged_cell,
-                    attrs=f'data-table="flagged" data-day="{key}"',
-                )
+        rows = listed.get(day, [])
+        shown = f" ({len(rows):,} highest scores listed)" if len(rows) < total else ""
+        # Only the newest day is unfolded: 30 busy days would otherwise be a very long page.
+        parts.append(
+            f'<details data-day="{key}"{"" if opened else " open"}><summary>'
+            f'<span class="day">{key}: {total:,} flagged job{_s(total)}</span>'
+            f'<span class="note">{escape(shown)}</span></summary>'
+        )
+        opened = True
+        parts.append(
+            '<div class="table-wrap">'
+            + _table(
+                _FLAGGED_COLUMNS,
+                rows,
+                _flagged_cell,
+                attrs=f'data-table="flagged" data-day="{key}"',
             )
+            + "</div>"
+        )
         if len(rows) < total:
             parts.append(
-                f'<p class="note">{total - len(rows):,} more not listed here'
-                f"{f' (the page lists the newest {len(page.flagged_jobs):,} only)' if capped else ''}: "
+                f'<p class="note">{total - len(rows):,} more on this day: '
                 f"<code>civitai-sync report flagged --from {key} --to {key}</code></p>"
             )
+        parts.append("</details>")
     parts.append("</section>")
     return "\n".join(parts)
 

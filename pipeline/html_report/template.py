@@ -45,6 +45,12 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 td.id { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px;
   white-space: nowrap; }
 td.flag { color: var(--bad); font-weight: 600; }
+td.nowrap { white-space: nowrap; }
+details { background: var(--card); border: 1px solid var(--line); border-radius: 8px; margin: 6px 0;
+  padding: 6px 10px; }
+summary { cursor: pointer; }
+summary .day { font-weight: 600; margin-right: 8px; }
+details[open] summary { margin-bottom: 6px; }
 tr.nodata td { color: var(--muted); font-style: italic; }
 .note { color: var(--muted); font-size: 12px; }
 code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px; }

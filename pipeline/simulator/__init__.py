@@ -1,0 +1,23 @@
+"""A stand-in for the Civitai Orchestration API: a real HTTP server on 127.0.0.1.
+
+Serves, in the API's own shapes and from data generated deterministically from a seed:
+
+    GET /v2/consumer/workflows                      cursor paging + every documented filter
+    GET /v2/consumer/workflows/{id}                 wait=, hideMatureContent= (202 while running)
+    GET /v2/consumer/workflows/{id}/steps/{name}
+    GET /v1/consumer/jobs/{id}?detailed=            v1 job with lastEvent.context scan scores
+    GET /v2/consumer/blobs/{id}                     308 -> /v2/consumer/blobs/content/{token}
+    GET /v2/consumer/blobs/content/{token}          bytes, no auth
+    POST /_simulator/advance, GET|POST /_simulator/faults, GET /_simulator/stats
+
+    with SimulatorServer(SimulatorConfig(days=2, workflows_per_day=50)) as server:
+        server.url, server.account.workflows(day), server.faults.rate_429 = 0.2
+
+`SimulatedAccount` is the ground truth the tests compare the pipeline's output against.
+"""
+
+from pipeline.simulator.account import SimulatedAccount
+from pipeline.simulator.config import Faults, SimulatorConfig
+from pipeline.simulator.server import SimulatorServer
+
+__all__ = ["Faults", "SimulatedAccount", "SimulatorConfig", "SimulatorServer"]

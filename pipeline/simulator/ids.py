@@ -8,6 +8,7 @@ server with the same seed resolve ids handed out by an earlier one.
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
@@ -17,7 +18,9 @@ TICKS_PER_SECOND = 10_000_000
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_CROCKFORD_INDEX = {c: i for i, c in enumerate(CROCKFORD)}
+_RFC4648 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+_TO_CROCKFORD = bytes.maketrans(_RFC4648.encode(), CROCKFORD.encode())
+_FROM_CROCKFORD = bytes.maketrans(CROCKFORD.encode(), _RFC4648.encode())
 
 
 def splitmix64(x: int) -> int:
@@ -61,49 +64,77 @@ class IdCodec:
         self.seed = seed
         self._blob_mask = mix(seed, 0xB10B) & ((1 << 56) - 1)
         self._job_mask = mix(seed, 0x70B) & ((1 << 50) - 1)
+        self._blob_key = mix(seed, 0xB10B, 1)
+        self._blob_key2 = mix(seed, 0xB10B, 2)
+        self._job_key = mix(seed, 0x70B, 1)
+        self._job_key2 = mix(seed, 0x70B, 2)
+
+    def _blob_check(self, payload: int) -> int:
+        """74 checksum bits."""
+        return (
+            splitmix64(self._blob_key ^ payload) << 10
+            | splitmix64(self._blob_key2 ^ payload) & 1023
+        )
+
+    def _job_check(self, payload: int) -> int:
+        """72 checksum bits."""
+        return splitmix64(self._job_key ^ payload) << 8 | splitmix64(self._job_key2 ^ payload) & 255
 
     # Blob ids: 26 Crockford base32 characters (130 bits) + extension, like
     # `JNFDW54JNTATNW42HACYCWSQP0.jpeg`.
     def blob_id(self, day: int, index: int, step: int, item: int, ext: str) -> str:
         payload = pack_position(day, index, step, item, 9)
-        check = mix(self.seed, 0xB10B, payload, 1) << 10 | (mix(self.seed, payload, 2) & 1023)
-        value = (check & ((1 << 74) - 1)) << 56 | (payload ^ self._blob_mask)
-        chars = []
-        for _ in range(26):
-            chars.append(CROCKFORD[value & 31])
-            value >>= 5
-        return "".join(reversed(chars)) + "." + ext
+        check = self._blob_check(payload)
+        # Whitening keyed on the checksum, so ids of neighbouring items share no visible run.
+        pad = splitmix64(self._blob_mask ^ check) & ((1 << 56) - 1)
+        value = check << 56 | (payload ^ self._blob_mask ^ pad)
+        return crockford26(value) + "." + ext
 
     def decode_blob_id(self, blob_id: str) -> tuple[int, int, int, int] | None:
         stem, dot, _ext = blob_id.partition(".")
         if not dot or len(stem) != 26:
             return None
-        value = 0
-        for c in stem.upper():
-            digit = _CROCKFORD_INDEX.get(c)
-            if digit is None:
-                return None
-            value = value << 5 | digit
-        payload = (value & ((1 << 56) - 1)) ^ self._blob_mask
-        check = mix(self.seed, 0xB10B, payload, 1) << 10 | (mix(self.seed, payload, 2) & 1023)
-        if value >> 56 != check & ((1 << 74) - 1):
+        value = from_crockford26(stem)
+        if value is None:
+            return None
+        check = value >> 56
+        pad = splitmix64(self._blob_mask ^ check) & ((1 << 56) - 1)
+        payload = (value & ((1 << 56) - 1)) ^ self._blob_mask ^ pad
+        if check != self._blob_check(payload):
             return None
         return unpack_position(payload, 9)
 
     # Job ids: UUID v4 layout (122 free bits = 72-bit checksum + 50-bit masked position).
     def job_id(self, day: int, index: int, step: int, job: int) -> str:
         payload = pack_position(day, index, step, job, 3)
-        check = mix(self.seed, 0x70B, payload) & ((1 << 72) - 1)
-        return format_uuid(check << 50 | (payload ^ self._job_mask), version=4)
+        check = self._job_check(payload)
+        pad = splitmix64(self._job_mask ^ check) & ((1 << 50) - 1)
+        return format_uuid(check << 50 | (payload ^ self._job_mask ^ pad), version=4)
 
     def decode_job_id(self, job_id: str) -> tuple[int, int, int, int] | None:
         value = parse_uuid_bits(job_id, version=4)
         if value is None:
             return None
-        payload = (value & ((1 << 50) - 1)) ^ self._job_mask
-        if value >> 50 != mix(self.seed, 0x70B, payload) & ((1 << 72) - 1):
+        check = value >> 50
+        pad = splitmix64(self._job_mask ^ check) & ((1 << 50) - 1)
+        payload = (value & ((1 << 50) - 1)) ^ self._job_mask ^ pad
+        if check != self._job_check(payload):
             return None
         return unpack_position(payload, 3)
+
+
+def crockford26(value: int) -> str:
+    """A 130-bit int as 26 Crockford base32 characters (via the C base32 codec)."""
+    text = base64.b32encode((value << 30).to_bytes(20, "big"))[:26]
+    return text.translate(_TO_CROCKFORD).decode()
+
+
+def from_crockford26(text: str) -> int | None:
+    try:
+        raw = base64.b32decode(text.upper().encode().translate(_FROM_CROCKFORD) + b"AAAAAA")
+    except (ValueError, UnicodeEncodeError):
+        return None
+    return int.from_bytes(raw, "big") >> 30
 
 
 def format_uuid(bits122: int, *, version: int) -> str:
@@ -143,22 +174,22 @@ def day_start_ms(day: date) -> int:
     return (day.toordinal() - _EPOCH_DAY) * 86_400_000
 
 
-@lru_cache(maxsize=4096)
-def _date_prefix(day_number: int) -> str:
-    return date.fromordinal(day_number + _EPOCH_DAY).isoformat() + "T"
+@lru_cache(maxsize=65536)
+def _second_text(seconds: int) -> str:
+    day_number, second_of_day = divmod(seconds, 86_400)
+    hours, rest = divmod(second_of_day, 3600)
+    minutes, secs = divmod(rest, 60)
+    day = date.fromordinal(day_number + _EPOCH_DAY).isoformat()
+    return f"{day}T{hours:02d}:{minutes:02d}:{secs:02d}"
 
 
 def format_ticks(ticks: int) -> str:
     """Ticks (100 ns since the Unix epoch) as .NET's System.Text.Json writes a UTC DateTime:
     ISO-8601 with `Z` and 0-7 fractional digits (trailing zeros trimmed)."""
     seconds, frac = divmod(ticks, TICKS_PER_SECOND)
-    day_number, second_of_day = divmod(seconds, 86_400)
-    hours, rest = divmod(second_of_day, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = f"{_date_prefix(day_number)}{hours:02d}:{minutes:02d}:{secs:02d}"
     if frac:
-        text += "." + f"{frac:07d}".rstrip("0")
-    return text + "Z"
+        return f"{_second_text(seconds)}.{frac:07d}".rstrip("0") + "Z"
+    return _second_text(seconds) + "Z"
 
 
 def compact_ms(ms: int) -> str:

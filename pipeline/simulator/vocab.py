@@ -3,19 +3,54 @@
 from __future__ import annotations
 
 SUBJECTS = (
-    "a red fox", "an astronaut", "a lighthouse", "a samurai", "a cyberpunk street", "a cat",
-    "a dragon", "a mountain village", "a robot", "a portrait of a woman", "a knight",
-    "a bowl of ramen", "a sailing ship", "an owl", "a witch", "a desert caravan",
-    "a steampunk airship", "a koi pond", "a neon diner", "a forest spirit",
+    "a red fox",
+    "an astronaut",
+    "a lighthouse",
+    "a samurai",
+    "a cyberpunk street",
+    "a cat",
+    "a dragon",
+    "a mountain village",
+    "a robot",
+    "a portrait of a woman",
+    "a knight",
+    "a bowl of ramen",
+    "a sailing ship",
+    "an owl",
+    "a witch",
+    "a desert caravan",
+    "a steampunk airship",
+    "a koi pond",
+    "a neon diner",
+    "a forest spirit",
 )
 SETTINGS = (
-    "at sunset", "in the rain", "under a full moon", "in a snowy forest", "on a busy market",
-    "in outer space", "at golden hour", "in a misty valley", "inside a cathedral", "by the sea",
+    "at sunset",
+    "in the rain",
+    "under a full moon",
+    "in a snowy forest",
+    "on a busy market",
+    "in outer space",
+    "at golden hour",
+    "in a misty valley",
+    "inside a cathedral",
+    "by the sea",
 )
 STYLES = (
-    "cinematic lighting", "watercolor", "oil painting", "highly detailed", "anime style",
-    "photorealistic", "35mm film", "isometric", "studio ghibli style", "volumetric fog",
-    "8k", "sharp focus", "concept art", "pixel art",
+    "cinematic lighting",
+    "watercolor",
+    "oil painting",
+    "highly detailed",
+    "anime style",
+    "photorealistic",
+    "35mm film",
+    "isometric",
+    "studio ghibli style",
+    "volumetric fog",
+    "8k",
+    "sharp focus",
+    "concept art",
+    "pixel art",
 )
 NEGATIVES = (
     "blurry, lowres, bad anatomy",
@@ -24,8 +59,11 @@ NEGATIVES = (
     "jpeg artifacts, signature, cropped",
 )
 EDIT_PROMPTS = (
-    "make the background solid white", "turn it into a pencil sketch", "add falling snow",
-    "change the season to autumn", "remove the people in the background",
+    "make the background solid white",
+    "turn it into a pencil sketch",
+    "add falling snow",
+    "change the season to autumn",
+    "remove the people in the background",
 )
 
 # (AIR, ecosystem tag, metadata baseModel, model version id)
@@ -48,14 +86,32 @@ SIZES = ((832, 1216), (1216, 832), (1024, 1024), (512, 768), (768, 512), (896, 1
 UPSCALER_MODEL = "urn:air:other:upscaler:civitai:147759@164821"
 WD_TAGGER = "wd14-vit.v3"
 DANBOORU_TAGS = (
-    "1girl", "solo", "outdoors", "sky", "smile", "long_hair", "cat", "no_humans", "scenery",
-    "armor", "sword", "night", "water", "tree", "building", "food",
+    "1girl",
+    "solo",
+    "outdoors",
+    "sky",
+    "smile",
+    "long_hair",
+    "cat",
+    "no_humans",
+    "scenery",
+    "armor",
+    "sword",
+    "night",
+    "water",
+    "tree",
+    "building",
+    "food",
 )
 MEDIA_LABELS = ("Animal", "Adult", "Landscape", "Food", "Vehicle", "Anime", "Child", "Weapon")
 
 # imageGen engines: (engine, ecosystem tag)
-IMAGE_GEN_ENGINES = (("gemini", "NanoBanana"), ("openai", "OpenAI"), ("flux2", "Flux2"),
-                     ("seedream", "Seedream"))
+IMAGE_GEN_ENGINES = (
+    ("gemini", "NanoBanana"),
+    ("openai", "OpenAI"),
+    ("flux2", "Flux2"),
+    ("seedream", "Seedream"),
+)
 VIDEO_ENGINES = (("wan", "WanVideo"), ("kling", "Kling"), ("veo3", "Veo3"))
 WAN_MODEL = "urn:air:wanvideo:checkpoint:civitai:1329096@1500141"
 

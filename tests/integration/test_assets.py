@@ -48,7 +48,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def instance():
-    with dg.instance_for_test() as instance:
+    # In-memory event log: the runs emit ~100 check results, and SQLite commits would
+    # dominate the test's time.
+    with dg.DagsterInstance.ephemeral() as instance:
         yield instance
 
 

@@ -15,15 +15,21 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import duckdb
 import pytest
 from click.testing import CliRunner
 
-import pipeline
+from assets.html_report import html_report
+from assets.resources import DataDirResource
 from pipeline.cli.app import cli
+from pipeline.client import OrchestrationClient
 from pipeline.html_report import write_html_report
 from pipeline.settings import Settings
+from pipeline.simulator import SimulatorConfig, SimulatorServer
 from pipeline.sql_models import build_models
+from pipeline.sync import sync_range
+from pipeline.warehouse import publish_warehouse
 from tests.support.chromium import Chromium, PageLoad, find_chromium
 from tests.support.core_tables import create_core_tables, insert
 from tests.support.handmade_warehouse import DAY1, DAY2, build_handmade_warehouse, load_core_tables
@@ -164,13 +170,25 @@ def handmade_with_hostile_labels(path: Path) -> Path:
     con = duckdb.connect(str(path))
     try:
         load_core_tables(con)
-        insert(con, "scan_scores", [
-            {"job_id": "jc1", "workflow_id": "202-c", "window_date": DAY1,
-             "score_name": "hive_vlm_summary", "item_index": 1, "label": HOSTILE_LABEL,
-             "value_text": HOSTILE_LABEL},
-        ])
-        con.execute("update steps set step_type = ? where workflow_id = '202-c' and step_name = '$0'",
-                    [HOSTILE_STEP])
+        insert(
+            con,
+            "scan_scores",
+            [
+                {
+                    "job_id": "jc1",
+                    "workflow_id": "202-c",
+                    "window_date": DAY1,
+                    "score_name": "hive_vlm_summary",
+                    "item_index": 1,
+                    "label": HOSTILE_LABEL,
+                    "value_text": HOSTILE_LABEL,
+                },
+            ],
+        )
+        con.execute(
+            "update steps set step_type = ? where workflow_id = '202-c' and step_name = '$0'",
+            [HOSTILE_STEP],
+        )
         build_models(con)
     finally:
         con.close()
@@ -189,29 +207,16 @@ def handmade_page(handmade: Settings) -> Path:
     return write_html_report(handmade, days=None, out=handmade.data_dir / "report.html")
 
 
-def _simulator_stack_available() -> bool:
-    root = Path(pipeline.__file__).parent
-    return (root / "sync.py").is_file() and (root / "warehouse.py").is_file() and any(
-        (root / "simulator").glob("server*.py")
-    )
-
-
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Three days synced from the simulator through the real sync and warehouse publish."""
-    if not _simulator_stack_available():
-        pytest.skip("pipeline.sync / pipeline.warehouse / the simulator server are not there yet")
-    from pipeline.client import OrchestrationClient
-    from pipeline.simulator import SimulatorConfig, SimulatorServer
-    from pipeline.sync import sync_range
-    from pipeline.warehouse import publish_warehouse
-
     data_dir = tmp_path_factory.mktemp("simulated")
     config = SimulatorConfig(seed=11, start=date(2026, 11, 1), days=3, workflows_per_day=120)
     with SimulatorServer(config) as server:
         settings = Settings(api_url=server.url, token=config.token, data_dir=data_dir)
         with OrchestrationClient(base_url=server.url, token=config.token) as client:
-            sync_range(settings, client, server.account.days, enrich=True)
+            results = sync_range(settings, client, server.account.days, enrich=True)
+    assert [r.status for r in results] == ["complete"] * 3
     publish_warehouse(settings)
     return Settings(data_dir=data_dir)
 
@@ -237,7 +242,7 @@ def test_hostile_labels_are_shown_as_text_never_run(browser: Chromium, handmade_
         loaded.session_id,
         "({img: document.querySelectorAll('img').length,"
         " script: document.querySelectorAll('script').length,"
-        " text: document.body.innerText})",
+        " text: document.body.textContent})",
     )
     assert found["img"] == 0 and found["script"] == 0
     assert HOSTILE_STEP in found["text"]  # the flagged job's step type, as text
@@ -261,7 +266,9 @@ def test_handmade_daily_figures_are_the_sql_reports_figures(
         )
     # Paper figures of the hand-made day 1, so a wrong column read by both sides still fails.
     shown = shown_figures(browser, loaded, DAY1)
-    assert {m: shown[m]["text"] for m in ("workflows", "jobs_flagged", "buzz_net", "flag_rate")} == {
+    assert {
+        m: shown[m]["text"] for m in ("workflows", "jobs_flagged", "buzz_net", "flag_rate")
+    } == {
         "workflows": "4",
         "jobs_flagged": "2",
         "buzz_net": "95",
@@ -273,10 +280,12 @@ def test_header_says_which_days_which_data_dir_and_when_published(
     browser: Chromium, handmade: Settings, handmade_page: Path
 ) -> None:
     loaded = load(browser, handmade_page)
-    meta = dict(browser.evaluate(
-        loaded.session_id,
-        "[...document.querySelectorAll('dd[data-meta]')].map(d => [d.dataset.meta, d.textContent])",
-    ))
+    meta = dict(
+        browser.evaluate(
+            loaded.session_id,
+            "[...document.querySelectorAll('dd[data-meta]')].map(d => [d.dataset.meta, d.textContent])",
+        )
+    )
     assert meta["days"] == "2026-11-01 to 2026-11-02 (2 days, UTC)"
     assert meta["data_dir"] == str(handmade.data_dir.resolve())
     mtime = datetime.fromtimestamp(handmade.warehouse_path.stat().st_mtime, UTC)
@@ -308,15 +317,27 @@ def test_simulated_page_shows_the_sql_figures_of_a_day(
 # -- empty states, range and threshold ------------------------------------------------------------
 
 
-def test_a_day_without_flagged_jobs_or_workflows_says_so(handmade: Settings, tmp_path: Path) -> None:
+def test_a_day_without_flagged_jobs_or_workflows_says_so(
+    handmade: Settings, tmp_path: Path
+) -> None:
     # At 90 %, day 2's only scanned job (80 %) is not flagged; day 3 has no workflows at all.
     page = write_html_report(
-        handmade, days=None, out=tmp_path / "r.html", date_from=DAY1, date_to=date(2026, 11, 3),
+        handmade,
+        days=None,
+        out=tmp_path / "r.html",
+        date_from=DAY1,
+        date_to=date(2026, 11, 3),
         threshold=90,
     ).read_text()
-    assert '<p class="empty" data-empty="no_flagged_jobs" data-day="2026-11-02">No flagged jobs on 2026-11-02.</p>' in page
-    assert 'data-empty="no_workflows" data-day="2026-11-03"' in page
-    assert '<h3 data-day="2026-11-01">2026-11-01: 1 flagged job</h3>' in page
+    assert (
+        '<p class="empty" data-empty="no_flagged_jobs" data-day="2026-11-02">'
+        "2026-11-02: no flagged jobs.</p>"
+    ) in page
+    assert (
+        '<p class="empty" data-empty="no_workflows" data-day="2026-11-03">'
+        "2026-11-03: no workflows in the warehouse for this day.</p>"
+    ) in page
+    assert '<span class="day">2026-11-01: 1 flagged job</span>' in page
     assert "2026-11-01 to 2026-11-03 (3 days, UTC)" in page
     assert "90 % (highest hive_csam_score per job)" in page
 
@@ -392,13 +413,6 @@ def test_cli_writes_the_page_and_reports_bad_input(
 
 
 def test_dagster_asset_writes_the_page_with_its_path_in_metadata(handmade: Settings) -> None:
-    if not (Path(pipeline.__file__).parent / "warehouse.py").is_file():
-        pytest.skip("pipeline.warehouse (imported by the Dagster warehouse assets) is not there yet")
-    import dagster as dg
-
-    from assets.html_report import html_report
-    from assets.resources import DataDirResource
-
     result = dg.materialize(
         [html_report], resources={"data": DataDirResource(data_dir=str(handmade.data_dir))}
     )

@@ -10,6 +10,7 @@ each tab arrive tagged with its sessionId.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -125,10 +126,9 @@ class Chromium:
 
     def close(self) -> None:
         if self._ws is not None:
-            try:
+            # The browser may drop the connection before it answers.
+            with contextlib.suppress(Exception):
                 self.send("Browser.close")
-            except Exception:  # noqa: BLE001 - the browser may already be gone
-                pass
             self._ws.__exit__(None, None, None)
             self._ws = None
         if self._process is not None:

@@ -1,0 +1,249 @@
+"""The measured paths: each takes a JSON-able spec and returns counts (and its own seconds).
+
+Ours (the code the CLI and Dagster run): `sync`, `enrich`, `rebuild`, `publish`, `models`.
+Reference points, on the same simulator and the same archived data: `bare` (an httpx loop
+that only follows cursors), `ceiling` (DuckDB alone: read_json -> unnest -> Parquet),
+`bareload` (DuckDB alone: lake Parquet -> a new database file), `dlt` (see dlt_reference.py).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+Spec = dict[str, Any]
+
+
+def _days(spec: Spec) -> list[date]:
+    return [date.fromisoformat(d) for d in spec["days"]]
+
+
+def _settings(spec: Spec) -> Any:
+    from pipeline.settings import Settings
+
+    return Settings(
+        api_url=spec.get("url") or "http://127.0.0.1:9", token=spec.get("token"),
+        data_dir=Path(spec["data_dir"]),
+    )  # fmt: skip
+
+
+# --------------------------------------------------------------------------- ours
+
+
+def sync(spec: Spec) -> dict[str, Any]:
+    """`sync_range` as `civitai-sync sync --from --to [--no-jobs]` runs it."""
+    from pipeline import enrich as enrich_mod
+    from pipeline.client import OrchestrationClient
+    from pipeline.sync import sync_range
+
+    settings = _settings(spec)
+    days = _days(spec)
+    enrich = bool(spec.get("enrich"))
+    timings = {"enrich_seconds": 0.0, "looked_up": 0, "enrich_failed": 0}
+    with OrchestrationClient(base_url=settings.api_url, token=settings.token) as client:
+        if enrich:
+            # The job client the CLI would build, with the benchmark's in-flight cap and rate
+            # budget; its enrichment time is recorded so that the job rate can be reported.
+            with enrich_mod.job_client(
+                settings, concurrency=spec["job_concurrency"], rate=spec["job_rate"]
+            ) as jobs:
+
+                def enricher(s: Any, day: date) -> Any:
+                    t0 = time.perf_counter()
+                    res = enrich_mod.enrich_window(s, day, client=jobs)
+                    timings["enrich_seconds"] += time.perf_counter() - t0
+                    timings["looked_up"] += res.looked_up
+                    timings["enrich_failed"] += res.failed
+                    return res
+
+                started = time.perf_counter()
+                results = sync_range(settings, client, days, enrich=True, enricher=enricher)
+                seconds = time.perf_counter() - started
+        else:
+            started = time.perf_counter()
+            results = sync_range(settings, client, days, enrich=False)
+            seconds = time.perf_counter() - started
+        requests = client.stats.as_dict()
+    failed = [r.error for r in results if r.status != "complete" or r.error]
+    return {
+        "seconds": seconds,
+        "workflows": sum(r.workflows for r in results),
+        "pages": sum(r.pages for r in results),
+        "jobs": sum(r.jobs for r in results),
+        "steps": sum(r.steps for r in results),
+        "filter_modes": sorted({r.filter_mode for r in results}),
+        "errors": failed,
+        "requests": requests,
+        **timings,
+    }
+
+
+def enrich(spec: Spec) -> dict[str, Any]:
+    """Job enrichment of already-synced windows (every job asked for: `force`)."""
+    from pipeline import enrich as enrich_mod
+
+    settings = _settings(spec)
+    looked_up = failed = 0
+    with enrich_mod.job_client(
+        settings, concurrency=spec["job_concurrency"], rate=spec["job_rate"]
+    ) as client:
+        started = time.perf_counter()
+        for day in _days(spec):
+            res = enrich_mod.enrich_window(settings, day, client=client, force=True)
+            looked_up += res.looked_up
+            failed += res.failed
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "looked_up": looked_up, "failed": failed}
+
+
+def rebuild(spec: Spec) -> dict[str, Any]:
+    """`civitai-sync rebuild --from --to`: re-flatten the lake from the raw archive."""
+    from pipeline.sync import rebuild_range
+
+    settings = _settings(spec)
+    started = time.perf_counter()
+    results = rebuild_range(settings, _days(spec))
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "workflows": sum(r.workflows for r in results),
+        "pages": sum(r.pages for r in results),
+        "errors": [r.error for r in results if r.status != "complete" or r.error],
+    }
+
+
+def publish(spec: Spec) -> dict[str, Any]:
+    """The warehouse publish (core tables only; models are measured on their own)."""
+    from pipeline.warehouse import publish_warehouse
+
+    settings = _settings(spec)
+    started = time.perf_counter()
+    result = publish_warehouse(settings, build_models=False)
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "tables": dict(result.tables)}
+
+
+def models(spec: Spec) -> dict[str, Any]:
+    """Every SQL model of sql/, built on a copy of the published warehouse."""
+    import duckdb
+
+    from pipeline import sql_models, warehouse
+
+    settings = _settings(spec)
+    copy = settings.data_dir / "bench-models.duckdb"
+    shutil.copyfile(settings.warehouse_path, copy)
+    con = duckdb.connect(str(copy))
+    try:
+        con.execute(f"SET memory_limit = '{warehouse.DUCKDB_MEMORY_LIMIT}'")
+        con.execute(f"SET threads = {warehouse.DUCKDB_THREADS}")
+        con.execute("SET TimeZone = 'UTC'")
+        started = time.perf_counter()
+        built = sql_models.build_models(con)
+        con.execute("CHECKPOINT")
+        seconds = time.perf_counter() - started
+    finally:
+        con.close()
+        copy.unlink(missing_ok=True)
+    return {"seconds": seconds, "models": len(built)}
+
+
+# --------------------------------------------------------------------------- references
+
+
+def bare(spec: Spec) -> dict[str, Any]:
+    """The API-side ceiling at 0 ms: one keep-alive httpx loop that pages each day and only
+    looks for the `next` cursor in the body (no JSON parse, no archive, no flatten)."""
+    import re
+
+    import httpx
+
+    next_re = re.compile(rb'"next"\s*:\s*"([^"]+)"')
+    pages = 0
+    nbytes = 0
+    headers = {"Authorization": f"Bearer {spec['token']}", "Accept": "application/json"}
+    with httpx.Client(base_url=spec["url"], headers=headers, timeout=60) as http:
+        started = time.perf_counter()
+        for day in _days(spec):
+            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            params = {
+                "take": str(spec.get("take", 100)),
+                "fromDate": start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "toDate": (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            }
+            cursor: str | None = None
+            while True:
+                query = dict(params, cursor=cursor) if cursor else params
+                response = http.get("/v2/consumer/workflows", params=query)
+                response.raise_for_status()
+                body = response.content
+                pages += 1
+                nbytes += len(body)
+                # The cursor is the page's last member; search only the tail of the body.
+                match = next_re.search(body, max(0, len(body) - 4096)) or next_re.search(body)
+                if match is None or match.group(1) == cursor:
+                    break
+                if body.startswith(b'{"items":[]'):
+                    break
+                cursor = match.group(1).decode()
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "pages": pages, "bytes": nbytes}
+
+
+def ceiling(spec: Spec) -> dict[str, Any]:
+    from benchmarks.columnar_ceiling import run_ceiling
+
+    return run_ceiling(Path(spec["data_dir"]), _days(spec), Path(spec["out_dir"]))
+
+
+def bareload(spec: Spec) -> dict[str, Any]:
+    """DuckDB alone loading the lake's Parquet into a fresh database file (publish's ceiling)."""
+    import duckdb
+
+    from pipeline import warehouse
+
+    settings = _settings(spec)
+    target = settings.data_dir / "bench-bareload.duckdb"
+    target.unlink(missing_ok=True)
+    started = time.perf_counter()
+    con = duckdb.connect(str(target))
+    tables = {}
+    try:
+        con.execute(f"SET memory_limit = '{warehouse.DUCKDB_MEMORY_LIMIT}'")
+        con.execute(f"SET threads = {warehouse.DUCKDB_THREADS}")
+        for table_dir in sorted(settings.lake_dir.iterdir()):
+            files = sorted(table_dir.glob("date=*/*.parquet"))
+            if not files:
+                continue
+            listing = "[" + ", ".join(f"'{f}'" for f in files) + "]"
+            con.execute(f"CREATE TABLE {table_dir.name} AS SELECT * FROM read_parquet({listing})")
+            row = con.execute(f"SELECT count(*) FROM {table_dir.name}").fetchone()
+            tables[table_dir.name] = int(row[0]) if row else 0
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    seconds = time.perf_counter() - started
+    target.unlink(missing_ok=True)
+    return {"seconds": seconds, "tables": tables}
+
+
+def dlt(spec: Spec) -> dict[str, Any]:
+    from benchmarks.dlt_reference import run_dlt
+
+    return run_dlt(spec["url"], spec["token"], _days(spec), Path(spec["work_dir"]))
+
+
+PATHS: dict[str, Callable[[Spec], dict[str, Any]]] = {
+    "sync": sync,
+    "enrich": enrich,
+    "rebuild": rebuild,
+    "publish": publish,
+    "models": models,
+    "bare": bare,
+    "ceiling": ceiling,
+    "bareload": bareload,
+    "dlt": dlt,
+}

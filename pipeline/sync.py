@@ -1,0 +1,445 @@
+"""Sync windows: fetch -> archive -> flatten -> publish, one UTC day at a time.
+
+The same functions back the CLI (`civitai-sync sync/rebuild`) and the Dagster assets.
+
+A window is replaced whole. Its pages go to a fresh archive attempt and its tables to temp
+files beside the lake partitions; only when everything is written are the archive swapped
+in, the lake files renamed over the old ones, and the ledger marked complete. A crash or an
+error at any point before that leaves the previous archive, lake files and ledger counts as
+they were, and the next run of the window starts clean. Re-running a window is idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipeline import archive, flatten, lake, locks, schemas
+from pipeline.errors import AuthenticationError, PipelineError, WindowError
+from pipeline.extract import PageError, PageSource, extract_window
+from pipeline.ledger import Ledger
+from pipeline.settings import Settings
+from pipeline.windows import Window
+from pipeline.windows import (
+    nightly_dates as nightly_dates,  # re-exported: the contract names it here
+)
+
+log = logging.getLogger(__name__)
+
+WORK_DIR = ".tmp"
+# How long a sync waits for another process that holds the same window before giving up.
+LOCK_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass
+class WindowResult:
+    window_date: date
+    status: str
+    pages: int
+    workflows: int
+    steps: int
+    jobs: int
+    blobs: int
+    transactions: int
+    filter_mode: str
+    retries: int
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class Progress:
+    """A progress event of sync_range: after each page, and once per finished window."""
+
+    window_date: date
+    pages: int
+    workflows: int
+    result: WindowResult | None = None
+
+
+# --------------------------------------------------------------------------- locking
+
+
+def _window_lock_path(settings: Settings, day: date) -> Path:
+    return locks.lock_path(settings.data_dir, f"window-{day.isoformat()}")
+
+
+@contextlib.contextmanager
+def window_lock(
+    settings: Settings, day: date, timeout: float = LOCK_TIMEOUT_SECONDS
+) -> Iterator[None]:
+    """One process at a time per window (different windows may run in parallel)."""
+    path = _window_lock_path(settings, day)
+    with locks.file_lock(path, timeout) as held:
+        if not held:
+            raise WindowError(
+                f"window {day}: another process is syncing this window (lock {path}); "
+                "wait for it to finish, then run again.",
+                window=day.isoformat(),
+            )
+        yield
+
+
+def window_locked(settings: Settings, day: date) -> bool:
+    """Whether a live process is syncing the window right now."""
+    return locks.is_locked(_window_lock_path(settings, day))
+
+
+# --------------------------------------------------------------------------- one window
+
+
+def _work_dir(settings: Settings) -> Path:
+    return settings.data_dir / WORK_DIR
+
+
+def _flatten_to_temps(
+    settings: Settings, day: date, pages: Sequence[Path], synced_at: datetime
+) -> tuple[dict[str, Path], flatten.FlattenResult]:
+    temps = {name: lake.temp_path(settings.lake_dir, name, day) for name in schemas.WORKFLOW_TABLES}
+    try:
+        result = flatten.flatten_pages(
+            pages, Window(day), temps, synced_at=synced_at, work_dir=_work_dir(settings)
+        )
+    except duckdb.Error as exc:
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
+        page = _find_bad_page(settings, day, pages)
+        where = f"page {page}" if page else "its pages"
+        raise WindowError(
+            f"window {day}: {where} could not be flattened ({_short(exc)}). The archived "
+            f"pages are under {pages[0].parent if pages else settings.raw_dir}.",
+            window=day.isoformat(),
+            page=page,
+        ) from exc
+    except BaseException:
+        for temp in temps.values():
+            temp.unlink(missing_ok=True)
+        raise
+    return temps, result
+
+
+def _find_bad_page(settings: Settings, day: date, pages: Sequence[Path]) -> int | None:
+    """The first page DuckDB cannot read on its own (only runs after a failure)."""
+    con = flatten.connect(_work_dir(settings))
+    try:
+        for path in pages:
+            try:
+                con.execute(
+                    "SELECT count(*) FROM read_json(?, columns = {'next': 'VARCHAR', "
+                    "'items': 'JSON[]'}, format = 'unstructured', maximum_object_size = ?)",
+                    [str(path), flatten.gzip_uncompressed_size(path) + 2**20],
+                ).fetchall()
+            except duckdb.Error:
+                digits = "".join(ch for ch in path.name if ch.isdigit())
+                return int(digits) if digits else None
+    finally:
+        con.close()
+    return None
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _publish_lake(settings: Settings, day: date, temps: dict[str, Path]) -> None:
+    for name, temp in temps.items():
+        lake.publish(temp, lake.partition_path(settings.lake_dir, name, day))
+
+
+def _cleanup(settings: Settings, day: date) -> None:
+    archive.recover(settings.raw_dir, day)
+    lake.remove_stale_temps(settings.lake_dir, day)
+
+
+def sync_window(
+    settings: Settings,
+    client: Any,
+    window_date: date,
+    *,
+    run_id: str | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+    force_mode: str | None = None,
+) -> WindowResult:
+    """Fetch, archive, flatten and publish one window; raises WindowError on failure.
+
+    `client` is an OrchestrationClient (anything with its `fetch_workflow_page`; its `stats`
+    give the retry count). On failure the window's previous archive and lake files stay, and
+    the ledger records the error.
+    """
+    day = window_date
+    ledger = Ledger(settings.ledger_path)
+    with window_lock(settings, day):
+        started = time.monotonic()
+        retries_before = _retries(client)
+        _cleanup(settings, day)
+        ledger.start(day, run_id=run_id)
+        attempt = archive.new_attempt_dir(settings.raw_dir, day)
+        try:
+            try:
+                extracted = extract_window(
+                    _as_source(client), Window(day), attempt, on_page=on_page, force_mode=force_mode
+                )
+            except PageError as exc:
+                raise WindowError(
+                    f"window {day}: page {exc.page} failed: {exc}",
+                    window=day.isoformat(),
+                    page=exc.page,
+                ) from exc
+            pages = archive.page_files(attempt)
+            temps, flat = _flatten_to_temps(settings, day, pages, extracted.fetched_at)
+            try:
+                archive.write_manifest(
+                    attempt,
+                    archive.Manifest(
+                        window_date=day.isoformat(),
+                        filter_mode=extracted.filter_mode,
+                        pages=extracted.pages,
+                        items_seen=extracted.items_seen,
+                        items_in_window=extracted.items_in_window,
+                        fetched_at=extracted.fetched_at.isoformat(),
+                        finished_at=extracted.finished_at.isoformat(),
+                        run_id=run_id,
+                        request={k: v for k, v in extracted.request.items() if k != "cursor"},
+                    ),
+                )
+                archive.publish_attempt(settings.raw_dir, day, attempt)
+                _publish_lake(settings, day, temps)
+            finally:
+                for temp in temps.values():
+                    temp.unlink(missing_ok=True)
+            result = _result(
+                day,
+                "complete",
+                extracted.pages,
+                flat,
+                extracted.filter_mode,
+                _retries(client) - retries_before,
+                time.monotonic() - started,
+            )
+            ledger.complete(day, **_ledger_counts(result), run_id=run_id)
+            return result
+        except WindowError as exc:
+            ledger.fail(day, str(exc), seconds=time.monotonic() - started, run_id=run_id)
+            raise
+        except PipelineError as exc:
+            error = WindowError(f"window {day}: {exc}", window=day.isoformat())
+            ledger.fail(day, str(error), seconds=time.monotonic() - started, run_id=run_id)
+            raise error from exc
+        except Exception as exc:
+            error = WindowError(
+                f"window {day} failed: {type(exc).__name__}: {_short(exc)}", window=day.isoformat()
+            )
+            ledger.fail(day, str(error), seconds=time.monotonic() - started, run_id=run_id)
+            raise error from exc
+        finally:
+            archive.discard(attempt)
+
+
+def rebuild_window(settings: Settings, window_date: date) -> WindowResult:
+    """Re-flatten a window from its raw archive (no API call) and publish it."""
+    day = window_date
+    ledger = Ledger(settings.ledger_path)
+    with window_lock(settings, day):
+        started = time.monotonic()
+        _cleanup(settings, day)
+        directory = archive.archive_dir(settings.raw_dir, day)
+        pages = archive.page_files(directory)
+        manifest = archive.read_manifest(directory)
+        if not pages or manifest is None:
+            raise WindowError(
+                f"window {day}: no raw archive under {directory}; fetch it with "
+                f"`civitai-sync sync --from {day} --to {day}`.",
+                window=day.isoformat(),
+            )
+        previous = ledger.get(day)
+        try:
+            temps, flat = _flatten_to_temps(settings, day, pages, manifest.fetched_at_dt)
+        except WindowError as exc:
+            ledger.fail(day, str(exc), seconds=time.monotonic() - started)
+            raise
+        try:
+            _publish_lake(settings, day, temps)
+        finally:
+            for temp in temps.values():
+                temp.unlink(missing_ok=True)
+        result = _result(
+            day,
+            "complete",
+            manifest.pages,
+            flat,
+            manifest.filter_mode,
+            (previous.retries or 0) if previous else 0,
+            time.monotonic() - started,
+        )
+        ledger.complete(day, **_ledger_counts(result), run_id=manifest.run_id)
+        return result
+
+
+def _as_source(client: Any) -> PageSource:
+    return client  # type: ignore[no-any-return]
+
+
+def _retries(client: Any) -> int:
+    stats = getattr(client, "stats", None)
+    return int(getattr(stats, "retries", 0) or 0)
+
+
+def _result(
+    day: date,
+    status: str,
+    pages: int,
+    flat: flatten.FlattenResult,
+    mode: str,
+    retries: int,
+    seconds: float,
+) -> WindowResult:
+    rows = flat.rows
+    return WindowResult(
+        window_date=day,
+        status=status,
+        pages=pages,
+        workflows=rows["workflows"],
+        steps=rows["steps"],
+        jobs=rows["jobs"],
+        blobs=rows["blobs"],
+        transactions=rows["transactions"],
+        filter_mode=mode,
+        retries=retries,
+        seconds=round(seconds, 3),
+    )
+
+
+def _ledger_counts(result: WindowResult) -> dict[str, Any]:
+    return {
+        "pages": result.pages,
+        "workflows": result.workflows,
+        "steps": result.steps,
+        "jobs": result.jobs,
+        "blobs": result.blobs,
+        "transactions": result.transactions,
+        "filter_mode": result.filter_mode,
+        "retries": result.retries,
+        "seconds": result.seconds,
+    }
+
+
+def failed_result(day: date, error: str) -> WindowResult:
+    return WindowResult(day, "failed", 0, 0, 0, 0, 0, 0, "", 0, 0.0, error)
+
+
+# --------------------------------------------------------------------------- many windows
+
+Enricher = Callable[[Settings, date], Any]
+
+
+@contextlib.contextmanager
+def default_enricher(settings: Settings) -> Iterator[Enricher | None]:
+    """The job-enrichment pass of `pipeline.enrich`, with one shared async client for the
+    whole range; None when this checkout has no enrichment module."""
+    try:
+        module = importlib.import_module("pipeline.enrich")
+    except ImportError:
+        yield None
+        return
+    enrich_window = getattr(module, "enrich_window", None)
+    job_client = getattr(module, "job_client", None)
+    if enrich_window is None or job_client is None:
+        yield None
+        return
+    with job_client(settings) as client:
+        yield lambda s, day: enrich_window(s, day, client=client)
+
+
+def sync_range(
+    settings: Settings,
+    client: Any,
+    dates: Sequence[date],
+    *,
+    enrich: bool = True,
+    on_progress: Callable[[Progress], None] | None = None,
+    enricher: Enricher | None = None,
+    run_id: str | None = None,
+) -> list[WindowResult]:
+    """Sync each day in turn; a failed window is reported and the others still run.
+
+    With `enrich`, each completed window's jobs are then enriched (`enricher`, by default
+    `pipeline.enrich.enrich_window` when that module exists). A 401 stops the whole range:
+    every other window would fail the same way.
+    """
+    run_id = run_id or f"sync-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    results: list[WindowResult] = []
+    with contextlib.ExitStack() as stack:
+        if enrich and enricher is None:
+            enricher = stack.enter_context(default_enricher(settings))
+        for day in dates:
+
+            def page_progress(pages: int, workflows: int, day: date = day) -> None:
+                if on_progress is not None:
+                    on_progress(Progress(day, pages, workflows))
+
+            try:
+                result = sync_window(settings, client, day, run_id=run_id, on_page=page_progress)
+            except WindowError as exc:
+                result = failed_result(day, str(exc))
+                if isinstance(exc.__cause__, AuthenticationError) or isinstance(
+                    getattr(exc.__cause__, "__cause__", None), AuthenticationError
+                ):
+                    results.append(result)
+                    if on_progress is not None:
+                        on_progress(Progress(day, 0, 0, result))
+                    raise
+            if result.status == "complete" and enrich and enricher is not None:
+                try:
+                    enricher(settings, day)
+                except AuthenticationError:
+                    raise
+                except PipelineError as exc:
+                    result.error = f"job enrichment failed: {exc}"
+                    log.warning("window %s: job enrichment failed: %s", day, exc)
+            results.append(result)
+            if on_progress is not None:
+                on_progress(Progress(day, result.pages, result.workflows, result))
+    return results
+
+
+def rebuild_range(
+    settings: Settings, dates: Sequence[date], *, enrichment: bool = True
+) -> list[WindowResult]:
+    """Rebuild each day from the raw archive; with `enrichment`, also its job_details and
+    scan_scores from raw/jobs/ where that archive exists."""
+    rebuild_enrichment = None
+    if enrichment:
+        with contextlib.suppress(ImportError):
+            rebuild_enrichment = getattr(
+                importlib.import_module("pipeline.enrich"), "rebuild_enrichment", None
+            )
+    results = []
+    for day in dates:
+        try:
+            result = rebuild_window(settings, day)
+        except WindowError as exc:
+            results.append(failed_result(day, str(exc)))
+            continue
+        if rebuild_enrichment is not None and _has_job_archive(settings, day):
+            try:
+                rebuild_enrichment(settings, day)
+            except PipelineError as exc:
+                result.error = f"job enrichment rebuild failed: {exc}"
+        results.append(result)
+    return results
+
+
+def _has_job_archive(settings: Settings, day: date) -> bool:
+    directory = settings.raw_dir / "jobs" / f"date={day.isoformat()}"
+    return directory.is_dir() and any(directory.iterdir())

@@ -1,0 +1,778 @@
+"""The debugging commands (`test`, `workflows`, `user`, `workflow`, `step`, `job`, `results`,
+`blob`, `simulator serve`) against a real simulator on 127.0.0.1.
+
+Expected values come from the simulator's ground truth (`server.account`), never from the
+command's own output.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from pipeline.cli.api_commands import (
+    UnsafeFileNameError,
+    UtcDateTime,
+    classification_flags,
+    safe_blob_path,
+    score_text,
+    workflow_user_id,
+)
+from pipeline.cli.app import cli
+from pipeline.simulator import SimulatorConfig, SimulatorServer
+
+REPO = Path(__file__).resolve().parents[2]
+OPENAPI = REPO / "tests" / "schemas" / "orchestration-openapi.json"
+TOKEN = "sim-token-cli"
+START = date(2026, 11, 1)
+DAYS = 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Fixtures and helpers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[SimulatorServer]:
+    config = SimulatorConfig(seed=23, start=START, days=DAYS, workflows_per_day=25, token=TOKEN)
+    server = SimulatorServer(config)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _no_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Settings also read ./.env; the tests must only see what they set.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CIVITAI_API_TOKEN", raising=False)
+    monkeypatch.delenv("CIVITAI_API_URL", raising=False)
+
+
+def run(url: str, *args: str, token: str | None = TOKEN) -> Result:
+    env = {"CIVITAI_API_URL": url, "CIVITAI_API_TOKEN": token}
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def all_workflows(server: SimulatorServer) -> list[dict[str, Any]]:
+    """Ground truth, oldest first."""
+    return [wf for day in server.account.days for wf in server.account.workflows(day)]
+
+
+def newest_first(server: SimulatorServer) -> list[dict[str, Any]]:
+    return sorted(all_workflows(server), key=lambda wf: wf["createdAt"], reverse=True)
+
+
+def jobs_of(wf: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(step["name"], j) for step in wf.get("steps", []) for j in (step.get("jobs") or [])]
+
+
+def first_blob(wf: dict[str, Any]) -> dict[str, Any] | None:
+    for step in wf.get("steps", []):
+        for value in (step.get("output") or {}).values():
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if isinstance(item, dict) and "id" in item and "available" in item:
+                    return item
+    return None
+
+
+_SCHEMAS = "#/components/schemas/"
+
+
+def _as_json_schema(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with its `discriminator`s turned into plain JSON Schema.
+
+    OpenAPI closes both a base (`WorkflowStep`, `Blob`, ...) and each subtype's extra branch
+    with `additionalProperties: false` and relies on the discriminator to pick the subtype;
+    read literally by a JSON Schema validator that rejects every subtype field. Here the base
+    is dispatched with if/then on the discriminator property, and each subtype is closed with
+    `unevaluatedProperties: false` over base plus extras, which is what the document means.
+    """
+    doc = copy.deepcopy(document)
+    schemas = doc["components"]["schemas"]
+    bases = [
+        name
+        for name, schema in schemas.items()
+        if isinstance(schema.get("discriminator"), dict) and schema["discriminator"].get("mapping")
+    ]
+    for name in bases:
+        base = schemas[name]
+        prop = base["discriminator"]["propertyName"]
+        schemas[f"{name}__base"] = {
+            k: v for k, v in base.items() if k not in ("discriminator", "additionalProperties")
+        }
+        schemas[name] = {
+            "allOf": [{"$ref": f"{_SCHEMAS}{name}__base"}]
+            + [
+                {
+                    "if": {"properties": {prop: {"const": key}}, "required": [prop]},
+                    "then": {"$ref": ref},
+                }
+                for key, ref in base["discriminator"]["mapping"].items()
+            ]
+        }
+    _python_patterns(doc)
+    base_refs = {_SCHEMAS + name for name in bases}
+    for name, schema in list(schemas.items()):
+        branches = schema.get("allOf")
+        if name in bases or not isinstance(branches, list):
+            continue
+        if not any(branch.get("$ref") in base_refs for branch in branches):
+            continue
+        closed = False
+        for branch in branches:
+            if branch.get("$ref") in base_refs:
+                branch["$ref"] += "__base"
+            if branch.get("additionalProperties") is False:
+                del branch["additionalProperties"]
+                closed = True
+        if closed:
+            schema["unevaluatedProperties"] = False
+    return doc
+
+
+def _python_patterns(node: Any) -> None:
+    """ECMA/.NET named groups `(?<name>...)` -> Python's `(?P<name>...)` (the AIR pattern)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "pattern" and isinstance(value, str):
+                node[key] = re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", value)
+            else:
+                _python_patterns(value)
+    elif isinstance(node, list):
+        for item in node:
+            _python_patterns(item)
+
+
+def workflow_validator() -> Draft202012Validator:
+    document = _as_json_schema(json.loads(OPENAPI.read_text(encoding="utf-8")))
+    resource = Resource.from_contents(document, default_specification=DRAFT202012)
+    registry: Registry[Any] = Registry().with_resource("urn:orchestration-openapi", resource)
+    return Draft202012Validator(
+        {"$ref": "urn:orchestration-openapi#/components/schemas/Workflow"}, registry=registry
+    )
+
+
+def schema_errors(validator: Draft202012Validator, document: Any) -> list[str]:
+    return [
+        f"{list(e.absolute_path)}: {e.message}"
+        for e in sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
+    ]
+
+
+def assert_one_error_line(result: Result) -> str:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure helpers
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "blob_id",
+    [
+        "../escape.jpg",
+        "..\\escape.jpg",
+        "..",
+        ".",
+        "",
+        "sub/dir.jpg",
+        "/etc/passwd",
+        "C:evil.jpg",
+        "nul\x00byte.jpg",
+        "line\nbreak.jpg",
+        ".hidden",
+        " padded.jpg",
+        "x" * 300,
+    ],
+)
+def test_safe_blob_path_refuses_hostile_ids(tmp_path: Path, blob_id: str) -> None:
+    with pytest.raises(UnsafeFileNameError):
+        safe_blob_path(tmp_path, blob_id)
+
+
+def test_safe_blob_path_keeps_plain_ids_inside_the_directory(tmp_path: Path) -> None:
+    path = safe_blob_path(tmp_path / "dl", "JNFDW54JNTATNW42HACYCWSQP0.jpeg")
+    assert path == (tmp_path / "dl").resolve() / "JNFDW54JNTATNW42HACYCWSQP0.jpeg"
+
+
+def test_safe_blob_path_refuses_a_symlink_pointing_out(tmp_path: Path) -> None:
+    dl = tmp_path / "dl"
+    dl.mkdir()
+    (dl / "trap.jpg").symlink_to(tmp_path / "outside.jpg")
+    with pytest.raises(UnsafeFileNameError):
+        safe_blob_path(dl, "trap.jpg")
+
+
+def test_workflow_user_id_reads_prefix_then_tag() -> None:
+    assert workflow_user_id("8484131-20260121222126332") == 8484131
+    assert workflow_user_id("0-019be44b-181e-7a7e-ab1b-b58dc7610dca", ["gen", "user:42"]) == 42
+    assert workflow_user_id("redacted-20260810223715659", ["civitai"]) is None
+    assert workflow_user_id("-5-x", ["user:0"]) is None
+
+
+def test_utc_datetime_param() -> None:
+    start = UtcDateTime().convert("2026-11-02", None, None)
+    end = UtcDateTime(end_of_day=True).convert("2026-11-02", None, None)
+    assert start == datetime(2026, 11, 2, tzinfo=UTC)
+    assert end == datetime(2026, 11, 2, 23, 59, 59, 999000, tzinfo=UTC)
+    assert UtcDateTime().convert("2026-11-02T10:00:00+02:00", None, None) == datetime(
+        2026, 11, 2, 8, tzinfo=UTC
+    )
+
+
+def test_classification_and_score_colours() -> None:
+    assert classification_flags({"sexual": True, "young": True, "cr": False, "scan": True}) == [
+        "sexual",
+        "young",
+        "scan",
+    ]
+    rendered = score_text("12.00 %, 73.50 %")
+    assert rendered.plain == "12.00 %, 73.50 %"
+    styles = {rendered.plain[span.start : span.end]: str(span.style) for span in rendered.spans}
+    assert styles == {"12.00 %": "green", "73.50 %": "bold red"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Configuration and errors
+# ---------------------------------------------------------------------------------------------
+
+
+def test_missing_token_is_one_line(sim: SimulatorServer) -> None:
+    line = assert_one_error_line(run(sim.url, "workflows", token=None))
+    assert line == "Error: No API token: set CIVITAI_API_TOKEN (or put it in .env)."
+
+
+def test_wrong_token_is_one_line_without_the_token(sim: SimulatorServer) -> None:
+    result = run(sim.url, "workflows", token="not-the-token")
+    line = assert_one_error_line(result)
+    assert "CIVITAI_API_TOKEN" in line and "401" in line
+    assert "not-the-token" not in result.output
+
+
+def test_unknown_workflow_is_not_found(sim: SimulatorServer) -> None:
+    line = assert_one_error_line(run(sim.url, "workflow", "999-20991231235959999"))
+    assert line.startswith("Error: Not found")
+
+
+def test_unknown_job_is_not_found(sim: SimulatorServer) -> None:
+    line = assert_one_error_line(run(sim.url, "job", "00000000-0000-4000-8000-000000000000"))
+    assert "not found" in line.lower()
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2026-13-01", "2026-11-01T25:00"])
+def test_bad_from_is_a_usage_error(sim: SimulatorServer, value: str) -> None:
+    result = run(sim.url, "workflows", "--from", value)
+    assert result.exit_code == 2
+    assert "--from" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_from_after_to_is_a_usage_error(sim: SimulatorServer) -> None:
+    result = run(sim.url, "workflows", "--from", "2026-11-02", "--to", "2026-11-01")
+    assert result.exit_code == 2
+    assert "--to" in result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# test / workflows / user
+# ---------------------------------------------------------------------------------------------
+
+
+def test_test_command_reports_ok(sim: SimulatorServer) -> None:
+    result = run(sim.url, "test")
+    assert result.exit_code == 0, result.output
+    assert f"API URL: {sim.url}" in result.stdout
+    assert "OK" in result.stdout
+    assert TOKEN not in result.output
+
+
+def test_test_command_reports_refused_token(sim: SimulatorServer) -> None:
+    result = run(sim.url, "test", token="wrong")
+    assert result.exit_code == 1
+    assert f"API URL: {sim.url}" in result.stdout
+    assert "401" in result.stderr and "wrong" not in result.output
+
+
+def test_workflows_lists_the_newest_page(sim: SimulatorServer) -> None:
+    expected = newest_first(sim)[:5]
+    result = run(sim.url, "workflows", "--take", "5")
+    assert result.exit_code == 0, result.output
+    ids_in_order = [wf["id"] for wf in expected]
+    positions = [result.stdout.index(wf_id) for wf_id in ids_in_order]
+    assert positions == sorted(positions)
+    for wf in expected:
+        row = next(line for line in result.stdout.splitlines() if wf["id"] in line)
+        assert wf["status"] in row
+        assert wf["steps"][0]["$type"] in row
+    assert "Next cursor: " in result.stdout
+
+
+def test_workflows_json_follows_cursor_and_filters(sim: SimulatorServer) -> None:
+    second_day = START.replace(day=START.day + 1).isoformat()
+    expected = [wf["id"] for wf in sim.account.workflows(date.fromisoformat(second_day))]
+    first = run(
+        sim.url,
+        "workflows",
+        "--from",
+        second_day,
+        "--to",
+        second_day,
+        "--oldest",
+        "--take",
+        "4",
+        "--json",
+    )
+    assert first.exit_code == 0, first.output
+    page = json.loads(first.stdout)
+    assert [wf["id"] for wf in page["items"]] == expected[:4]
+    second = run(
+        sim.url,
+        "workflows",
+        "--from",
+        second_day,
+        "--to",
+        second_day,
+        "--oldest",
+        "--take",
+        "4",
+        "--cursor",
+        page["next"],
+        "--json",
+    )
+    assert [wf["id"] for wf in json.loads(second.stdout)["items"]] == expected[4:8]
+
+
+def test_workflows_tags_are_anded(sim: SimulatorServer) -> None:
+    truth = all_workflows(sim)
+    tag_counts = Counter(tag for wf in truth for tag in set(wf["tags"]))
+    # Two tags that both occur but not always together.
+    common = [tag for tag, n in tag_counts.most_common() if n < len(truth)]
+    tag_a, tag_b = common[0], common[1]
+    expected = {wf["id"] for wf in truth if tag_a in wf["tags"] and tag_b in wf["tags"]}
+    result = run(sim.url, "workflows", "--tag", tag_a, "--tag", tag_b, "--take", "500", "--json")
+    assert result.exit_code == 0, result.output
+    assert {wf["id"] for wf in json.loads(result.stdout)["items"]} == expected
+
+
+def test_user_counts_per_status(sim: SimulatorServer) -> None:
+    page = newest_first(sim)[:30]
+    expected: dict[int | None, Counter[str]] = {}
+    for wf in page:
+        uid = workflow_user_id(wf["id"], wf["tags"])
+        expected.setdefault(uid, Counter())[wf["status"]] += 1
+    result = run(sim.url, "user", "--take", "30", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["workflows_read"] == 30
+    got = {u["user_id"]: Counter(u["statuses"]) for u in summary["users"]}
+    assert got == expected
+    assert any(uid is not None for uid in got)
+    table = run(sim.url, "user", "--take", "30")
+    uid = next(u for u in expected if u is not None)
+    assert str(uid) in table.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# workflow / step
+# ---------------------------------------------------------------------------------------------
+
+
+def test_workflow_json_is_the_api_document_and_valid(sim: SimulatorServer) -> None:
+    validator = workflow_validator()
+    checked = 0
+    for wf in all_workflows(sim)[:: max(1, len(all_workflows(sim)) // 8)]:
+        result = run(sim.url, "workflow", wf["id"], "--json")
+        assert result.exit_code == 0, result.output
+        document = json.loads(result.stdout)
+        assert document == sim.account.workflow(wf["id"])
+        assert schema_errors(validator, document) == []
+        checked += 1
+    assert checked >= 5
+    # The same check rejects what the schema forbids, so the pass above means something.
+    broken = copy.deepcopy(document)
+    broken["steps"][0]["bogus"] = 1
+    assert any("bogus" in error for error in schema_errors(validator, broken))
+    del broken["steps"][0]["bogus"]
+    del broken["status"]
+    assert any("'status' is a required property" in e for e in schema_errors(validator, broken))
+
+
+def test_workflow_summary(sim: SimulatorServer) -> None:
+    wf = next(w for w in all_workflows(sim) if jobs_of(w) and first_blob(w))
+    result = run(sim.url, "workflow", wf["id"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert wf["id"] in out and wf["status"] in out
+    for step_doc in wf["steps"]:
+        assert f"Step {step_doc['name']}" in out
+        assert step_doc["$type"] in out
+    for _, job_doc in jobs_of(wf):
+        assert job_doc["id"] in out
+    assert first_blob(wf)["id"] in out  # type: ignore[index]
+    txns = (wf.get("transactions") or {}).get("list") or []
+    assert (f"Transactions ({len(txns)})" in out) if txns else ("Transactions: none" in out)
+
+
+def test_step_summary_and_json(sim: SimulatorServer) -> None:
+    wf = next(w for w in all_workflows(sim) if jobs_of(w))
+    step_doc = wf["steps"][0]
+    result = run(sim.url, "step", wf["id"], step_doc["name"])
+    assert result.exit_code == 0, result.output
+    assert step_doc["$type"] in result.stdout
+    for j in step_doc.get("jobs") or []:
+        assert j["id"] in result.stdout
+    raw = run(sim.url, "step", wf["id"], step_doc["name"], "--json")
+    assert json.loads(raw.stdout) == step_doc
+    missing = run(sim.url, "step", wf["id"], "no-such-step")
+    assert "not found" in assert_one_error_line(missing).lower()
+
+
+# ---------------------------------------------------------------------------------------------
+# job
+# ---------------------------------------------------------------------------------------------
+
+
+def _scanned_job(server: SimulatorServer) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A job whose ground-truth context carries a CSAM score, preferring one flagged >= 50 %."""
+    candidates = []
+    for wf in all_workflows(server):
+        for _, embedded in jobs_of(wf):
+            doc = server.account.job(embedded["id"])
+            context = ((doc or {}).get("lastEvent") or {}).get("context") or {}
+            if context.get("hive_csam_score"):
+                candidates.append((wf, doc))
+    assert candidates, "the simulator generated no scanned jobs"
+
+    def worst(item: tuple[dict[str, Any], dict[str, Any]]) -> float:
+        raw = str(item[1]["lastEvent"]["context"]["hive_csam_score"])
+        return max(float(p.strip().rstrip("%").strip()) for p in raw.split(","))
+
+    return max(candidates, key=worst)
+
+
+def test_job_summary_shows_scan_scores(sim: SimulatorServer) -> None:
+    wf, doc = _scanned_job(sim)
+    result = run(sim.url, "job", doc["jobId"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    event = doc["lastEvent"]
+    context = event["context"]
+    assert f"** hive_csam_score: {context['hive_csam_score']}" in out
+    if context.get("hive_vlm_summary"):
+        assert f"** hive_vlm_summary: {context['hive_vlm_summary']}" in out
+    assert wf["id"] in out
+    assert event["type"] in out and event["provider"] in out
+    flags = classification_flags((doc.get("job") or {}).get("promptClassificationResult"))
+    if flags:
+        assert f"Prompt classification: {', '.join(flags)}" in out
+    for item in doc.get("result") or []:
+        assert item["blobKey"] in out
+    # The moderation keys come before everything else in the context.
+    assert (
+        out.index("hive_csam_score") < out.index("Other context")
+        if "Other context" in out
+        else True
+    )
+
+
+def test_job_raw_is_the_api_document(sim: SimulatorServer) -> None:
+    _, doc = _scanned_job(sim)
+    for flag in ("--raw", "--json"):
+        result = run(sim.url, "job", doc["jobId"], flag)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) == doc
+
+
+# ---------------------------------------------------------------------------------------------
+# results / blob against the simulator
+# ---------------------------------------------------------------------------------------------
+
+
+def test_results_lists_and_downloads_blobs(sim: SimulatorServer, tmp_path: Path) -> None:
+    wf = next(w for w in all_workflows(sim) if first_blob(w) and first_blob(w)["available"])  # type: ignore[index]
+    blobs = [
+        item
+        for step_doc in wf["steps"]
+        for value in (step_doc.get("output") or {}).values()
+        for item in (value if isinstance(value, list) else [value])
+        if isinstance(item, dict) and "available" in item
+    ]
+    listing = run(sim.url, "results", wf["id"])
+    assert listing.exit_code == 0, listing.output
+    for item in blobs:
+        assert item["id"] in listing.stdout
+    dl = tmp_path / "dl"
+    result = run(sim.url, "results", wf["id"], "--download", "--dir", str(dl))
+    assert result.exit_code == 0, result.output
+    available = {item["id"] for item in blobs if item["available"]}
+    assert {p.name for p in dl.iterdir()} == available
+    assert all((dl / name).stat().st_size > 0 for name in available)
+
+
+def test_blob_prints_url_and_downloads(sim: SimulatorServer, tmp_path: Path) -> None:
+    wf = next(w for w in all_workflows(sim) if first_blob(w) and first_blob(w)["available"])  # type: ignore[index]
+    blob_doc = first_blob(wf)
+    assert blob_doc is not None
+    result = run(sim.url, "blob", blob_doc["id"], "--workflow", wf["id"])
+    assert result.exit_code == 0, result.output
+    match = re.search(r"Blob URL: (\S+)", result.stdout)
+    assert match and match.group(1).startswith(sim.url)
+    content = httpx.get(match.group(1)).content
+    assert content
+    dl = tmp_path / "one"
+    got = run(sim.url, "blob", blob_doc["id"], "--download", "--dir", str(dl))
+    assert got.exit_code == 0, got.output
+    assert (dl / blob_doc["id"]).read_bytes() == content
+
+
+# ---------------------------------------------------------------------------------------------
+# Hostile blob ids and query parameters, against a purpose-built server
+# ---------------------------------------------------------------------------------------------
+
+
+class _HostileApi(BaseHTTPRequestHandler):
+    """Serves one workflow whose blob ids try to escape the download directory."""
+
+    blob_ids: list[str] = []
+    seen: list[str] = []
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        type(self).seen.append(self.path)
+        path = urlsplit(self.path).path
+        if path.startswith("/v2/consumer/blobs/content/"):
+            name = unquote(path.rsplit("/", 1)[1])
+            self._send(200, f"content of {name}".encode(), {"Content-Type": "image/jpeg"})
+            return
+        if self.headers.get("Authorization") != "Bearer hostile-token":
+            self._send(401, b'{"title":"Unauthorized","status":401}')
+            return
+        if path == "/v2/consumer/workflows/hostile-1":
+            workflow = {
+                "id": "hostile-1",
+                "createdAt": "2026-11-01T00:00:00Z",
+                "status": "succeeded",
+                "tags": [],
+                "metadata": {},
+                "arguments": {},
+                "callbacks": [],
+                "tips": {"civitai": 0, "creators": 0},
+                "cost": {"base": 0, "tips": {"civitai": 0, "creators": 0}, "total": 0},
+                "upgradeMode": "manual",
+                "currencies": [],
+                "forceRefunded": False,
+                "steps": [
+                    {
+                        "$type": "textToImage",
+                        "name": "$0",
+                        "priority": "normal",
+                        "status": "succeeded",
+                        "metadata": {},
+                        "input": {"prompt": "x"},
+                        "output": {
+                            "images": [
+                                {"id": blob_id, "available": True, "type": "image"}
+                                for blob_id in type(self).blob_ids
+                            ]
+                        },
+                    }
+                ],
+            }
+            self._send(200, json.dumps(workflow).encode(), {"Content-Type": "application/json"})
+            return
+        if path.startswith("/v2/consumer/blobs/"):
+            blob_id = unquote(path[len("/v2/consumer/blobs/") :])
+            location = "/v2/consumer/blobs/content/" + quote(blob_id, safe="")
+            self._send(308, b"", {"Location": location})
+            return
+        self._send(404, b'{"title":"Not Found","status":404}')
+
+
+@pytest.fixture()
+def hostile(tmp_path: Path) -> Iterator[tuple[str, type[_HostileApi]]]:
+    handler = type("Handler", (_HostileApi,), {"blob_ids": [], "seen": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_results_download_cannot_escape_dir(
+    hostile: tuple[str, type[_HostileApi]], tmp_path: Path
+) -> None:
+    url, handler = hostile
+    outside = tmp_path / "outside.jpg"
+    handler.blob_ids = [
+        "../escape.jpg",
+        "..\\escape2.jpg",
+        str(outside),
+        "sub/nested.jpg",
+        "..",
+        "nul\x00.jpg",
+        "good.jpg",
+    ]
+    dl = tmp_path / "work" / "dl"
+    result = run(url, "results", "hostile-1", "--download", "--dir", str(dl), token="hostile-token")
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "6 of 7 download(s) failed" in result.stderr
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert written == ["work/dl/good.jpg"]
+    assert (dl / "good.jpg").read_bytes() == b"content of good.jpg"
+    # The hostile ids were refused before any request for them was made.
+    blob_requests = [
+        p for p in handler.seen if p.startswith("/v2/consumer/blobs/") and "content" not in p
+    ]
+    assert len(blob_requests) == 1 and blob_requests[0].startswith("/v2/consumer/blobs/good.jpg")
+
+
+def test_blob_nsfw_and_workflow_are_sent(hostile: tuple[str, type[_HostileApi]]) -> None:
+    url, handler = hostile
+    result = run(
+        url, "blob", "good.jpg", "--nsfw", "--workflow", "hostile-1", token="hostile-token"
+    )
+    assert result.exit_code == 0, result.output
+    assert f"Blob URL: {url}/v2/consumer/blobs/content/good.jpg" in result.stdout
+    query = parse_qs(urlsplit(handler.seen[0]).query)
+    assert query == {"nsfwLevel": ["xxx"], "workflowId": ["hostile-1"]}
+
+
+def test_blob_download_refuses_hostile_id(
+    hostile: tuple[str, type[_HostileApi]], tmp_path: Path
+) -> None:
+    url, handler = hostile
+    result = run(
+        url,
+        "blob",
+        "../../evil.jpg",
+        "--download",
+        "--dir",
+        str(tmp_path / "dl"),
+        token="hostile-token",
+    )
+    assert result.exit_code == 1
+    assert "not a safe file name" in result.stdout
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+    assert handler.seen == []
+
+
+# ---------------------------------------------------------------------------------------------
+# The installed console script
+# ---------------------------------------------------------------------------------------------
+
+
+def _script() -> Path:
+    script = Path(sys.executable).parent / "civitai-sync"
+    if not script.exists():
+        pytest.fail(f"console script not installed at {script}; run pip install -e '.[dev]'")
+    return script
+
+
+def test_console_script_workflows(sim: SimulatorServer, tmp_path: Path) -> None:
+    env = {**os.environ, "CIVITAI_API_URL": sim.url, "CIVITAI_API_TOKEN": TOKEN}
+    proc = subprocess.run(
+        [str(_script()), "workflows", "--take", "2"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    for wf in newest_first(sim)[:2]:
+        assert wf["id"] in proc.stdout
+    assert newest_first(sim)[2]["id"] not in proc.stdout
+
+
+def test_simulator_serve_runs_until_interrupted(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVITAI_")}
+    proc = subprocess.Popen(
+        [
+            str(_script()),
+            "simulator",
+            "serve",
+            "--port",
+            "0",
+            "--days",
+            "1",
+            "--workflows-per-day",
+            "5",
+            "--token",
+            "serve-token",
+            "--seed",
+            "3",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        url = None
+        for line in proc.stdout:
+            lines.append(line)
+            if line.strip().startswith("export CIVITAI_API_URL="):
+                url = line.strip().split("=", 1)[1]
+            if "Ctrl-C" in line:
+                break
+        assert url, "".join(lines)
+        assert any("export CIVITAI_API_TOKEN=serve-token" in line for line in lines)
+        listed = run(url, "workflows", "--take", "5", "--json", token="serve-token")
+        assert listed.exit_code == 0, listed.output
+        assert len(json.loads(listed.stdout)["items"]) == 5
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert "Simulator stopped." in out
