@@ -17,8 +17,31 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/civitai-sync demo
 
+# `make dev`: the simulator on 127.0.0.1:$(SIM_PORT) serving the last $(SIM_DAYS) UTC days, and
+# `dagster dev` (http://127.0.0.1:$(DAGSTER_PORT)) against it. Lake and warehouse go to $(DEV_DATA_DIR),
+# Dagster's own state to .dagster_home (with ./dagster.yaml); Ctrl-C stops both. Dagster runs
+# from .dagster_home because its CLI loads a `.env` from the working directory over the
+# environment: a real token in ./.env must not be sent to the simulator.
+SIM_PORT ?= 8787
+DAGSTER_PORT ?= 3000
+SIM_DAYS ?= 14
+SIM_TOKEN ?= sim-token
+DEV_DATA_DIR ?= data/dev
+DEV_HOME := $(CURDIR)/.dagster_home
+
 dev: $(STAMP)
-	$(BIN)/civitai-sync dev
+	mkdir -p $(DEV_HOME) $(DEV_DATA_DIR)
+	cp dagster.yaml $(DEV_HOME)/dagster.yaml
+	@start=$$($(BIN)/python -c "import datetime as d; print(d.datetime.now(d.UTC).date() - d.timedelta(days=$(SIM_DAYS)))"); \
+	$(BIN)/civitai-sync simulator serve --port $(SIM_PORT) --start $$start --days $(SIM_DAYS) \
+		--token $(SIM_TOKEN) & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null; wait $$sim 2>/dev/null' EXIT INT TERM; \
+	cd $(DEV_HOME) && \
+	DAGSTER_HOME=$(DEV_HOME) \
+	CIVITAI_API_URL=http://127.0.0.1:$(SIM_PORT) CIVITAI_API_TOKEN=$(SIM_TOKEN) \
+	CIVITAI_SYNC_DATA_DIR=$(CURDIR)/$(DEV_DATA_DIR) CIVITAI_SYNC_START_DATE=$$start \
+	$(CURDIR)/$(BIN)/dagster dev -m assets.definitions --working-directory $(CURDIR) \
+		-p $(DAGSTER_PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline assets tests benchmarks

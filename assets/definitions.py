@@ -2,6 +2,10 @@
 
 Resources are wired here and only here: the API token enters as `EnvVar("CIVITAI_API_TOKEN")`
 and is read when a run that talks to the API starts, so loading the definitions needs no token.
+
+Runs use the in-process executor: a window's steps (ingest, enrichment, their checks) run one
+after the other anyway, and a subprocess per step would cost more than most steps take.
+Parallelism comes from running several windows' runs at once, bounded by dagster.yaml.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ defs = dg.Definitions(
     jobs=[sync_windows_job, warehouse_job],
     schedules=[nightly_sync],
     sensors=[warehouse_after_sync],
+    executor=dg.in_process_executor,
     resources={
         "api": OrchestrationApiResource(token=dg.EnvVar(defaults.ENV_TOKEN)),
         "data": DataDirResource(),

@@ -69,7 +69,7 @@ def enrich_window(
     """
     window_date = window_of(context)
     settings = data.settings(api)
-    with api.job_client(settings) as client:
+    with api.job_client() as client:
         result = enrich.enrich_window(settings, window_date, client=client, force=config.force)
     context.log.info(
         f"window {window_date}: {result.looked_up} jobs looked up, {result.skipped} already "

@@ -16,6 +16,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from pipeline import enrich
 from pipeline import settings as defaults
 from pipeline.client import AsyncOrchestrationClient, OrchestrationClient
 from pipeline.settings import Settings
@@ -57,30 +58,25 @@ class OrchestrationApiResource(dg.ConfigurableResource):
         """A synchronous client for listing workflow pages; use it as a context manager."""
         return OrchestrationClient(base_url=self.base_url(), token=self.token)
 
-    def async_client(self, data_dir: Path | None = None) -> AsyncOrchestrationClient:
+    def async_client(self) -> AsyncOrchestrationClient:
         """An async client for job lookups that draws from the process-wide rate budget.
 
-        The caller closes it on the enrichment event loop (`job_client()` does that).
+        The caller closes it on the enrichment event loop; `job_client()` does that.
         """
-        from pipeline.enrich import make_job_client
-
-        return make_job_client(
-            self.with_data_dir(data_dir or Path(defaults.DEFAULT_DATA_DIR)),
-            concurrency=self.job_concurrency,
-            rate=self.job_rate_limit,
+        return enrich.make_job_client(
+            self._account(), concurrency=self.job_concurrency, rate=self.job_rate_limit
         )
 
     @contextmanager
-    def job_client(self, settings: Settings) -> Iterator[AsyncOrchestrationClient]:
+    def job_client(self) -> Iterator[AsyncOrchestrationClient]:
         """`async_client()` for synchronous callers, closed on the loop that used it."""
-        from pipeline.enrich import job_client
-
-        with job_client(
-            self.with_data_dir(settings.data_dir),
-            concurrency=self.job_concurrency,
-            rate=self.job_rate_limit,
+        with enrich.job_client(
+            self._account(), concurrency=self.job_concurrency, rate=self.job_rate_limit
         ) as client:
             yield client
+
+    def _account(self) -> Settings:
+        return Settings(api_url=self.base_url(), token=self.token)
 
     def with_data_dir(self, data_dir: Path) -> Settings:
         """Pipeline settings for this account and `data_dir`."""

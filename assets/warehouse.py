@@ -116,7 +116,9 @@ def build_warehouse(
         built = models.get(name)
         if built is None:
             # The model file was removed or renamed after the code location loaded.
-            raise dg.Failure(f"SQL model {name} was not built: its file is gone; reload the code location.")
+            raise dg.Failure(
+                f"SQL model {name} was not built: its file is gone; reload the code location."
+            )
         yield dg.MaterializeResult(
             asset_key=spec.key,
             metadata={

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from datetime import date
 from pathlib import Path
 
@@ -70,8 +71,13 @@ def main() -> None:
         server.set_faults(latency_ms=args.latency_ms)
         settings = Settings(api_url=server.url, token=spec.token, data_dir=Path(tmp))
         jobs = _write_jobs_partition(settings, spec, args.jobs)
+        cpu_before = time.process_time()
         with job_client(settings, concurrency=args.concurrency, rate=args.rate) as client:
             result = enrich_window(settings, DAY, client=client, concurrency=args.concurrency)
+        # CPU of this process (event loop included): near `seconds` means the client side,
+        # not the API, is what limits the rate.
+        cpu = time.process_time() - cpu_before
+        stats = client.stats.as_dict()
 
     achieved = result.looked_up / result.seconds if result.seconds else 0.0
     ideal = min(args.concurrency / (args.latency_ms / 1000.0), args.rate)
@@ -81,7 +87,10 @@ def main() -> None:
     print(f"rate_budget       {args.rate:g}")
     print(f"looked_up         {result.looked_up}")
     print(f"failed            {result.failed}")
+    print(f"requests          {stats['requests']}")
+    print(f"retries           {stats['retries']}")
     print(f"seconds           {result.seconds:.3f}")
+    print(f"client_cpu_s      {cpu:.3f}")
     print(f"achieved_req_s    {achieved:.1f}")
     print(f"ideal_req_s       {ideal:.1f}")
     print(f"ratio             {achieved / ideal:.3f}")

@@ -121,6 +121,7 @@ def build_warehouse(settings: Settings, days: int, per_day: int, seed: int) -> d
         rebuild_enrichment(settings, day)
         print(f"  {day}: {workflows:,} workflows, {jobs:,} jobs so far", flush=True)
     lake_seconds = time.perf_counter() - started
+    print(f"lake built in {lake_seconds:.0f} s; publishing the warehouse", flush=True)
     started = time.perf_counter()
     publish_warehouse(settings)
     return {

@@ -182,8 +182,13 @@ def bare(spec: Spec) -> dict[str, Any]:
                 body = response.content
                 pages += 1
                 nbytes += len(body)
-                # The cursor is the page's last member; search only the tail of the body.
-                match = next_re.search(body, max(0, len(body) - 4096)) or next_re.search(body)
+                # The simulator (like the API's serializer) puts `next` first; look there, then
+                # at the end, before scanning the whole body.
+                match = (
+                    next_re.match(body, 1)
+                    or next_re.search(body, max(0, len(body) - 4096))
+                    or next_re.search(body)
+                )
                 if match is None or match.group(1) == cursor:
                     break
                 if body.startswith(b'{"items":[]'):

@@ -144,7 +144,7 @@ def _met(row: Row) -> str:
 
 
 HEADERS = ("path", "setting", "items", "s", "items/s", "pages/s", "peak RSS MiB",
-           "reference", "ref items/s", "ratio", "target", "met")  # fmt: skip
+           "reference", "ref items/s", "ratio", "target", "met", "note")  # fmt: skip
 
 
 def _cells(row: Row) -> list[str]:
@@ -162,6 +162,7 @@ def _cells(row: Row) -> list[str]:
         _ratio(row),
         row.target,
         _met(row),
+        row.note,
     ]
 
 

@@ -29,7 +29,13 @@ class SimSpec:
 
 
 def _serve(spec: SimSpec, conn: Connection) -> None:
+    import os
+    import sys
+
     from pipeline.simulator import Faults, SimulatorConfig, SimulatorServer
+
+    if os.environ.get("BENCH_SWITCH"):
+        sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))
 
     config = SimulatorConfig(
         seed=spec.seed,

@@ -138,7 +138,7 @@ def recover(raw_dir: Path, day: date) -> None:
         return
     final = archive_dir(raw_dir, day)
     key = day.isoformat()
-    olds = sorted(root.glob(f".old-{key}-*"))
+    olds = sorted(root.glob(f".old-{key}-*"), key=lambda p: p.stat().st_mtime)
     if not final.exists() and olds:
         os.replace(olds.pop(), final)
     for leftover in [*olds, *root.glob(f".attempt-{key}-*")]:

@@ -11,8 +11,10 @@ API-heaviest part of a sync and is built to be fast and polite:
   client's RateLimiter caps requests/second (default `settings.JOB_RATE_LIMIT`, 50/s). Use
   `job_client()` to build the client: its limiter is one per base URL for the whole process, so
   windows enriched concurrently share one budget, and a 429 slows that whole budget.
-* nothing is held in memory per response: each response is appended to a gzip JSONL archive
-  attempt file and turned into rows that are flushed to Parquet in batches.
+  Its sockets run on a blocking pool in `concurrency` threads (pipeline/transport.py), which
+  costs far less CPU per request than httpx's asyncio pool at 16 connections.
+* memory stays bounded whatever the window size: each response is appended to a gzip JSONL
+  archive attempt file and turned into rows that are flushed to Parquet in batches.
 * publication is atomic per file and ordered archive -> scan_scores -> job_details: the
   job_details partition is what decides "already enriched", so if the process dies half way the
   next run simply asks again for what was not recorded there.
@@ -63,6 +65,7 @@ from pipeline.job_details import (
 from pipeline.redact import redact
 from pipeline.scan_scores import strip_signed_urls
 from pipeline.settings import Settings
+from pipeline.transport import ThreadedAsyncTransport
 
 if TYPE_CHECKING:
     from pipeline.client import AsyncOrchestrationClient
@@ -78,6 +81,7 @@ ENRICH_TABLES = ("job_details", "scan_scores")
 # Fast compression, as for the page archive: it is written on the event loop between lookups.
 GZIP_LEVEL = 1
 LOCK_TIMEOUT_SECONDS = 120.0
+ARCHIVE_CHUNK_BYTES = 1 << 20
 # Rows per Parquet row batch: small enough to bound memory, large enough for sane row groups.
 BATCH_ROWS = 2000
 
@@ -160,9 +164,16 @@ def make_job_client(
     rate: float = defaults.JOB_RATE_LIMIT,
     **client_kwargs: Any,
 ) -> AsyncOrchestrationClient:
-    """An async client for job lookups that draws from the process-wide budget of its host."""
+    """An async client for job lookups that draws from the process-wide budget of its host.
+
+    Unless a `transport` is given, its sockets are driven by `concurrency` threads
+    (`ThreadedAsyncTransport`): at 16 in flight that is ~3x the requests/second of httpx's own
+    asyncio pool for the same CPU (see pipeline/transport.py).
+    """
     from pipeline.client import AsyncOrchestrationClient
 
+    if "transport" not in client_kwargs:
+        client_kwargs["transport"] = ThreadedAsyncTransport(max_connections=concurrency)
     return AsyncOrchestrationClient(
         base_url=settings.api_url,
         token=settings.token,
@@ -185,7 +196,7 @@ def job_client(
     try:
         yield client
     finally:
-        run_coroutine(client.__aexit__(None, None, None))
+        run_coroutine(client.aclose())
 
 
 # --------------------------------------------------------------------------- event loop
@@ -317,9 +328,20 @@ class _ArchiveSink:
         self.tmp = directory / f"{ATTEMPT_PREFIX}{uuid.uuid4().hex}.jsonl.gz"
         self._handle = open(self.tmp, "wb")  # noqa: SIM115 - closed by close() or abort()
         self._file = gzip.GzipFile(fileobj=self._handle, mode="wb", compresslevel=GZIP_LEVEL)
+        self._buffer = bytearray()
 
     def write(self, record: dict[str, Any]) -> None:
-        self._file.write(orjson.dumps(record) + b"\n")
+        # Compressed in chunks, not per line: zlib releases the GIL on every call, and getting
+        # it back from the transport threads costs far more than compressing a 1 KB line.
+        self._buffer += orjson.dumps(record)
+        self._buffer += b"\n"
+        if len(self._buffer) >= ARCHIVE_CHUNK_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._file.write(self._buffer)
+            self._buffer.clear()
 
     def carry_over(self, job_ids: set[str]) -> int:
         copied = 0
@@ -331,6 +353,7 @@ class _ArchiveSink:
         return copied
 
     def close(self) -> None:
+        self._flush()
         self._file.close()
         self._handle.flush()
         os.fsync(self._handle.fileno())

@@ -1,11 +1,12 @@
 """Archived workflow pages of one window -> the workflows, steps, jobs, blobs and transactions
 tables, as Parquet files with the explicit schemas of `pipeline.schemas`.
 
-DuckDB does the work, streaming over the gzip pages: one SQL pass parses each workflow once
-into a typed row that carries its steps (with their jobs and blobs) and transactions as nested
-lists; Arrow splits the nested lists into the five tables batch by batch, and each batch is
-appended to its table's Parquet writer. Memory is bounded by DuckDB's memory limit plus one
-Arrow batch, whatever the size of the day.
+DuckDB does the work, streaming over the gzip pages: one SQL pass parses each workflow and
+emits one typed row per step, with the workflow's columns on its first row and jobs, blobs and
+transactions as nested lists; Arrow splits each batch into the five tables and appends them
+to one Parquet writer per table, while a worker thread already pulls the next batch from
+DuckDB. Memory is bounded by DuckDB's memory limit plus a few Arrow batches and one buffered
+row group per table, whatever the size of the day.
 
 Rules that hold for every row:
 
@@ -23,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -183,22 +186,18 @@ def _lit(value: Any) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _minus(json_expr: str, keys: Sequence[str], mapped_out: str | None = None) -> str:
-    """SQL for "the object minus `keys`", NULL when nothing is left.
+def _minus(json_expr: str, keys: Sequence[str]) -> str:
+    """SQL for "the JSON object minus `keys`", NULL when nothing is left.
 
     json_keys is a cheap check; the merge-patch rewrite only runs for objects that do carry
-    members without a column. `mapped_out` forces the rewrite (members that always exist but
-    have no column of their own).
+    members without a column.
     """
-    patch = _lit({key: None for key in keys})
+    patch = _lit(dict.fromkeys(keys))
     known = "[" + ", ".join(_lit(key) for key in keys) + "]"
-    has_extra = f"NOT list_has_all({known}, json_keys({json_expr}))"
-    if mapped_out:
-        has_extra = f"({mapped_out}) OR {has_extra}"
-    rest = f"json_merge_patch({json_expr}, {patch})"
     return (
-        f"CASE WHEN json_type({json_expr}) = 'OBJECT' AND ({has_extra}) "
-        f"THEN nullif(CAST({rest} AS VARCHAR), '{{}}') END"
+        # json_keys of anything but an object is [], which has no unknown members.
+        f"CASE WHEN NOT list_has_all({known}, json_keys({json_expr})) "
+        f"THEN nullif(CAST(json_merge_patch({json_expr}, {patch}) AS VARCHAR), '{{}}') END"
     )
 
 
@@ -261,17 +260,17 @@ def _blobs(outmap: str, output: str) -> str:
 def _workflow_extra(doc: str) -> str:
     """Members of the workflow without a column of their own, as one JSON object.
 
-    The common case (only documented members) is assembled from the members already parsed;
-    the full object rewrite runs only for documents that carry members nobody knows yet.
+    The common case (only documented members) is assembled from members already parsed
+    (`to_json` embeds JSON values as they are; an absent member shows as null); the full
+    object rewrite runs only for documents that carry members nobody knows yet.
     """
     captured = ("cost", "tips", "callbacks", "transactions")
     known = "[" + ", ".join(_lit(k) for k in (*WORKFLOW_MAPPED, *captured)) + "]"
     patch = _lit(dict.fromkeys(WORKFLOW_MAPPED))
-    assembled = "json_object(" + ", ".join(f"{_lit(k)}, w.{k}" for k in captured) + ")"
+    assembled = "to_json({" + ", ".join(f"{_lit(k)}: w.{k}" for k in captured) + "})"
     return (
-        f"nullif(CAST(CASE WHEN list_has_all({known}, json_keys({doc})) "
-        f"THEN json_merge_patch('{{}}', {assembled}) "
-        f"ELSE json_merge_patch({doc}, {patch}) END AS VARCHAR), '{{}}')"
+        f"CAST(CASE WHEN list_has_all({known}, json_keys({doc})) THEN {assembled} "
+        f"ELSE json_merge_patch({doc}, {patch}) END AS VARCHAR)"
     )
 
 
@@ -545,7 +544,7 @@ def split_batch(batch: pa.RecordBatch, window: Window) -> dict[str, pa.Table]:
 # A Parquet row group is flushed at this many rows or bytes of Arrow data, whichever first:
 # big enough for good compression and fast scans, small enough to bound memory.
 ROW_GROUP_ROWS = 64_000
-ROW_GROUP_BYTES = 32 * 2**20
+ROW_GROUP_BYTES = 8 * 2**20
 DUCKDB_MEMORY_LIMIT = "256MB"
 DUCKDB_THREADS = 2
 
@@ -600,10 +599,6 @@ class _PartitionWriter:
         finally:
             self._file.close()
             self.path.unlink(missing_ok=True)
-
-
-class _DuplicateWorkflow(Exception):
-    pass
 
 
 def gzip_uncompressed_size(path: Path) -> int:
@@ -677,35 +672,80 @@ def _batches(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.RecordBatch
         yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
 
 
+class _Prefetcher:
+    """Pulls DuckDB's batches on a worker thread, a couple ahead of the consumer.
+
+    DuckDB computes the next batch (without the GIL) while this thread's caller splits and
+    writes the previous one, so the engine and the Parquet writers overlap instead of taking
+    turns. At most `depth` batches wait in the queue, which bounds the memory it adds.
+    """
+
+    _END = object()
+
+    def __init__(self, reader: pa.RecordBatchReader, rows: int, depth: int = 2) -> None:
+        self._reader = reader
+        self._rows = rows
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="flatten-prefetch", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for batch in _batches(self._reader, self._rows):
+                if not self._put(batch):
+                    return
+            self._put(self._END)
+        except BaseException as exc:  # handed to the consumer, raised there
+            self._put(exc)
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def _stream(
-    con: duckdb.DuckDBPyConnection,
-    query: str,
-    window: Window,
-    writers: dict[str, _PartitionWriter],
-    *,
-    check_duplicates: bool,
+    con: duckdb.DuckDBPyConnection, query: str, window: Window, writers: dict[str, _PartitionWriter]
 ) -> None:
-    seen: set[str] = set()
     reader = con.sql(query).to_arrow_reader(BATCH_ROWS)
+    prefetch = _Prefetcher(reader, BATCH_ROWS)
     try:
-        for batch in _batches(reader, BATCH_ROWS):
-            tables = split_batch(batch, window)
-            if check_duplicates:
-                ids = tables["workflows"].column("workflow_id").to_pylist()
-                before = len(seen)
-                seen.update(ids)
-                if len(seen) - before != len(ids):
-                    raise _DuplicateWorkflow
-            for name, table in tables.items():
+        for batch in prefetch:
+            for name, table in split_batch(batch, window).items():
                 writers[name].add(table)
     except BaseException:
+        prefetch.close()
         # Stopping half way leaves a pending result on the connection; drop it so the
         # connection can run the next query.
         reader.close()
         with contextlib.suppress(duckdb.Error):
             con.abort()
         raise
+    prefetch.close()
     reader.close()
+
+
+def _has_duplicates(con: duckdb.DuckDBPyConnection, path: Path, key: str) -> bool:
+    source = f"read_parquet({_lit(str(path))})"
+    return _scalar(con, f"SELECT count({key}) - count(DISTINCT {key}) FROM {source}") > 0
 
 
 def _dedupe_children(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> int:
@@ -753,7 +793,7 @@ def flatten_pages(
         for path in files:
             max_object = max(max_object, gzip_uncompressed_size(path) + 2**20)
 
-        def run(exclude_table: str | None) -> dict[str, _PartitionWriter]:
+        def run(exclude_table: str | None) -> dict[str, int]:
             writers = {
                 name: _PartitionWriter(outputs[name], schema)
                 for name, schema in schemas.WORKFLOW_TABLES.items()
@@ -767,21 +807,20 @@ def flatten_pages(
                         max_object_size=max_object,
                         exclude_table=exclude_table,
                     )
-                    _stream(con, query, window, writers, check_duplicates=exclude_table is None)
+                    _stream(con, query, window, writers)
             except BaseException:
                 for writer in writers.values():
                     writer.abort()
                 raise
-            return writers
+            return {name: writer.close() for name, writer in writers.items()}
 
         duplicates: dict[str, int] = {}
-        try:
-            writers = run(None)
-        except _DuplicateWorkflow:
-            # A workflow listed twice (the list moved under the cursor): keep its latest copy.
+        rows = run(None)
+        if _has_duplicates(con, outputs["workflows"], "workflow_id"):
+            # A workflow listed twice (the list moved under the cursor): write the window
+            # again without the older copies. Rare, so the common case pays one cheap check.
             duplicates["workflows"] = _losers(con, files, max_object)
-            writers = run("_losers")
-        rows = {name: writer.close() for name, writer in writers.items()}
+            rows = run("_losers")
         for name in ("steps", "jobs", "blobs"):
             removed = _dedupe_children(con, name, outputs[name])
             if removed:

@@ -260,8 +260,11 @@ def load_report(
     spec = REPORTS[kind]
     params = built_params(con)
     # A recompute for another threshold earlier on this connection must not leak into this one.
-    for (name,) in con.execute("select table_name from duckdb_tables() where temporary").fetchall():
-        con.execute(f"drop table temp.main.{name}")
+    models = {m.name for m in built_models(con)}
+    temporary = con.execute("select table_name from duckdb_tables() where temporary").fetchall()
+    for (name,) in temporary:
+        if name in models:
+            con.execute(f"drop table temp.main.{name}")
     if threshold is not None and float(threshold) != float(str(params[THRESHOLD_PARAM])):
         params[THRESHOLD_PARAM] = float(threshold)
         _recompute(con, [s.table for s in spec.sections], params)

@@ -14,9 +14,11 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -26,7 +28,7 @@ import duckdb
 
 from pipeline import archive, flatten, lake, locks, schemas
 from pipeline.errors import AuthenticationError, PipelineError, WindowError
-from pipeline.extract import PageError, PageSource, extract_window
+from pipeline.extract import ExtractResult, PageError, PageSource, extract_window
 from pipeline.ledger import Ledger
 from pipeline.settings import Settings
 from pipeline.windows import Window
@@ -116,8 +118,8 @@ def _flatten_to_temps(
         page = _find_bad_page(settings, day, pages)
         where = f"page {page}" if page else "its pages"
         raise WindowError(
-            f"window {day}: {where} could not be flattened ({_short(exc)}). The archived "
-            f"pages are under {pages[0].parent if pages else settings.raw_dir}.",
+            f"window {day}: {where} could not be flattened ({_short(exc)}); the window keeps "
+            "its previous data.",
             window=day.isoformat(),
             page=page,
         ) from exc
@@ -162,6 +164,134 @@ def _cleanup(settings: Settings, day: date) -> None:
     lake.remove_stale_temps(settings.lake_dir, day)
 
 
+@dataclass
+class _Fetched:
+    """A window whose pages are in an archive attempt, waiting to be flattened and published.
+    Holds the window's lock (in `stack`) until it is published or abandoned."""
+
+    day: date
+    run_id: str | None
+    started: float
+    retries: int
+    attempt: Path
+    extracted: ExtractResult
+    stack: contextlib.ExitStack
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _failure(
+    settings: Settings, day: date, exc: Exception, started: float, run_id: str | None
+) -> WindowError:
+    """The WindowError for `exc`, recorded in the ledger (the window's data is untouched)."""
+    if isinstance(exc, WindowError):
+        error = exc
+    elif isinstance(exc, _Cancelled):
+        error = WindowError(
+            f"window {day}: not fetched to the end: the sync run stopped", window=day.isoformat()
+        )
+    elif isinstance(exc, PageError):
+        error = WindowError(
+            f"window {day}: page {exc.page} failed: {exc}", window=day.isoformat(), page=exc.page
+        )
+    elif isinstance(exc, PipelineError):
+        error = WindowError(f"window {day}: {exc}", window=day.isoformat())
+    else:
+        error = WindowError(
+            f"window {day} failed: {type(exc).__name__}: {_short(exc)}", window=day.isoformat()
+        )
+    Ledger(settings.ledger_path).fail(
+        day, str(error), seconds=time.monotonic() - started, run_id=run_id
+    )
+    return error
+
+
+def _fetch(
+    settings: Settings,
+    client: Any,
+    day: date,
+    *,
+    run_id: str | None,
+    on_page: Callable[[int, int], None] | None,
+    force_mode: str | None = None,
+) -> _Fetched:
+    """Phase 1: take the window's lock and archive its pages into a fresh attempt."""
+    stack = contextlib.ExitStack()
+    started = time.monotonic()
+    try:
+        stack.enter_context(window_lock(settings, day))
+        started = time.monotonic()
+        _cleanup(settings, day)
+        Ledger(settings.ledger_path).start(day, run_id=run_id)
+        attempt = archive.new_attempt_dir(settings.raw_dir, day)
+        stack.callback(archive.discard, attempt)
+        before = _retries(client)
+        try:
+            extracted = extract_window(
+                _as_source(client), Window(day), attempt, on_page=on_page, force_mode=force_mode
+            )
+        except Exception as exc:
+            raise _failure(settings, day, exc, started, run_id) from exc
+        return _Fetched(day, run_id, started, _retries(client) - before, attempt, extracted, stack)
+    except BaseException:
+        stack.close()
+        raise
+
+
+def _publish(settings: Settings, fetched: _Fetched) -> WindowResult:
+    """Phase 2: flatten the attempt, swap in the archive and the lake files, mark complete."""
+    day, extracted = fetched.day, fetched.extracted
+    with fetched.stack:
+        try:
+            pages = archive.page_files(fetched.attempt)
+            temps, flat = _flatten_to_temps(settings, day, pages, extracted.fetched_at)
+            try:
+                archive.write_manifest(
+                    fetched.attempt,
+                    archive.Manifest(
+                        window_date=day.isoformat(),
+                        filter_mode=extracted.filter_mode,
+                        pages=extracted.pages,
+                        items_seen=extracted.items_seen,
+                        items_in_window=extracted.items_in_window,
+                        fetched_at=extracted.fetched_at.isoformat(),
+                        finished_at=extracted.finished_at.isoformat(),
+                        run_id=fetched.run_id,
+                        request={k: v for k, v in extracted.request.items() if k != "cursor"},
+                    ),
+                )
+                archive.publish_attempt(settings.raw_dir, day, fetched.attempt)
+                _publish_lake(settings, day, temps)
+            finally:
+                for temp in temps.values():
+                    temp.unlink(missing_ok=True)
+            result = _result(
+                day,
+                "complete",
+                extracted.pages,
+                flat,
+                extracted.filter_mode,
+                fetched.retries,
+                time.monotonic() - fetched.started,
+            )
+            Ledger(settings.ledger_path).complete(
+                day, **_ledger_counts(result), run_id=fetched.run_id
+            )
+            return result
+        except Exception as exc:
+            raise _failure(settings, day, exc, fetched.started, fetched.run_id) from exc
+
+
+def _abandon(settings: Settings, fetched: _Fetched, reason: str) -> None:
+    """A fetched window that will not be published (the run stopped): say so, unlock."""
+    with fetched.stack:
+        Ledger(settings.ledger_path).fail(
+            fetched.day, f"window {fetched.day}: not published: {reason}", run_id=fetched.run_id
+        )
+
+
 def sync_window(
     settings: Settings,
     client: Any,
@@ -177,73 +307,10 @@ def sync_window(
     give the retry count). On failure the window's previous archive and lake files stay, and
     the ledger records the error.
     """
-    day = window_date
-    ledger = Ledger(settings.ledger_path)
-    with window_lock(settings, day):
-        started = time.monotonic()
-        retries_before = _retries(client)
-        _cleanup(settings, day)
-        ledger.start(day, run_id=run_id)
-        attempt = archive.new_attempt_dir(settings.raw_dir, day)
-        try:
-            try:
-                extracted = extract_window(
-                    _as_source(client), Window(day), attempt, on_page=on_page, force_mode=force_mode
-                )
-            except PageError as exc:
-                raise WindowError(
-                    f"window {day}: page {exc.page} failed: {exc}",
-                    window=day.isoformat(),
-                    page=exc.page,
-                ) from exc
-            pages = archive.page_files(attempt)
-            temps, flat = _flatten_to_temps(settings, day, pages, extracted.fetched_at)
-            try:
-                archive.write_manifest(
-                    attempt,
-                    archive.Manifest(
-                        window_date=day.isoformat(),
-                        filter_mode=extracted.filter_mode,
-                        pages=extracted.pages,
-                        items_seen=extracted.items_seen,
-                        items_in_window=extracted.items_in_window,
-                        fetched_at=extracted.fetched_at.isoformat(),
-                        finished_at=extracted.finished_at.isoformat(),
-                        run_id=run_id,
-                        request={k: v for k, v in extracted.request.items() if k != "cursor"},
-                    ),
-                )
-                archive.publish_attempt(settings.raw_dir, day, attempt)
-                _publish_lake(settings, day, temps)
-            finally:
-                for temp in temps.values():
-                    temp.unlink(missing_ok=True)
-            result = _result(
-                day,
-                "complete",
-                extracted.pages,
-                flat,
-                extracted.filter_mode,
-                _retries(client) - retries_before,
-                time.monotonic() - started,
-            )
-            ledger.complete(day, **_ledger_counts(result), run_id=run_id)
-            return result
-        except WindowError as exc:
-            ledger.fail(day, str(exc), seconds=time.monotonic() - started, run_id=run_id)
-            raise
-        except PipelineError as exc:
-            error = WindowError(f"window {day}: {exc}", window=day.isoformat())
-            ledger.fail(day, str(error), seconds=time.monotonic() - started, run_id=run_id)
-            raise error from exc
-        except Exception as exc:
-            error = WindowError(
-                f"window {day} failed: {type(exc).__name__}: {_short(exc)}", window=day.isoformat()
-            )
-            ledger.fail(day, str(error), seconds=time.monotonic() - started, run_id=run_id)
-            raise error from exc
-        finally:
-            archive.discard(attempt)
+    fetched = _fetch(
+        settings, client, window_date, run_id=run_id, on_page=on_page, force_mode=force_mode
+    )
+    return _publish(settings, fetched)
 
 
 def rebuild_window(settings: Settings, window_date: date) -> WindowResult:
@@ -287,7 +354,7 @@ def rebuild_window(settings: Settings, window_date: date) -> WindowResult:
 
 
 def _as_source(client: Any) -> PageSource:
-    return client  # type: ignore[no-any-return]
+    return client
 
 
 def _retries(client: Any) -> int:
@@ -361,6 +428,16 @@ def default_enricher(settings: Settings) -> Iterator[Enricher | None]:
         yield lambda s, day: enrich_window(s, day, client=client)
 
 
+def _is_auth_failure(exc: BaseException) -> bool:
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, AuthenticationError):
+            return True
+        exc = exc.__cause__  # type: ignore[assignment]
+        seen += 1
+    return False
+
+
 def sync_range(
     settings: Settings,
     client: Any,
@@ -373,43 +450,75 @@ def sync_range(
 ) -> list[WindowResult]:
     """Sync each day in turn; a failed window is reported and the others still run.
 
+    Pipelined: while one window is flattened, published and enriched on this thread, the
+    next one's pages are already being fetched on a worker thread (one fetch at a time, so
+    the API sees the same request pattern as a plain loop; one flatten at a time, so memory
+    stays that of one window).
+
     With `enrich`, each completed window's jobs are then enriched (`enricher`, by default
     `pipeline.enrich.enrich_window` when that module exists). A 401 stops the whole range:
     every other window would fail the same way.
     """
     run_id = run_id or f"sync-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     results: list[WindowResult] = []
+    cancel = threading.Event()
+
+    def fetch(day: date) -> _Fetched:
+        def page_progress(pages: int, workflows: int) -> None:
+            if cancel.is_set():
+                raise _Cancelled
+            if on_progress is not None:
+                on_progress(Progress(day, pages, workflows))
+
+        return _fetch(settings, client, day, run_id=run_id, on_page=page_progress)
+
+    def report(result: WindowResult) -> None:
+        results.append(result)
+        if on_progress is not None:
+            on_progress(Progress(result.window_date, result.pages, result.workflows, result))
+
     with contextlib.ExitStack() as stack:
         if enrich and enricher is None:
             enricher = stack.enter_context(default_enricher(settings))
-        for day in dates:
-
-            def page_progress(pages: int, workflows: int, day: date = day) -> None:
-                if on_progress is not None:
-                    on_progress(Progress(day, pages, workflows))
-
-            try:
-                result = sync_window(settings, client, day, run_id=run_id, on_page=page_progress)
-            except WindowError as exc:
-                result = failed_result(day, str(exc))
-                if isinstance(exc.__cause__, AuthenticationError) or isinstance(
-                    getattr(exc.__cause__, "__cause__", None), AuthenticationError
-                ):
-                    results.append(result)
-                    if on_progress is not None:
-                        on_progress(Progress(day, 0, 0, result))
-                    raise
-            if result.status == "complete" and enrich and enricher is not None:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-fetch")
+        pending: Future[_Fetched] | None = pool.submit(fetch, dates[0]) if dates else None
+        try:
+            for index, day in enumerate(dates):
+                assert pending is not None
                 try:
-                    enricher(settings, day)
-                except AuthenticationError:
-                    raise
-                except PipelineError as exc:
-                    result.error = f"job enrichment failed: {exc}"
-                    log.warning("window %s: job enrichment failed: %s", day, exc)
-            results.append(result)
-            if on_progress is not None:
-                on_progress(Progress(day, result.pages, result.workflows, result))
+                    fetched = pending.result()
+                except WindowError as exc:
+                    if _is_auth_failure(exc):
+                        pending = None
+                        report(failed_result(day, str(exc)))
+                        raise
+                    fetched = None
+                    failure = str(exc)
+                following = dates[index + 1] if index + 1 < len(dates) else None
+                pending = pool.submit(fetch, following) if following else None
+                if fetched is None:
+                    report(failed_result(day, failure))
+                    continue
+                try:
+                    result = _publish(settings, fetched)
+                except WindowError as exc:
+                    report(failed_result(day, str(exc)))
+                    continue
+                if enrich and enricher is not None:
+                    try:
+                        enricher(settings, day)
+                    except AuthenticationError:
+                        raise
+                    except PipelineError as exc:
+                        result.error = f"job enrichment failed: {exc}"
+                        log.warning("window %s: job enrichment failed: %s", day, exc)
+                report(result)
+        finally:
+            # Stopped early (an error, Ctrl-C): end the fetch in flight and release its window.
+            cancel.set()
+            pool.shutdown(wait=True)
+            if pending is not None and pending.done() and pending.exception() is None:
+                _abandon(settings, pending.result(), "the sync run stopped before it")
     return results
 
 

@@ -113,6 +113,16 @@ def _parse_pages(value: str | None) -> frozenset[int]:
     metavar="N,N,...",
     help="Fault: these list pages (1-based, per query chain) return broken JSON.",
 )
+@click.option(
+    "--last-page-next",
+    default="omit",
+    show_default=True,
+    metavar="omit|null|empty|cursor",
+    # A plain string (checked by the simulator's Faults) so that the CLI does not import the
+    # simulator until this command runs.
+    help='Fault: how the last list page ends: no `next`, null, "", or a cursor to one more '
+    "empty page.",
+)
 def serve(
     port: int,
     host: str,
@@ -129,29 +139,36 @@ def serve(
     ignore_date_filter: bool,
     page_size_clamp: int | None,
     malformed_pages: str | None,
+    last_page_next: str,
 ) -> None:
     """Serve the simulated API in the foreground until Ctrl-C."""
     # Imported here: the simulator is only needed by this command.
     from pipeline.simulator import Faults, SimulatorConfig, SimulatorServer
 
-    faults = Faults(
-        latency_ms=latency_ms,
-        rate_429=rate_429,
-        retry_after=None if retry_after.strip().lower() in ("none", "") else retry_after.strip(),
-        rate_5xx=rate_5xx,
-        ignore_date_filter=ignore_date_filter,
-        page_size_clamp=page_size_clamp,
-        malformed_pages=_parse_pages(malformed_pages),
-    )
-    config = SimulatorConfig(
-        seed=seed,
-        days=days,
-        workflows_per_day=workflows_per_day,
-        token=token,
-        running_share=running_share,
-        faults=faults,
-        **({"start": start.date()} if start is not None else {}),
-    )
+    try:
+        faults = Faults(
+            latency_ms=latency_ms,
+            rate_429=rate_429,
+            retry_after=None
+            if retry_after.strip().lower() in ("none", "")
+            else retry_after.strip(),
+            rate_5xx=rate_5xx,
+            ignore_date_filter=ignore_date_filter,
+            page_size_clamp=page_size_clamp,
+            malformed_pages=_parse_pages(malformed_pages),
+            last_page_next=last_page_next,
+        )
+        config = SimulatorConfig(
+            seed=seed,
+            days=days,
+            workflows_per_day=workflows_per_day,
+            token=token,
+            running_share=running_share,
+            faults=faults,
+            **({"start": start.date()} if start is not None else {}),
+        )
+    except ValueError as exc:  # the simulator's own validation, e.g. an out-of-range volume
+        raise click.UsageError(str(exc)) from None
     try:
         server = SimulatorServer(config, port=port, host=host)
     except OSError as exc:

@@ -21,7 +21,7 @@ from rich.text import Text
 
 from pipeline import archive
 from pipeline import settings as defaults
-from pipeline.cli.output import data_table, format_seconds, format_when, stdout_console, text
+from pipeline.cli.output import data_table, format_seconds, stdout_console, text
 from pipeline.errors import ConfigError
 from pipeline.ledger import Ledger, WindowRow
 from pipeline.settings import Settings
@@ -136,51 +136,48 @@ def _status(value: str) -> Text:
 # --------------------------------------------------------------------------- summaries
 
 
+# Summary columns: (header, WindowResult attribute, summed in the total row, shown when narrow).
+_SUMMARY_COLUMNS = (
+    ("day", "window_date", False, True),
+    ("status", "status", False, True),
+    ("workflows", "workflows", True, True),
+    ("steps", "steps", True, True),
+    ("jobs", "jobs", True, True),
+    ("blobs", "blobs", True, False),
+    ("txns", "transactions", True, False),
+    ("pages", "pages", True, False),
+    ("mode", "filter_mode", False, True),
+    ("retries", "retries", True, False),
+    ("time", "seconds", True, True),
+)
+
+
 def _summary(console: Console, results: Sequence[WindowResult], title: str) -> None:
-    table = data_table(
-        title,
-        [
-            "day",
-            "status",
-            "pages",
-            "workflows",
-            "steps",
-            "jobs",
-            "blobs",
-            "txns",
-            "mode",
-            "retries",
-            "time",
-        ],
-        no_wrap=["day"],
-    )
-    totals = dict.fromkeys(("pages", "workflows", "steps", "jobs", "blobs", "transactions"), 0)
+    # An 80-column terminal gets the columns that matter most rather than folded headers.
+    columns = [c for c in _SUMMARY_COLUMNS if console.width >= 100 or c[3]]
+    table = data_table(title, [c[0] for c in columns], no_wrap=[c[0] for c in columns])
+
+    def cell(result: WindowResult, attribute: str) -> Text | str:
+        value = getattr(result, attribute)
+        if attribute == "status":
+            return _status(value)
+        if attribute == "seconds":
+            return format_seconds(value)
+        return str(value) if value not in (None, "") else "-"
+
     for r in results:
-        table.add_row(
-            str(r.window_date),
-            _status(r.status),
-            str(r.pages),
-            str(r.workflows),
-            str(r.steps),
-            str(r.jobs),
-            str(r.blobs),
-            str(r.transactions),
-            r.filter_mode or "-",
-            str(r.retries),
-            format_seconds(r.seconds),
-        )
-        for key in totals:
-            totals[key] += getattr(r, key)
+        table.add_row(*(cell(r, c[1]) for c in columns))
     if len(results) > 1:
-        table.add_row(
-            "total",
-            "",
-            *(str(totals[k]) for k in totals),
-            "",
-            "",
-            format_seconds(sum(r.seconds for r in results)),
-            style="bold",
-        )
+        totals: list[Text | str] = []
+        for _, attribute, summed, _ in columns:
+            total = sum(getattr(r, attribute) for r in results) if summed else None
+            if attribute == "window_date":
+                totals.append("total")
+            elif total is None:
+                totals.append("")
+            else:
+                totals.append(format_seconds(total) if attribute == "seconds" else str(total))
+        table.add_row(*totals, style="bold")
     console.print(table)
     for r in results:
         if r.error:
@@ -297,6 +294,20 @@ def _shown_status(settings: Settings, row: WindowRow) -> str:
     return row.status
 
 
+def _enrichment(row: WindowRow, *, compact: bool = False) -> Text:
+    """Job-lookup coverage: found jobs / jobs of the window. A 404 (not found) is done too, so
+    the cell is yellow only while lookups are still owed (failed, or never run)."""
+    if row.jobs_enriched is None:
+        return text(None)
+    cell = f"{row.jobs_enriched}/{'-' if row.jobs is None else row.jobs}"
+    if row.jobs_not_found and not compact:
+        cell += f" ({row.jobs_not_found} not found)"
+    if row.jobs_enrich_failed and not compact:
+        cell += f" ({row.jobs_enrich_failed} failed)"
+    owed = row.jobs is not None and row.jobs_enriched + (row.jobs_not_found or 0) < row.jobs
+    return text(cell, style="yellow" if owed else "")
+
+
 @click.command()
 def status() -> None:
     """The window ledger: which days are synced, when, how many workflows, and the gaps."""
@@ -310,23 +321,33 @@ def status() -> None:
     if not rows:
         console.print(f"Nothing synced yet in {settings.data_dir}: run `civitai-sync sync`.")
         return
+    # A narrow terminal gets short cells and the errors under the table, not folded columns.
+    wide = console.width >= 120
+    columns = ["day", "status", "pages", "workflows", "jobs enriched/jobs", "mode", "finished"]
     table = data_table(
         f"Sync windows ({settings.ledger_path})",
-        ["day", "status", "pages", "workflows", "jobs enriched", "mode", "finished", "error"],
-        no_wrap=["day", "finished"],
+        [*columns, "error"] if wide else columns,
+        no_wrap=[c for c in columns if c != "jobs enriched/jobs"],
     )
+    finished_format = "%Y-%m-%d %H:%M:%SZ" if wide else "%m-%d %H:%M"
     for row in rows:
-        table.add_row(
+        cells: list[Text | str] = [
             str(row.window_date),
             _status(_shown_status(settings, row)),
             text(row.pages),
             text(row.workflows),
-            text(row.jobs_enriched),
+            _enrichment(row, compact=not wide),
             text(row.filter_mode),
-            format_when(row.finished_at),
-            text(row.error, style="red") if row.error else text(None),
-        )
+            row.finished_at.strftime(finished_format) if row.finished_at else "-",
+        ]
+        if wide:
+            cells.append(text(row.error, style="red") if row.error else text(None))
+        table.add_row(*cells)
     console.print(table)
+    if not wide:
+        for row in rows:
+            if row.error:
+                console.print(Text(f"{row.window_date}: {row.error}", style="red"), soft_wrap=True)
     gaps = ledger.gaps()
     line = Text("gaps: ", style="bold")
     if gaps:
@@ -378,8 +399,21 @@ def _check_demo_dir(settings: Settings) -> None:
 
 
 @click.command()
+@click.option(
+    "--days",
+    type=click.IntRange(min=1, max=60),
+    default=DEMO_DAYS,
+    show_default=True,
+    help="Simulated days, ending yesterday.",
+)
+@click.option(
+    "--workflows-per-day",
+    type=click.IntRange(min=1, max=100_000),
+    default=DEMO_WORKFLOWS_PER_DAY,
+    show_default=True,
+)
 @click.pass_context
-def demo(ctx: click.Context) -> None:
+def demo(ctx: click.Context, days: int, workflows_per_day: int) -> None:
     """Sync a few days from the built-in simulator (no token needed) and show the result."""
     from pipeline.client import OrchestrationClient
     from pipeline.simulator import SimulatorConfig, SimulatorServer
@@ -389,28 +423,26 @@ def demo(ctx: click.Context) -> None:
     console = stdout_console()
     today = utc_today()
     config = SimulatorConfig(
-        start=today - timedelta(days=DEMO_DAYS),
-        days=DEMO_DAYS,
-        workflows_per_day=DEMO_WORKFLOWS_PER_DAY,
+        start=today - timedelta(days=days), days=days, workflows_per_day=workflows_per_day
     )
-    days = [config.start + timedelta(days=n) for n in range(DEMO_DAYS)]
+    window_days = [config.start + timedelta(days=n) for n in range(days)]
     with SimulatorServer(config) as server:
         settings = dataclasses.replace(settings, api_url=server.url, token=config.token)
         console.print(
             Text.assemble(
                 ("Simulator ", "bold"),
                 (server.url, "cyan"),
-                f": {DEMO_DAYS} days ({days[0]} .. {days[-1]}), "
-                f"~{DEMO_WORKFLOWS_PER_DAY} workflows a day",
+                f": {days} day(s) ({window_days[0]} .. {window_days[-1]}), "
+                f"{workflows_per_day} workflows a day",
             )
         )
         with OrchestrationClient(base_url=server.url, token=config.token) as client:
-            reporter = _Reporter(console, len(days), "syncing")
+            reporter = _Reporter(console, len(window_days), "syncing")
             with reporter.running():
                 results = sync_range(
                     settings,
                     client,
-                    days,
+                    window_days,
                     on_progress=reporter,
                     run_id=f"{DEMO_RUN_PREFIX}{today.isoformat()}",
                 )

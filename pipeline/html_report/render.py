@@ -368,16 +368,16 @@ def _label_chart(
 
 _FLAGGED_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("created_at", "created (UTC)", "nowrap"),
-    ("job_id", "job", "id"),
-    ("workflow_id", "workflow", "id"),
+    ("csam_score_max", "max CSAM score", "num flag"),
+    ("csam_scores", "CSAM score per output", ""),
+    ("vlm_labels", "VLM labels", ""),
+    ("prompt_classification", "prompt classified", ""),
     ("user_id", "user", "id"),
     ("step_type", "step type", ""),
     ("provider", "provider", ""),
     ("status", "status", ""),
-    ("csam_score_max", "max CSAM score", "num flag"),
-    ("csam_scores", "CSAM scores per output", ""),
-    ("vlm_labels", "VLM labels", ""),
-    ("prompt_classification", "prompt classified", ""),
+    ("job_id", "job", "id"),
+    ("workflow_id", "workflow", "id"),
 )
 
 

@@ -43,7 +43,7 @@ th, td { border-bottom: 1px solid var(--line); padding: 4px 8px; text-align: lef
 th { background: #f3f4f6; font-weight: 600; position: sticky; top: 0; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.id { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 12px;
-  white-space: nowrap; }
+  min-width: 9ch; }
 td.flag { color: var(--bad); font-weight: 600; }
 td.nowrap { white-space: nowrap; }
 details { background: var(--card); border: 1px solid var(--line); border-radius: 8px; margin: 6px 0;

@@ -17,12 +17,7 @@ from typing import Any
 import orjson
 
 from pipeline.simulator.config import SimulatorConfig
-from pipeline.simulator.generate import (
-    MATURE_LEVELS,
-    REFUNDED_STATUSES,
-    GeneratedWorkflow,
-    Generator,
-)
+from pipeline.simulator.generate import MATURE_LEVELS, GeneratedWorkflow, Generator
 from pipeline.simulator.ids import parse_compact_ms, uuid7_ms
 from pipeline.simulator.jobdocs import build_job_doc, is_purged
 
@@ -134,6 +129,14 @@ class SimulatedAccount:
         if self._finished:
             return []
         return [self.record(g).id for g in range(self.total) if self.generator.is_running(g)]
+
+    def cache_sizes(self) -> dict[str, int]:
+        """How many generated workflows, serialized workflows and job documents are held."""
+        return {
+            "generated": self._generated.cache_info().currsize,
+            "records": self._record.cache_info().currsize,
+            "jobs": self._job_bytes.cache_info().currsize,
+        }
 
     # --- ground truth API ------------------------------------------------------------------
     def day_range(self, day: date) -> range:
@@ -255,7 +258,3 @@ class SimulatedAccount:
                     return None
                 return orjson.dumps(build_job_doc(self.config.seed, wf, info))
         return None
-
-
-def is_refunded_status(status: str) -> bool:
-    return status in REFUNDED_STATUSES

@@ -175,7 +175,6 @@ class Generator:
         self._user_pick = Weighted((u, 1.0 / (k + 1) ** 1.1) for k, u in enumerate(users))
         self._k_created = mix(config.seed, 0xC7EA7E)
         self._k_workflow = mix(config.seed, 0x3F10)
-        self._k_csam = mix(config.seed, 0xC5A)
         self._k_running = mix(config.seed, 0x2C2)
 
     # --- positions and timestamps ---------------------------------------------------------
@@ -209,15 +208,6 @@ class Generator:
             else:
                 hi = mid
         return lo
-
-    def csam_percent(self, g: int, step: int, item: int) -> float:
-        h = splitmix64(self._k_csam ^ (g << 12 | step << 9 | item))
-        u = unit(h)
-        if u < 0.015:
-            return round(50 + (h & 0xFFFF) / 65535 * 49.99, 2)
-        if u < 0.12:
-            return round(0.01 + (h & 0xFFFF) / 65535 * 24.99, 2)
-        return 0.0
 
     def is_running(self, g: int) -> bool:
         return unit(splitmix64(self._k_running ^ g)) < self.config.running_share
@@ -257,8 +247,8 @@ class Generator:
         if api_user:
             tags = ["api", wf_tag] if rng.random() < 0.7 else []
         else:
-            tags = ["civitai", first.eco, "gen", color or "blue", wf_tag, media]
-            tags = [t for t in tags if t]
+            parts = ["civitai", first.eco, "gen", color or "blue", wf_tag, media]
+            tags = [t for t in parts if t]
         if 0.85 <= id_style < 0.97:
             tags.append(f"user:{user}")
         # Statuses per step: the failing step is the last one most of the time; what follows
@@ -304,7 +294,7 @@ class Generator:
         starts = [j.start_ticks for j in jobs_info if j.start_ticks is not None]
         wf_started = min(starts) if starts else None
 
-        tips_rates = {"civitai": 0, "creators": 0}
+        tips_rates: dict[str, float] = {"civitai": 0, "creators": 0}
         if not api_user and rng.random() < 0.1:
             tips_rates = {
                 "civitai": (0.1, 0.25)[rng.random() < 0.5],
@@ -424,8 +414,10 @@ class Generator:
     def _prompt(self, rng: Random) -> str:
         subject = vocab.SUBJECTS[int(rng.random() * len(vocab.SUBJECTS))]
         setting = vocab.SETTINGS[int(rng.random() * len(vocab.SETTINGS))]
-        a = vocab.STYLES[int(rng.random() * len(vocab.STYLES))]
-        b = vocab.STYLES[int(rng.random() * len(vocab.STYLES))]
+        n = len(vocab.STYLES)
+        first = int(rng.random() * n)
+        a = vocab.STYLES[first]
+        b = vocab.STYLES[(first + 1 + int(rng.random() * (n - 1))) % n]
         return f"{subject} {setting}, {a}, {b}"
 
     def _input_url(self, rng: Random, ext: str = "png") -> str:
@@ -845,26 +837,24 @@ class Generator:
                         0,
                     )
                 )
-        elif status == "canceled":
+        elif status == "canceled" and origin:
             # Steps after a failure never got jobs; the step the user canceled did.
-            if origin:
-                started = cancel_started
-                step_start = ready if started else None
-                stop = ready + _ticks(durations[0] * 0.3)
-                for j in range(n_jobs if not retry else 1):
-                    jobs.append(
-                        JobInfo(
-                            s,
-                            j,
-                            self.codec.job_id(day, index, s, j),
-                            "canceled",
-                            ready if started else None,
-                            stop,
-                            plan.cost / n_jobs,
-                            0,
-                        )
+            step_start = ready if cancel_started else None
+            stop = ready + _ticks(durations[0] * 0.3)
+            for j in range(n_jobs):
+                jobs.append(
+                    JobInfo(
+                        s,
+                        j,
+                        self.codec.job_id(day, index, s, j),
+                        "canceled",
+                        step_start,
+                        stop,
+                        plan.cost / n_jobs,
+                        0,
                     )
-                end = stop + TICKS_PER_MS
+                )
+            end = stop + TICKS_PER_MS
 
         blobs: list[BlobInfo] = []
         output: dict[str, Any] | None = None
@@ -877,8 +867,8 @@ class Generator:
             blob_docs = []
             for k in range(plan.n_blobs):
                 owner = produced[k % len(produced)]
-                blob = self._blob(rng, g, day, index, s, k, plan, owner, status, green)
-                info = BlobInfo(s, k, owner.job, blob, self.csam_percent(g, s, k))
+                blob, csam = self._blob(rng, g, day, index, s, k, plan, owner, status, green)
+                info = BlobInfo(s, k, owner.job, blob, csam)
                 owner.blobs.append(info)
                 blobs.append(info)
                 blob_docs.append(blob)
@@ -953,13 +943,13 @@ class Generator:
         owner: JobInfo,
         status: str,
         green: bool,
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], float]:
         level = (_NSFW_GREEN if green else _NSFW_BLUE).pick(rng)
         other_block = rng.random() < 0.01
         future_blob = rng.random() < 0.01
         null_blocked = rng.random() < 0.3
         blob_id = self.codec.blob_id(day, index, s, k, plan.ext)
-        csam = self.csam_percent(g, s, k)
+        csam = _csam_percent(rng.random(), rng.random())
         blocked = "CSAM" if csam >= 50 else ("ProhibitedContent" if other_block else None)
         available = status == "succeeded" and blocked is None
         done = owner.end_ticks or 0
@@ -977,7 +967,7 @@ class Generator:
             if available or status == "failed":
                 blob["url"] = url
                 blob["urlExpiresAt"] = expires
-            return blob
+            return blob, csam
         blob = {"type": plan.blob_kind, "id": blob_id, "available": available}
         if blocked is None:
             blob["url"] = url
@@ -993,7 +983,7 @@ class Generator:
         blob["height"] = plan.height
         if future_blob:
             blob[vocab.FUTURE_FIELDS["blob"]] = f"{bits ^ 0x5A5A5A5A5A5A5A5A:016x}"
-        return blob
+        return blob, csam
 
     @staticmethod
     def _output(
@@ -1044,7 +1034,7 @@ class Generator:
                 params["baseModel"] = base_model
                 resources.append({"id": version_id, "model": {"type": "Checkpoint"}})
         if "additionalNetworks" in first.input:
-            lora, vid = vocab.LORAS[lora_draw]
+            _lora, vid = vocab.LORAS[lora_draw]
             resources.append({"id": vid, "model": {"type": "LORA"}, "strength": 0.8})
         return {"params": params, "resources": resources, "isPrivateGeneration": private}
 
@@ -1164,6 +1154,15 @@ class Generator:
             step["jobs"] = docs
         wf.jobs = running_jobs
         wf.blobs = []
+
+
+def _csam_percent(u: float, v: float) -> float:
+    """A Hive CSAM score in percent: mostly 0, some low, ~1.5% of outputs at or above 50."""
+    if u < 0.015:
+        return round(50 + v * 49.99, 2)
+    if u < 0.12:
+        return round(0.01 + v * 24.99, 2)
+    return 0.0
 
 
 def _txn_id(bits: int) -> str:

@@ -8,7 +8,6 @@ server with the same seed resolve ids handed out by an earlier one.
 
 from __future__ import annotations
 
-import base64
 from datetime import UTC, date, datetime
 from functools import lru_cache
 
@@ -18,9 +17,6 @@ TICKS_PER_SECOND = 10_000_000
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_RFC4648 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-_TO_CROCKFORD = bytes.maketrans(_RFC4648.encode(), CROCKFORD.encode())
-_FROM_CROCKFORD = bytes.maketrans(CROCKFORD.encode(), _RFC4648.encode())
 
 
 def splitmix64(x: int) -> int:
@@ -123,18 +119,28 @@ class IdCodec:
         return unpack_position(payload, 3)
 
 
+_PAIRS = [a + b for a in CROCKFORD for b in CROCKFORD]  # 10 bits -> 2 characters
+_PAIR_INDEX = {pair: i for i, pair in enumerate(_PAIRS)}
+
+
 def crockford26(value: int) -> str:
-    """A 130-bit int as 26 Crockford base32 characters (via the C base32 codec)."""
-    text = base64.b32encode((value << 30).to_bytes(20, "big"))[:26]
-    return text.translate(_TO_CROCKFORD).decode()
+    """A 130-bit int as 26 Crockford base32 characters."""
+    parts = [""] * 13
+    for i in range(12, -1, -1):
+        parts[i] = _PAIRS[value & 1023]
+        value >>= 10
+    return "".join(parts)
 
 
 def from_crockford26(text: str) -> int | None:
-    try:
-        raw = base64.b32decode(text.upper().encode().translate(_FROM_CROCKFORD) + b"AAAAAA")
-    except (ValueError, UnicodeEncodeError):
-        return None
-    return int.from_bytes(raw, "big") >> 30
+    text = text.upper()
+    value = 0
+    for i in range(0, 26, 2):
+        index = _PAIR_INDEX.get(text[i : i + 2])
+        if index is None:
+            return None
+        value = value << 10 | index
+    return value
 
 
 def format_uuid(bits122: int, *, version: int) -> str:
@@ -183,6 +189,7 @@ def _second_text(seconds: int) -> str:
     return f"{day}T{hours:02d}:{minutes:02d}:{secs:02d}"
 
 
+@lru_cache(maxsize=16384)
 def format_ticks(ticks: int) -> str:
     """Ticks (100 ns since the Unix epoch) as .NET's System.Text.Json writes a UTC DateTime:
     ISO-8601 with `Z` and 0-7 fractional digits (trailing zeros trimmed)."""
@@ -192,11 +199,13 @@ def format_ticks(ticks: int) -> str:
     return _second_text(seconds) + "Z"
 
 
+_COMPACT = str.maketrans("", "", "-T:")
+
+
 def compact_ms(ms: int) -> str:
     """`yyyyMMddHHmmssfff`, the suffix of a style-A workflow id."""
     seconds, millis = divmod(ms, 1000)
-    dt = datetime.fromtimestamp(seconds, UTC)
-    return f"{dt:%Y%m%d%H%M%S}{millis:03d}"
+    return f"{_second_text(seconds).translate(_COMPACT)}{millis:03d}"
 
 
 def parse_compact_ms(text: str) -> int | None:

@@ -111,9 +111,9 @@ def parse_list_query(params: Mapping[str, Sequence[str]], cursors: CursorCodec) 
 
     take_text = one("take")
     take = DEFAULT_TAKE
-    if take_text not in (None, ""):
+    if take_text:
         try:
-            take = int(take_text)  # type: ignore[arg-type]
+            take = int(take_text)
         except ValueError:
             raise BadRequest({"take": [f"The value '{take_text}' is not valid."]}) from None
         if take < 1:
@@ -142,10 +142,17 @@ def parse_list_query(params: Mapping[str, Sequence[str]], cursors: CursorCodec) 
     )
 
 
+@dataclass(frozen=True)
+class ListPage:
+    body: bytes
+    # Positions the next page of this chain will look at first (empty on the last page).
+    upcoming: range
+
+
 def list_page(
     account: SimulatedAccount, q: ListQuery, faults: Faults, cursors: CursorCodec
-) -> bytes:
-    """The response body of one list request (possibly cut short by `malformed_pages`)."""
+) -> ListPage:
+    """One list request's response body (possibly cut short by `malformed_pages`)."""
     lo, hi = 0, account.total
     if not faults.ignore_date_filter:
         if q.from_ticks is not None:
@@ -182,10 +189,16 @@ def list_page(
             break
 
     next_cursor: str | None = None
+    upcoming = range(0)
     if last is not None and items:
         following = last + step
         if len(items) >= take and lo <= following < hi:
             next_cursor = cursors.encode(following, q.page + 1)
+            upcoming = (
+                range(following, min(following + take, hi))
+                if step == 1
+                else range(following, max(following - take, lo - 1), -1)
+            )
         elif faults.last_page_next == "cursor":
             # Points past the end: the next request gets an empty page without `next`.
             next_cursor = cursors.encode(following, q.page + 1)
@@ -199,5 +212,5 @@ def list_page(
         body = b'{"next":"","items":[' + b",".join(items) + b"]"
     body += b"}"
     if q.page in faults.malformed_pages:
-        return body[: max(1, len(body) // 2)]
-    return body
+        body = body[: max(1, len(body) // 2)]
+    return ListPage(body, upcoming)

@@ -33,7 +33,7 @@ WAREHOUSE_SELECTION = dg.AssetSelection.assets(build_warehouse)
 
 
 @pytest.fixture(scope="module")
-def simulator():
+def sim_server():
     config = SimulatorConfig(
         seed=11, start=FIRST_DAY, days=len(DAYS), workflows_per_day=40, token=TOKEN
     )
@@ -55,9 +55,9 @@ def instance():
 
 
 @pytest.fixture(scope="module")
-def resources(simulator, data_dir):
+def resources(sim_server, data_dir):
     return {
-        "api": OrchestrationApiResource(token=TOKEN, api_url=simulator.url, job_concurrency=4),
+        "api": OrchestrationApiResource(token=TOKEN, api_url=sim_server.url, job_concurrency=4),
         "data": DataDirResource(data_dir=str(data_dir)),
         "model_params": ModelParamsResource(csam_threshold=40.0),
     }
@@ -95,8 +95,8 @@ def parquet(data_dir: Path, table: str, day: date) -> list[dict]:
     return pq.read_table(data_dir / "lake" / table / f"date={day}" / "data.parquet").to_pylist()
 
 
-def truth_workflows(simulator, day: date) -> list[dict]:
-    return list(simulator.account.workflows(day))
+def truth_workflows(sim_server, day: date) -> list[dict]:
+    return list(sim_server.account.workflows(day))
 
 
 def test_each_window_run_materializes_the_seven_lake_tables(lake_runs):
@@ -117,9 +117,9 @@ def test_each_window_run_materializes_the_seven_lake_tables(lake_runs):
         )
 
 
-def test_lake_matches_the_simulator(lake_runs, simulator, data_dir):
+def test_lake_matches_the_simulator(lake_runs, sim_server, data_dir):
     for day in DAYS:
-        truth = truth_workflows(simulator, day)
+        truth = truth_workflows(sim_server, day)
         workflows = parquet(data_dir, "workflows", day)
         assert sorted(w["workflow_id"] for w in workflows) == sorted(w["id"] for w in truth)
         assert {w["window_date"] for w in workflows} == {day}
@@ -136,14 +136,14 @@ def test_lake_matches_the_simulator(lake_runs, simulator, data_dir):
         details = parquet(data_dir, "job_details", day)
         assert sorted(d["job_id"] for d in details) == truth_jobs
         found = [d for d in details if d["found"]]
-        assert found, "the simulator serves every job it embeds"
+        assert found, "the sim_server serves every job it embeds"
         for row in found:
-            assert simulator.account.job(row["job_id"]) is not None
+            assert sim_server.account.job(row["job_id"]) is not None
 
 
-def test_ingest_and_enrichment_metadata(lake_runs, simulator):
+def test_ingest_and_enrichment_metadata(lake_runs, sim_server):
     for day, result in lake_runs.items():
-        truth = truth_workflows(simulator, day)
+        truth = truth_workflows(sim_server, day)
         workflows = metadata(result, "workflows")
         assert workflows["workflows"] == len(truth) == workflows["rows"]
         assert workflows["pages"] >= 1
@@ -185,13 +185,13 @@ def test_partition_checks_look_at_their_window_only(lake_runs):
             assert evaluation.metadata["windows"].value == [day.isoformat()]
 
 
-def test_warehouse_holds_both_windows_and_every_model(warehouse_run, simulator, data_dir):
+def test_warehouse_holds_both_windows_and_every_model(warehouse_run, sim_server, data_dir):
     assert warehouse_run.success
     keys = {e.asset_key.to_user_string() for e in warehouse_run.get_asset_materialization_events()}
     assert keys == {"warehouse", *(m.name for m in MODELS)}
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
     try:
-        total = sum(len(truth_workflows(simulator, day)) for day in DAYS)
+        total = sum(len(truth_workflows(sim_server, day)) for day in DAYS)
         assert con.execute("select count(*) from workflows").fetchone() == (total,)
         assert con.execute(
             "select window_date, status from sync_windows order by window_date"
@@ -234,6 +234,13 @@ def test_sensor_requests_one_rebuild_after_lake_changes(warehouse_run, resources
         resources=resources,
         instance=instance,
     )
+    # While a run of the sync job is still going (a nightly tick's other windows), wait.
+    running = dg.DagsterRun(job_name="sync_windows_job", status=dg.DagsterRunStatus.STARTED)
+    instance.add_run(running)
+    waiting = warehouse_after_sync(dg.build_sensor_context(instance=instance))
+    assert isinstance(waiting, dg.SkipReason)
+    assert "Waiting for 1" in str(waiting.skip_message)
+    instance.delete_run(running.run_id)
     request = warehouse_after_sync(dg.build_sensor_context(instance=instance))
     assert isinstance(request, dg.RunRequest)
     assert request.run_key and request.run_key.startswith("lake-")

@@ -9,7 +9,7 @@ The document (OpenAPI 3.1, i.e. JSON Schema 2020-12) cannot be used as is:
   schema (the union of the chain's properties and required names, closed if any part is);
   equivalent to `unevaluatedProperties: false` over the chain, and much faster to check.
 * `discriminator` is an OpenAPI keyword JSON Schema ignores. Each base referenced from a
-  property becomes a dispatcher: a known discriminator value validates against its subtype
+  property becomes a dispatcher (a custom `x-dispatch` keyword): a known discriminator value validates against its subtype
   (recursively: `imageGen` -> engine `gemini` -> model `2.5-flash` -> operation ...). An
   unknown value is a type newer than the document (the simulator serves a `hyperGen9` step
   for that reason): only the base's own fields are checked, extra fields allowed.
@@ -75,7 +75,7 @@ def _rewrite(node: Any, *, opening: bool = False) -> Any:
         if key == "additionalProperties" and value is False and opening:
             continue
         if key == "$ref" and isinstance(value, str) and value.startswith(_REF):
-            out[key] = "#/$defs/" + value[len(_REF):]
+            out[key] = "#/$defs/" + value[len(_REF) :]
         elif key == "pattern" and isinstance(value, str):
             out[key] = _NAMED_GROUP.sub("(?P<", value)
         elif key in ("properties", "patternProperties", "$defs"):
@@ -96,7 +96,7 @@ def _flatten(name: str, components: dict[str, Any]) -> tuple[dict[str, Any], lis
     closes = False
     for part in parts:
         if "$ref" in part:
-            sub_props, sub_required, sub_closes = _flatten(part["$ref"][len(_REF):], components)
+            sub_props, sub_required, sub_closes = _flatten(part["$ref"][len(_REF) :], components)
         else:
             sub_props = part.get("properties", {})
             sub_required = part.get("required", [])
@@ -113,8 +113,11 @@ def build_spec_schema(components: dict[str, Any]) -> dict[str, Any]:
     for name, schema in components.items():
         if "allOf" in schema:
             props, required, closes = _flatten(name, components)
-            opened = {"type": "object", "properties": {k: _rewrite(v) for k, v in props.items()},
-                      "required": required}
+            opened = {
+                "type": "object",
+                "properties": {k: _rewrite(v) for k, v in props.items()},
+                "required": required,
+            }
             closed = {**opened, "additionalProperties": False} if closes else opened
         else:
             opened = _rewrite(schema, opening=True)
@@ -125,28 +128,44 @@ def build_spec_schema(components: dict[str, Any]) -> dict[str, Any]:
         if disc is None:
             defs[name] = {"$ref": f"#/$defs/{name}__closed"}
             continue
-        prop = disc["propertyName"]
-        mapping = {k: v[len(_REF):] for k, v in disc.get("mapping", {}).items()}
-        branches = [
-            {
-                "if": {"properties": {prop: {"const": value}}},
-                "then": {"$ref": f"#/$defs/{target}" if target != name else f"#/$defs/{name}__closed"},
-            }
-            for value, target in mapping.items()
-        ]
-        defs[name] = {
-            "if": {"required": [prop], "properties": {prop: {"enum": list(mapping)}}},
-            "then": {"allOf": branches},
-            # A discriminator value newer than the document: check the base fields only.
-            "else": {"$ref": f"#/$defs/{name}__open"},
+        mapping = {
+            value: f"#/$defs/{target[len(_REF) :]}"
+            if target[len(_REF) :] != name
+            else f"#/$defs/{name}__closed"
+            for value, target in disc.get("mapping", {}).items()
         }
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SPEC_URI,
-            "$defs": defs}
+        # A discriminator value newer than the document: check the base fields only.
+        defs[name] = {
+            DISPATCH: {
+                "propertyName": disc["propertyName"],
+                "mapping": mapping,
+                "fallback": f"#/$defs/{name}__open",
+            }
+        }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SPEC_URI,
+        "$defs": defs,
+    }
 
 
-_DATE_TIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})$"
-)
+# JSON Schema has no switch; 45 `if/then` branches per step made validation ~25 ms per
+# workflow. This keyword dispatches on the discriminator value in one lookup.
+DISPATCH = "x-dispatch"
+
+
+def _dispatch(validator: Any, spec: dict[str, Any], instance: Any, schema: Any) -> Any:
+    if not validator.is_type(instance, "object"):
+        return
+    value = instance.get(spec["propertyName"])
+    target = spec["mapping"].get(value) if isinstance(value, str) else None
+    yield from validator.descend(instance, {"$ref": target or spec["fallback"]})
+
+
+SpecValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {DISPATCH: _dispatch})
+
+
+_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})$")
 _TIME_SPAN = re.compile(r"^-?(\d+\.)?\d{1,2}:\d{2}:\d{2}(\.\d{1,7})?$")
 
 
@@ -176,18 +195,21 @@ def _registry() -> tuple[Registry, dict[str, Any]]:
     spec = json.loads((SCHEMA_DIR / "orchestration-openapi.json").read_text())
     schema = build_spec_schema(spec["components"]["schemas"])
     v1 = json.loads((SCHEMA_DIR / "v1_job_status.json").read_text())
-    registry = Registry().with_resources([
-        (SPEC_URI, Resource.from_contents(schema, default_specification=DRAFT202012)),
-        (v1["$id"], Resource.from_contents(v1, default_specification=DRAFT202012)),
-    ])
+    registry = Registry().with_resources(
+        [
+            (SPEC_URI, Resource.from_contents(schema, default_specification=DRAFT202012)),
+            (v1["$id"], Resource.from_contents(v1, default_specification=DRAFT202012)),
+        ]
+    )
     return registry, v1
 
 
 @cache
-def validator(component: str) -> jsonschema.Draft202012Validator:
+def validator(component: str) -> Any:
     registry, _ = _registry()
-    return jsonschema.Draft202012Validator(
-        {"$ref": f"{SPEC_URI}#/$defs/{component}"}, registry=registry,
+    return SpecValidator(
+        {"$ref": f"{SPEC_URI}#/$defs/{component}"},
+        registry=registry,
         format_checker=_format_checker(),
     )
 
@@ -246,7 +268,7 @@ def without_known_deviations(workflow: dict[str, Any]) -> dict[str, Any]:
 def server() -> Iterator[Any]:
     from pipeline.simulator import SimulatorConfig, SimulatorServer
 
-    config = SimulatorConfig(seed=11, days=2, workflows_per_day=300, running_share=0.1)
+    config = SimulatorConfig(seed=11, days=2, workflows_per_day=200, running_share=0.1)
     with SimulatorServer(config) as srv:
         yield srv
 
@@ -261,8 +283,10 @@ def _all_workflows(client: httpx.Client, **params: Any) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     cursor = None
     while True:
-        page = client.get("/v2/consumer/workflows",
-                          params={"take": 100, **params, **({"cursor": cursor} if cursor else {})})
+        page = client.get(
+            "/v2/consumer/workflows",
+            params={"take": 100, **params, **({"cursor": cursor} if cursor else {})},
+        )
         assert page.status_code == 200
         body = page.json()
         items.extend(body["items"])
@@ -281,16 +305,31 @@ def test_schema_transform_rejects_what_the_spec_rejects() -> None:
     assert errors("Blob", image) == []
     assert errors("Blob", {**image, "duration": 1.0})  # an audio field on an image
     assert errors("Blob", {**image, "createdAt": "x"})
-    step = {"$type": "textToImage", "name": "$0", "priority": "low", "status": "succeeded",
-            "metadata": {}, "input": {"prompt": "p", "seed": 1, "cfgScale": 7,
-                                      "model": "urn:air:sdxl:checkpoint:civitai:101055@128078"}}
+    step = {
+        "$type": "textToImage",
+        "name": "$0",
+        "priority": "low",
+        "status": "succeeded",
+        "metadata": {},
+        "input": {
+            "prompt": "p",
+            "seed": 1,
+            "cfgScale": 7,
+            "model": "urn:air:sdxl:checkpoint:civitai:101055@128078",
+        },
+    }
     assert errors("WorkflowStep", step) == []
     assert errors("WorkflowStep", {**step, "input": {**step["input"], "cfgScale": 99}})
     assert errors("WorkflowStep", {**step, "input": {**step["input"], "model": "no air"}})
     assert errors("WorkflowStep", {**step, "timeout": "20 minutes"})
     assert errors("WorkflowStep", {**step, "startedAt": "2026-11-01 10:00"})
-    gemini = {"engine": "gemini", "model": "2.5-flash", "operation": "createImage",
-              "prompt": "p", "quantity": 1}
+    gemini = {
+        "engine": "gemini",
+        "model": "2.5-flash",
+        "operation": "createImage",
+        "prompt": "p",
+        "quantity": 1,
+    }
     assert errors("ImageGenInput", gemini) == []
     assert errors("ImageGenInput", {**gemini, "quantity": 9})
     assert errors("ImageGenInput", {**gemini, "images": ["u"]})  # createImage takes none
@@ -301,10 +340,15 @@ def test_schema_transform_rejects_what_the_spec_rejects() -> None:
 
 def test_list_pages_and_workflows_conform(client: httpx.Client, server: Any) -> None:
     items = _all_workflows(client, hideMatureContent="false")
-    assert len(items) == 2 * 300
+    assert len(items) == 2 * 200
     page = client.get("/v2/consumer/workflows", params={"take": 7}).json()
-    assert errors("CursedArrayOfTelemetryCursorAndWorkflow",
-                  {**page, "items": [without_known_deviations(w) for w in page["items"]]}) == []
+    assert (
+        errors(
+            "CursedArrayOfTelemetryCursorAndWorkflow",
+            {**page, "items": [without_known_deviations(w) for w in page["items"]]},
+        )
+        == []
+    )
     seen_types: set[str] = set()
     failures = []
     for workflow in items:
@@ -314,19 +358,33 @@ def test_list_pages_and_workflows_conform(client: httpx.Client, server: Any) -> 
         seen_types.update(step["$type"] for step in workflow["steps"])
     assert failures == []
     # Every step type the simulator makes was exercised, the future one included.
-    assert {"textToImage", "imageGen", "videoGen", "comfy", "imageUpscaler", "mediaRating",
-            "wdTagging", FUTURE_STEP_TYPE} <= seen_types
+    assert {
+        "textToImage",
+        "imageGen",
+        "videoGen",
+        "comfy",
+        "imageUpscaler",
+        "mediaRating",
+        "wdTagging",
+        FUTURE_STEP_TYPE,
+    } <= seen_types
 
 
 def test_hidden_mature_content_conforms(client: httpx.Client) -> None:
     items = _all_workflows(client)  # hideMatureContent defaults to true here
     hidden = 0
     for workflow in items:
+        mature = [
+            blob
+            for step in workflow["steps"]
+            for blob in _blobs(step)
+            if blob.get("nsfwLevel") in ("r", "x", "xxx")
+        ]
+        if not mature:
+            continue  # served exactly as with hideMatureContent=false (checked above)
         assert errors("Workflow", without_known_deviations(workflow)) == []
-        for step in workflow["steps"]:
-            for blob in _blobs(step):
-                if blob.get("nsfwLevel") in ("r", "x", "xxx"):
-                    hidden += 1
+        assert all(not b["available"] and "url" not in b for b in mature)
+        hidden += len(mature)
     assert hidden > 0
 
 
@@ -341,21 +399,22 @@ def _blobs(step: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def test_the_last_page_omits_next_which_the_document_requires(client: httpx.Client) -> None:
     """The document requires `next`; the simulator leaves it out on the last page (civitai's
     own tooling sees it absent). Everything else on that page conforms."""
-    last = client.get("/v2/consumer/workflows",
-                      params={"take": 50, "fromDate": "2026-11-01T00:00:00Z",
-                              "toDate": "2026-11-01T01:00:00Z"}).json()
+    last = client.get(
+        "/v2/consumer/workflows",
+        params={"take": 50, "fromDate": "2026-11-01T00:00:00Z", "toDate": "2026-11-01T01:00:00Z"},
+    ).json()
     assert "next" not in last
-    assert errors("CursedArrayOfTelemetryCursorAndWorkflow",
-                  {**last, "items": [without_known_deviations(w) for w in last["items"]]}) == [
-        ": 'next' is a required property"
-    ]
+    assert errors(
+        "CursedArrayOfTelemetryCursorAndWorkflow",
+        {**last, "items": [without_known_deviations(w) for w in last["items"]]},
+    ) == [": 'next' is a required property"]
 
 
 def test_get_workflow_and_step_conform(client: httpx.Client, server: Any) -> None:
     day = server.account.days[0]
     checked_steps = 0
     for n, workflow in enumerate(server.account.workflows(day)):
-        if n % 10:
+        if n % 5:
             continue
         got = client.get(f"/v2/consumer/workflows/{workflow['id']}")
         assert got.status_code == 200
@@ -387,8 +446,9 @@ def test_problem_details_conform(client: httpx.Client, server: Any) -> None:
 
 def test_rate_limit_problem_conforms(make_simulator: Any) -> None:
     sim = make_simulator(days=1, workflows_per_day=5, faults=Faults(rate_429=1.0))
-    resp = httpx.get(f"{sim.url}/v2/consumer/workflows",
-                     headers={"Authorization": f"Bearer {TOKEN}"})
+    resp = httpx.get(
+        f"{sim.url}/v2/consumer/workflows", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
     assert resp.status_code == 429
     assert errors("ProblemDetails", resp.json()) == []
 
@@ -409,7 +469,7 @@ def test_v1_jobs_conform(client: httpx.Client, server: Any) -> None:
                 context = doc["lastEvent"]["context"]
                 contexts.add(type(context).__name__)
                 checked += 1
-    assert checked > 250
+    assert checked > 150
     assert contexts == {"dict", "NoneType"}
     # The schema is not a rubber stamp either.
     assert list(v1_validator().iter_errors({"jobId": "x", "lastEvent": {"type": "ok"}}))
@@ -440,20 +500,34 @@ def test_the_real_sample_deviates_from_the_document_in_known_ways() -> None:
 
 def test_the_v1_schema_accepts_the_documented_example() -> None:
     example = {
-        "jobId": "58de87d7-d594-4d71-ae43-dd8fc1bcbd23", "cost": 2,
-        "job": {"id": "58de87d7-d594-4d71-ae43-dd8fc1bcbd23", "type": "TextToImageV2",
-                "createdAt": "2026-01-21T22:21:26.400Z",
-                "properties": {"workflowId": "8484131-20260121222126332"},
-                "params": {"prompt": "p", "negativePrompt": "n"},
-                "promptClassificationResult": {"sexual": True, "young": True, "cr": False,
-                                               "scan": True}},
+        "jobId": "58de87d7-d594-4d71-ae43-dd8fc1bcbd23",
+        "cost": 2,
+        "job": {
+            "id": "58de87d7-d594-4d71-ae43-dd8fc1bcbd23",
+            "type": "TextToImageV2",
+            "createdAt": "2026-01-21T22:21:26.400Z",
+            "properties": {"workflowId": "8484131-20260121222126332"},
+            "params": {"prompt": "p", "negativePrompt": "n"},
+            "promptClassificationResult": {
+                "sexual": True,
+                "young": True,
+                "cr": False,
+                "scan": True,
+            },
+        },
         "result": [{"blobKey": "JNFDW54JNTATNW42HACYCWSQP0.jpeg", "available": True}],
-        "lastEvent": {"jobId": "58de87d7-d594-4d71-ae43-dd8fc1bcbd23", "type": "Succeeded",
-                      "dateTime": "2026-01-21T22:21:39.400Z", "provider": "ValdiAI",
-                      "workerId": "w", "jobDuration": "00:00:12.3900000", "retryAttempt": 0,
-                      "context": {"hive_csam_score": "0.00 %, 0.00 %",
-                                  "hive_vlm_summary": "X, No_Child"}},
-        "serviceProviders": {}, "scheduled": True,
+        "lastEvent": {
+            "jobId": "58de87d7-d594-4d71-ae43-dd8fc1bcbd23",
+            "type": "Succeeded",
+            "dateTime": "2026-01-21T22:21:39.400Z",
+            "provider": "ValdiAI",
+            "workerId": "w",
+            "jobDuration": "00:00:12.3900000",
+            "retryAttempt": 0,
+            "context": {"hive_csam_score": "0.00 %, 0.00 %", "hive_vlm_summary": "X, No_Child"},
+        },
+        "serviceProviders": {},
+        "scheduled": True,
     }
     assert list(v1_validator().iter_errors(example)) == []
 

@@ -24,7 +24,7 @@ def repo() -> dg.RepositoryDefinition:
     return definitions.defs.get_repository_def()
 
 
-def test_asset_keys_are_the_lake_tables_the_warehouse_and_every_sql_model(repo):
+def test_asset_keys_are_the_lake_tables_the_warehouse_every_sql_model_and_the_page(repo):
     models = sorted(m.name for m in discover_models())
     keys = sorted(k.to_user_string() for k in repo.asset_graph.get_all_asset_keys())
     assert keys == sorted([*LAKE_ASSETS, "warehouse", "html_report", *models])

@@ -25,6 +25,7 @@ from assets.resources import DataDirResource
 from pipeline.cli.app import cli
 from pipeline.client import OrchestrationClient
 from pipeline.html_report import write_html_report
+from pipeline.html_report.data import resolve_range
 from pipeline.settings import Settings
 from pipeline.simulator import SimulatorConfig, SimulatorServer
 from pipeline.sql_models import build_models
@@ -346,6 +347,21 @@ def test_default_range_is_the_latest_30_days(handmade: Settings, tmp_path: Path)
     page = write_html_report(handmade, days=1, out=tmp_path / "r.html").read_text()
     assert "2026-11-02 to 2026-11-02 (1 day, UTC)" in page
     assert 'data-day="2026-11-01"' not in page
+
+
+def test_which_days_the_page_covers() -> None:
+    span = (date(2026, 1, 1), date(2026, 3, 31))
+    assert resolve_range(span, None, None, 30) == (date(2026, 3, 2), date(2026, 3, 31))
+    assert resolve_range(span, None, None, None) == span
+    assert resolve_range((date(2026, 3, 20), date(2026, 3, 31)), None, None, 30) == (
+        date(2026, 3, 20),
+        date(2026, 3, 31),
+    )
+    # One open end takes the warehouse's edge (or the 30-day window before --to).
+    assert resolve_range(span, date(2026, 2, 1), None, 30) == (date(2026, 2, 1), date(2026, 3, 31))
+    assert resolve_range(span, None, date(2026, 1, 10), 30) == (date(2026, 1, 1), date(2026, 1, 10))
+    assert resolve_range(None, None, None, 30) == (None, None)
+    assert resolve_range(None, date(2026, 5, 1), None, 30) == (date(2026, 5, 1), date(2026, 5, 1))
 
 
 def test_an_empty_warehouse_says_there_is_nothing_yet(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from click.testing import CliRunner
 from pipeline import archive, lake, schemas
 from pipeline.cli.app import cli
 from pipeline.client import OrchestrationClient
-from pipeline.errors import WindowError
+from pipeline.errors import PipelineError, WindowError
 from pipeline.ledger import Ledger
 from pipeline.settings import Settings
 from pipeline.simulator import Faults, SimulatorServer
@@ -364,7 +364,9 @@ def test_a_sync_killed_mid_window_converges_on_the_next_run(make_simulator, tmp_
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:
-            attempts = [p for p in raw.glob(".attempt-*") if len(archive.page_files(p)) >= 3]
+            attempts = [
+                p for p in raw.glob(f".attempt-{days[0]}-*") if len(archive.page_files(p)) >= 3
+            ]
             if attempts:
                 break
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
@@ -420,3 +422,103 @@ def test_sync_and_status_commands(server, tmp_path: Path) -> None:
         cli, ["sync", "--from", str(days[0])], env={**env, "CIVITAI_API_TOKEN": ""}
     )
     assert missing.exit_code == 1 and "CIVITAI_API_TOKEN" in missing.output
+
+
+@pytest.mark.parametrize("last_page", ["null", "empty", "cursor"])
+def test_every_way_of_ending_the_list_gives_the_same_rows(
+    make_simulator, tmp_path: Path, last_page: str
+) -> None:
+    faults = Faults(page_size_clamp=20, last_page_next=last_page)
+    server = make_simulator(days=1, workflows_per_day=PER_DAY, faults=faults)
+    (result,) = run_sync(server, tmp_path)
+    assert result.status == "complete"
+    assert_matches_truth(server, tmp_path, server.account.days)
+
+
+# --------------------------------------------------------------------------- warehouse publish
+
+
+def test_publish_without_a_lake_creates_typed_empty_tables(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    result = publish_warehouse(settings, build_models=False)
+    assert set(result.tables) >= {*TABLES, "sync_windows"}
+    assert all(count == 0 for count in result.tables.values())
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        columns = {r[0]: r[1] for r in con.execute("describe workflows").fetchall()}
+        assert columns["created_at"] == "TIMESTAMP WITH TIME ZONE"
+        assert columns["tags"] == "VARCHAR[]" and columns["window_date"] == "DATE"
+        jobs = [r[0] for r in con.execute("describe jobs").fetchall()]
+        assert jobs[: len(schemas.JOBS.names)] == schemas.JOBS.names
+        assert {"provider", "csam_score_max", "enriched_at", "is_final"} <= set(jobs)
+    finally:
+        con.close()
+
+
+def test_jobs_in_the_warehouse_carry_their_enrichment(make_simulator, tmp_path: Path) -> None:
+    server = make_simulator(days=1, workflows_per_day=30)
+    settings = settings_for(server, tmp_path)
+    with client_for(server) as client:
+        (result,) = sync_range(settings, client, server.account.days)  # enrichment on
+    assert result.status == "complete" and result.error is None
+    publish_warehouse(settings, build_models=False)
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        total, enriched, providers = con.execute(
+            "select count(*), count(enriched_at), count(provider) from jobs"
+        ).fetchall()[0]
+        expected = {doc["jobId"]: doc for doc in server.account.jobs(server.account.days[0])}
+        assert total == result.jobs
+        assert enriched == total  # every job looked up (a 404 is recorded too)
+        with_provider = [
+            j for j, doc in expected.items() if (doc.get("lastEvent") or {}).get("provider")
+        ]
+        assert providers == len(with_provider) > 0
+        sample_id = with_provider[0]
+        (provider,) = con.execute(
+            "select provider from jobs where job_id = ?", [sample_id]
+        ).fetchall()[0]
+        assert provider == expected[sample_id]["lastEvent"]["provider"]
+    finally:
+        con.close()
+
+
+def test_a_failing_sql_model_leaves_the_published_warehouse_untouched(
+    server, tmp_path: Path
+) -> None:
+    run_sync(server, tmp_path, server.account.days[:1])
+    settings = settings_for(server, tmp_path)
+    publish_warehouse(settings)
+    before = settings.warehouse_path.read_bytes()
+    with pytest.raises(PipelineError, match=r"rpt_|Conversion"):
+        publish_warehouse(settings, params={"csam_threshold": "not a number"})
+    assert settings.warehouse_path.read_bytes() == before
+    assert not list(tmp_path.glob(".warehouse-*"))
+
+
+def test_demo_command_syncs_the_simulator_and_says_where(tmp_path: Path) -> None:
+    env = {"CIVITAI_SYNC_DATA_DIR": str(tmp_path / "demo"), "CIVITAI_API_TOKEN": ""}
+    shown = CliRunner().invoke(cli, ["demo", "--days", "2", "--workflows-per-day", "15"], env=env)
+    assert shown.exit_code == 0, shown.output
+    assert "Warehouse published" in shown.output
+    assert "duckdb " + str(tmp_path / "demo" / "warehouse.duckdb") in shown.output
+    assert "make dev" in shown.output
+    rows = Ledger(tmp_path / "demo" / "ledger.sqlite").rows()
+    assert [r.workflows for r in rows] == [15, 15]
+
+    # A data dir that holds a real sync is refused.
+    Ledger(tmp_path / "demo" / "ledger.sqlite").complete(
+        date(2020, 1, 1),
+        pages=1,
+        workflows=1,
+        steps=1,
+        jobs=1,
+        blobs=0,
+        transactions=0,
+        filter_mode="server",
+        retries=0,
+        seconds=0.1,
+        run_id="sync-real",
+    )
+    refused = CliRunner().invoke(cli, ["demo", "--days", "1", "--workflows-per-day", "5"], env=env)
+    assert refused.exit_code == 1 and "mix simulated data" in refused.output

@@ -1,4 +1,5 @@
-"""Lake partitions: atomic replacement, typed empty files, stale temp cleanup."""
+"""Lake partitions and the raw archive: atomic replacement, typed empty files, cleanup of
+what a killed process left."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import lake, schemas
+from pipeline import archive, lake, schemas
 
 DAY = date(2026, 4, 2)
 
@@ -123,3 +124,22 @@ def test_timestamps_are_utc_microseconds(tmp_path: Path) -> None:
     )
     assert pq.read_table(path).column("url_expires_at").to_pylist() == [when]
     assert pq.read_schema(path).field("url_expires_at").type == pa.timestamp("us", tz="UTC")
+
+
+def test_an_unfinished_archive_swap_is_undone(tmp_path: Path) -> None:
+    day = date(2026, 4, 2)
+    first = archive.new_attempt_dir(tmp_path, day)
+    archive.write_page(first, 1, b'{"items": [], "next": null}')
+    archive.publish_attempt(tmp_path, day, first)
+    final = archive.archive_dir(tmp_path, day)
+    assert [p.name for p in archive.page_files(final)] == ["page-00001.json.gz"]
+
+    # Killed between "old archive aside" and "new archive in": the old one comes back.
+    aside = final.parent / f".old-{day}-deadbeef"
+    final.rename(aside)
+    abandoned = archive.new_attempt_dir(tmp_path, day)
+    archive.write_page(abandoned, 1, b'{"items": [{"half": true}]}')
+    archive.recover(tmp_path, day)
+    assert final.is_dir() and not aside.exists() and not abandoned.exists()
+    assert [p.name for p in archive.page_files(final)] == ["page-00001.json.gz"]
+    assert archive.archived_days(tmp_path) == [day]

@@ -1,0 +1,87 @@
+"""The threaded async transport used for job lookups, against a real HTTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from pipeline.transport import ThreadedAsyncTransport
+
+BODY = b'{"jobId": "j1", "lastEvent": {"context": {"hive_csam_score": "1.00 %"}}}'
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/gzip"):
+            payload, extra = gzip.compress(BODY), {"Content-Encoding": "gzip"}
+        else:
+            payload, extra = BODY, {}
+        self.send_response(404 if self.path.startswith("/missing") else 200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("X-Seen-Auth", self.headers.get("Authorization", ""))
+        for key, value in extra.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _get_all(url: str, paths: list[str]) -> list[httpx.Response]:
+    async def main() -> list[httpx.Response]:
+        transport = ThreadedAsyncTransport(max_connections=4)
+        async with httpx.AsyncClient(
+            base_url=url, transport=transport, headers={"Authorization": "Bearer t"}
+        ) as client:
+            return list(await asyncio.gather(*(client.get(p) for p in paths)))
+
+    return asyncio.run(main())
+
+
+def test_plain_and_gzip_bodies_decode_once(server_url: str) -> None:
+    # The transport hands back raw bytes; decoding content-encoding twice would corrupt them.
+    plain, gzipped = _get_all(server_url, ["/plain", "/gzip"])
+    assert plain.content == BODY
+    assert gzipped.content == BODY
+    assert gzipped.json()["jobId"] == "j1"
+
+
+def test_status_headers_and_concurrency(server_url: str) -> None:
+    responses = _get_all(server_url, ["/missing", *[f"/plain/{i}" for i in range(20)]])
+    assert responses[0].status_code == 404
+    assert all(r.status_code == 200 for r in responses[1:])
+    # Request headers go through the blocking pool unchanged.
+    assert {r.headers["X-Seen-Auth"] for r in responses} == {"Bearer t"}
+
+
+def test_connection_errors_are_httpx_errors() -> None:
+    # The client's retry logic keys on httpx.RequestError; the threaded pool must raise the same.
+    async def main() -> None:
+        async with httpx.AsyncClient(transport=ThreadedAsyncTransport(max_connections=1)) as client:
+            await client.get("http://127.0.0.1:9/")
+
+    with pytest.raises(httpx.ConnectError):
+        asyncio.run(main())
