@@ -39,7 +39,10 @@ _JOB = {
     "completedAt": _TS,
     "estimatedProgressRate": "DOUBLE",
     "queuePosition": {
-        "support": "VARCHAR", "precedingJobs": "INTEGER", "startAt": _TS, "completeAt": _TS
+        "support": "VARCHAR",
+        "precedingJobs": "INTEGER",
+        "startAt": _TS,
+        "completeAt": _TS,
     },
 }
 _STEP = {
@@ -67,7 +70,11 @@ _WORKFLOW = {
     "nsfwLevel": "VARCHAR",
     "tags": ["VARCHAR"],
     "currencies": ["VARCHAR"],
-    "cost": {"base": "BIGINT", "total": "BIGINT", "tips": {"civitai": "BIGINT", "creators": "BIGINT"}},
+    "cost": {
+        "base": "BIGINT",
+        "total": "BIGINT",
+        "tips": {"civitai": "BIGINT", "creators": "BIGINT"},
+    },
     "transactions": {
         "list": [{"type": "VARCHAR", "amount": "BIGINT", "accountType": "VARCHAR", "id": "VARCHAR"}]
     },

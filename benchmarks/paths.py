@@ -36,10 +36,14 @@ def _settings(spec: Spec) -> Any:
 
 def sync(spec: Spec) -> dict[str, Any]:
     """`sync_range` as `civitai-sync sync --from --to [--no-jobs]` runs it."""
+    from pipeline import archive
     from pipeline import enrich as enrich_mod
+    from pipeline import settings as defaults
     from pipeline.client import OrchestrationClient
     from pipeline.sync import sync_range
 
+    if spec.get("chains"):
+        defaults.SYNC_FETCH_CONCURRENCY = int(spec["chains"])
     settings = _settings(spec)
     days = _days(spec)
     enrich = bool(spec.get("enrich"))
@@ -69,8 +73,11 @@ def sync(spec: Spec) -> dict[str, Any]:
             seconds = time.perf_counter() - started
         requests = client.stats.as_dict()
     failed = [r.error for r in results if r.status != "complete" or r.error]
+    manifests = [archive.read_manifest(archive.archive_dir(settings.raw_dir, d)) for d in days]
     return {
         "seconds": seconds,
+        # Cursor chains that had a request in flight at once (the list's parallelism).
+        "chains": max((m.chains for m in manifests if m is not None), default=1),
         "workflows": sum(r.workflows for r in results),
         "pages": sum(r.pages for r in results),
         "jobs": sum(r.jobs for r in results),

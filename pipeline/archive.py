@@ -40,10 +40,20 @@ class Manifest:
     finished_at: str
     run_id: str | None = None
     request: dict[str, Any] = field(default_factory=dict)
+    # Sub-window chains fetched in parallel; with more than one, each page's [lo, hi) bounds
+    # (ISO texts by page number): its items outside them belong to another chain.
+    chains: int = 1
+    page_bounds: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def fetched_at_dt(self) -> datetime:
         return datetime.fromisoformat(self.fetched_at)
+
+    def bounds(self) -> dict[int, tuple[datetime, datetime]]:
+        return {
+            int(page): (datetime.fromisoformat(lo), datetime.fromisoformat(hi))
+            for page, (lo, hi) in self.page_bounds.items()
+        }
 
 
 def window_root(raw_dir: Path) -> Path:

@@ -6,12 +6,21 @@ falls outside the bounds the server has ignored the filter: the pages fetched so
 thrown away and the window is fetched again newest-first, without filters, until the pages
 are older than the window (`filter_mode='client'`). Either way the flattening keeps only
 items inside the window, so both modes give the same rows.
+
+A cursor chain is sequential (each page needs the previous page's `next`), so one chain has
+one request in flight. When the server honours the filter and the first page shows the day
+holds many pages, the window is split into sub-windows fetched as parallel chains. Each page
+then carries the half-open bounds of its chain: the server is asked for [lo, hi] ("on or
+before"), the flattening keeps [lo, hi), so an item on a boundary is kept exactly once.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,6 +48,9 @@ class PageSource(Protocol):
     ) -> Any: ...
 
 
+Bounds = tuple[datetime, datetime]
+
+
 @dataclass
 class ExtractResult:
     pages: int
@@ -48,6 +60,9 @@ class ExtractResult:
     fetched_at: datetime
     finished_at: datetime
     request: dict[str, Any]
+    chains: int = 1
+    # Page number -> the [lo, hi) its items are kept in; pages not listed use the window's.
+    page_bounds: dict[int, Bounds] = field(default_factory=dict)
 
 
 class PageError(PipelineError):
@@ -89,72 +104,150 @@ def extract_window(
     page_size: int = settings.PAGE_SIZE,
     on_page: Callable[[int, int], None] | None = None,
     force_mode: str | None = None,
+    chains: int | None = None,
+    fetched_at: datetime | None = None,
 ) -> ExtractResult:
     """Archive every page of `window` into `attempt_dir`; raises PageError naming the page.
 
-    `on_page(pages, items_in_window)` is called after each archived page.
-    `force_mode='client'` skips the server-filter attempt (tests, known-bad servers).
+    `on_page(pages, items_in_window)` is called after each archived page (from the fetching
+    threads when chains run in parallel). `force_mode='client'` skips the server-filter
+    attempt (tests, known-bad servers). `chains` caps the sub-windows fetched at once
+    (default `settings.SYNC_FETCH_CONCURRENCY`); `client` must then be thread-safe.
     """
-    fetched_at = datetime.now(UTC)
+    fetched_at = fetched_at or datetime.now(UTC)
+    limit = settings.SYNC_FETCH_CONCURRENCY if chains is None else chains
     mode = force_mode or SERVER
     while True:
-        outcome = _page_through(client, window, attempt_dir, mode, page_size, on_page)
-        if outcome is not None:
-            pages, seen, inside, request = outcome
+        pages = _Pages(attempt_dir, on_page)
+        if mode == SERVER:
+            used = _server_mode(client, window, pages, page_size, max(1, limit))
+        else:
+            used = 1 if _page_through(client, _Chain(window.start, window.end), pages, CLIENT,
+                                      page_size) else 0  # fmt: skip
+        if used:
             return ExtractResult(
-                pages=pages,
-                items_seen=seen,
-                items_in_window=inside,
+                pages=pages.count,
+                items_seen=pages.seen,
+                items_in_window=pages.inside,
                 filter_mode=mode,
                 fetched_at=fetched_at,
                 finished_at=datetime.now(UTC),
-                request=request,
+                request=pages.request,
+                chains=used,
+                page_bounds=pages.bounds if used > 1 else {},
             )
         # The server ignored the date filter: start over newest-first, filtering ourselves.
         archive.clear_pages(attempt_dir)
         mode = CLIENT
 
 
-def _page_through(
-    client: PageSource,
-    window: Window,
-    attempt_dir: Path,
-    mode: str,
-    page_size: int,
-    on_page: Callable[[int, int], None] | None,
-) -> tuple[int, int, int, dict[str, Any]] | None:
-    """Page one mode to its end. None when server mode finds the filter ignored."""
-    start, end = window.start, window.end
+@dataclass(frozen=True)
+class _Chain:
+    """One cursor chain: items kept in [lo, hi); the server is asked for [lo, hi]."""
+
+    lo: datetime
+    hi: datetime
+    index: int = 0
+    of: int = 1
+
+    def where(self) -> str:
+        return f"sub-window {self.index + 1} of {self.of} (from {self.lo:%H:%M} UTC)"
+
+
+class _Pages:
+    """Numbers, archives and counts the pages of one attempt; safe across chain threads."""
+
+    def __init__(self, attempt_dir: Path, on_page: Callable[[int, int], None] | None) -> None:
+        self.attempt_dir = attempt_dir
+        self.on_page = on_page
+        self.count = self.seen = self.inside = 0
+        self.request: dict[str, Any] = {}
+        self.bounds: dict[int, Bounds] = {}
+        self.stop = threading.Event()
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def reserve(self) -> int:
+        with self._lock:
+            self._next += 1
+            return self._next
+
+    def add(
+        self,
+        number: int,
+        content: bytes,
+        times: Sequence[datetime],
+        chain: _Chain,
+        request: dict[str, Any] | None,
+    ) -> None:
+        archive.write_page(self.attempt_dir, number, content)
+        inside = sum(1 for t in times if chain.lo <= t < chain.hi)
+        with self._lock:
+            self.count += 1
+            self.seen += len(times)
+            self.inside += inside
+            self.bounds[number] = (chain.lo, chain.hi)
+            if request is not None:
+                self.request = request
+            pages, total = self.count, self.inside
+        if self.on_page is not None:
+            self.on_page(pages, total)
+
+
+def _fetch(
+    client: PageSource, chain: _Chain, mode: str, page_size: int, cursor: str | None, number: int
+) -> tuple[Any, list[datetime]]:
     if mode == SERVER:
-        filters: dict[str, Any] = {"from_date": start, "to_date": end}
+        filters: dict[str, Any] = {"from_date": chain.lo, "to_date": chain.hi}
     else:
         filters = {"ascending": False}
+    try:
+        page = client.fetch_workflow_page(
+            take=page_size, cursor=cursor, hide_mature_content=False, **filters
+        )
+        return page, _times(page.items, number)
+    except PageError:
+        raise
+    except PipelineError as exc:
+        message = str(exc) if chain.of == 1 else f"{chain.where()}: {exc}"
+        raise PageError(message, page=number) from exc
+
+
+def _ignored(mode: str, chain: _Chain, times: Sequence[datetime]) -> bool:
+    # toDate is documented as "on or before", so an item at exactly `hi` is not yet a sign
+    # of an ignored filter; the flattening drops it anyway.
+    return mode == SERVER and any(t < chain.lo or t > chain.hi for t in times)
+
+
+def _page_through(
+    client: PageSource,
+    chain: _Chain,
+    pages: _Pages,
+    mode: str,
+    page_size: int,
+    first: tuple[Any, list[datetime]] | None = None,
+) -> bool:
+    """Page one chain to its end. False when server mode finds the filter ignored (or
+    another chain did and asked everyone to stop)."""
     cursor: str | None = None
     sent: set[str] = set()
-    pages = seen = inside = 0
-    request: dict[str, Any] = {}
+    position = 0
     while True:
-        number = pages + 1
-        try:
-            page = client.fetch_workflow_page(
-                take=page_size, cursor=cursor, hide_mature_content=False, **filters
-            )
-            times = _times(page.items, number)
-        except PipelineError as exc:
-            raise PageError(str(exc), page=number) from exc
-        if number == 1:
+        if pages.stop.is_set():
+            return False
+        number = pages.reserve()
+        position += 1
+        if first is not None and position == 1:
+            page, times = first
+        else:
+            page, times = _fetch(client, chain, mode, page_size, cursor, number)
+        if _ignored(mode, chain, times):
+            return False
+        request = None
+        if position == 1 and chain.index == 0:
             request = dict(getattr(page, "request_params", {}) or {})
-        # toDate is documented as "on or before", so an item at exactly `end` is not yet a
-        # sign of an ignored filter; the flattening drops it anyway.
-        if mode == SERVER and any(t < start or t > end for t in times):
-            return None
-        archive.write_page(attempt_dir, number, page.content)
-        pages = number
-        seen += len(times)
-        inside += sum(1 for t in times if start <= t < end)
-        if on_page is not None:
-            on_page(pages, inside)
-        if mode == CLIENT and times and all(t < start for t in times):
+        pages.add(number, page.content, times, chain, request)
+        if mode == CLIENT and times and all(t < chain.lo for t in times):
             # Newest-first and this whole page is older than the window: nothing after it
             # can be inside. (A whole page, not one item, tolerates a ragged sort order.)
             break
@@ -162,4 +255,55 @@ def _page_through(
             break
         sent.add(page.next)
         cursor = page.next
-    return pages, seen, inside, request
+    return True
+
+
+def _chains_wanted(window: Window, times: Sequence[datetime], limit: int) -> int:
+    """How many parallel chains the window is worth, judged from its first (newest) page.
+
+    The first page spans [its oldest item, window end]: at the same density the day holds
+    about (window length / that span) pages (whatever page size the server really used).
+    A chain is only worth starting for MIN_PAGES_PER_CHAIN pages or more: a small day stays
+    one chain (one request per page, nothing re-fetched).
+    """
+    if limit <= 1 or not times:
+        return 1
+    span = (window.end - min(times)).total_seconds()
+    total = (window.end - window.start).total_seconds()
+    estimated_pages = math.inf if span <= 0 else total / span
+    return max(1, min(limit, int(estimated_pages // settings.MIN_PAGES_PER_CHAIN)))
+
+
+def _server_mode(
+    client: PageSource, window: Window, pages: _Pages, page_size: int, limit: int
+) -> int:
+    """Fetch the window with the server's date filter; the chains used, 0 if it is ignored."""
+    whole = _Chain(window.start, window.end)
+    probe = _fetch(client, whole, SERVER, page_size, None, 1)
+    page, times = probe
+    if _ignored(SERVER, whole, times):
+        return 0
+    wanted = _chains_wanted(window, times, limit) if page.next else 1
+    if wanted == 1:
+        return 1 if _page_through(client, whole, pages, SERVER, page_size, first=probe) else 0
+    # The probe page is not archived: the sub-window chains fetch its items again, which
+    # costs one request and keeps every page inside exactly one chain's bounds.
+    step = (window.end - window.start) / wanted
+    bounds = [window.start + step * i for i in range(wanted)] + [window.end]
+    chains = [_Chain(bounds[i], bounds[i + 1], i, wanted) for i in range(wanted)]
+    outcomes: list[bool | BaseException] = [False] * wanted
+
+    def run(chain: _Chain) -> None:
+        try:
+            outcomes[chain.index] = _page_through(client, chain, pages, SERVER, page_size)
+        except BaseException as exc:
+            outcomes[chain.index] = exc
+        if outcomes[chain.index] is not True:
+            pages.stop.set()
+
+    with ThreadPoolExecutor(max_workers=wanted, thread_name_prefix="sync-chain") as pool:
+        list(pool.map(run, chains))
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    if errors:
+        raise errors[0]
+    return wanted if all(o is True for o in outcomes) else 0

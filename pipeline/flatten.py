@@ -27,7 +27,7 @@ import os
 import queue
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -278,6 +278,26 @@ def _step_extra(step: str) -> str:
     return _minus(step, STEP_MAPPED)
 
 
+def _bounds_sql(
+    window: Window, page_bounds: Mapping[int, tuple[datetime, datetime]] | None, alias: str
+) -> tuple[str, str, str, str]:
+    """(CTE, JOIN, lower, upper) SQL for keeping each page's items inside its bounds."""
+    start = f"TIMESTAMPTZ {_lit(window.start.isoformat())}"
+    end = f"TIMESTAMPTZ {_lit(window.end.isoformat())}"
+    if not page_bounds:
+        return "", "", start, end
+    rows = ", ".join(
+        f"({int(page)}, TIMESTAMPTZ {_lit(lo.isoformat())}, TIMESTAMPTZ {_lit(hi.isoformat())})"
+        for page, (lo, hi) in sorted(page_bounds.items())
+    )
+    cte = f", page_bounds AS (SELECT * FROM (VALUES {rows}) AS b(page_no, lo, hi))"
+    join = f"LEFT JOIN page_bounds b ON b.page_no = {alias}.page_no"
+    # Bounds never reach outside the window, whatever the manifest says.
+    lower = f"greatest(coalesce(b.lo, {start}), {start})"
+    upper = f"least(coalesce(b.hi, {end}), {end})"
+    return cte, join, lower, upper
+
+
 def build_query(
     files: Sequence[Path],
     window: Window,
@@ -285,6 +305,7 @@ def build_query(
     *,
     max_object_size: int = 16 * 2**20,
     exclude_table: str | None = None,
+    page_bounds: Mapping[int, tuple[datetime, datetime]] | None = None,
 ) -> str:
     """The one streaming SELECT over a window's pages: one row per step of every in-window
     workflow (one row with NULL step columns for a workflow without steps).
@@ -293,11 +314,13 @@ def build_query(
     ride along as nested lists that Arrow unnests. Steps are rows rather than a nested list
     because DuckDB evaluates plain column expressions far faster than lambdas over lists.
     `exclude_table` names a table of (page_no, item_no) to leave out: the older copies of a
-    workflow that was listed twice.
+    workflow that was listed twice. `page_bounds` gives pages of parallel sub-window chains
+    their own [lo, hi): an item outside them is another chain's (see pipeline.extract).
     """
     file_list = "[" + ", ".join(_lit(str(f)) for f in files) + "]"
+    bounds_cte, bounds_join, lo, hi = _bounds_sql(window, page_bounds, "p")
     exclude = (
-        f"AND (page_no, item_no) NOT IN (SELECT (page_no, item_no) FROM {exclude_table})"
+        f"AND (p.page_no, p.item_no) NOT IN (SELECT (page_no, item_no) FROM {exclude_table})"
         if exclude_table
         else ""
     )
@@ -318,11 +341,11 @@ WITH pages AS (
     FROM raw_items
 ), parsed AS (
     SELECT page_no, item_no, doc, from_json(doc, {_lit(_WORKFLOW_TYPE)}) AS w FROM docs
-), kept AS (
-    SELECT * FROM parsed
-    WHERE w.id IS NOT NULL
-      AND w.createdAt >= TIMESTAMPTZ {_lit(window.start.isoformat())}
-      AND w.createdAt < TIMESTAMPTZ {_lit(window.end.isoformat())}
+){bounds_cte}, kept AS (
+    SELECT p.page_no, p.item_no, p.doc, p.w FROM parsed p {bounds_join}
+    WHERE p.w.id IS NOT NULL
+      AND p.w.createdAt >= {lo}
+      AND p.w.createdAt < {hi}
       {exclude}
 ), step_rows AS (
     SELECT page_no, item_no, doc, w,
@@ -631,25 +654,36 @@ def _scalar(con: duckdb.DuckDBPyConnection, query: str) -> int:
     return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
 
-def _losers(con: duckdb.DuckDBPyConnection, files: Sequence[Path], max_object_size: int) -> int:
-    """Record the (page_no, item_no) of every copy of a workflow but its last, in `_losers`."""
+def _losers(
+    con: duckdb.DuckDBPyConnection,
+    files: Sequence[Path],
+    max_object_size: int,
+    window: Window,
+    page_bounds: Mapping[int, tuple[datetime, datetime]] | None = None,
+) -> int:
+    """Record the (page_no, item_no) of every kept copy of a workflow but its last, in
+    `_losers`. Only copies inside their page's bounds count: a copy another chain owns is
+    dropped anyway, and must not outrank the one that is kept."""
     file_list = "[" + ", ".join(_lit(str(f)) for f in files) + "]"
+    bounds_cte, bounds_join, lo, hi = _bounds_sql(window, page_bounds, "p")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _losers AS
+        WITH pages AS (
+            SELECT CAST(regexp_extract(filename, 'page-([0-9]+)', 1) AS INTEGER) AS page_no, items
+            FROM read_json({file_list},
+                           columns = {{'next': 'VARCHAR',
+                                      'items': 'STRUCT(id VARCHAR, createdAt TIMESTAMPTZ)[]'}},
+                           filename = true, format = 'unstructured',
+                           maximum_object_size = {max_object_size})
+        ), copies AS (
+            SELECT page_no, unnest(items) AS item, generate_subscripts(items, 1) AS item_no
+            FROM pages
+        ){bounds_cte}
         SELECT page_no, item_no FROM (
-            SELECT page_no, item_no, row_number() OVER (
-                PARTITION BY item.id ORDER BY page_no DESC, item_no DESC) AS copy_no
-            FROM (
-                SELECT page_no, unnest(items) AS item, generate_subscripts(items, 1) AS item_no
-                FROM (
-                    SELECT CAST(regexp_extract(filename, 'page-([0-9]+)', 1) AS INTEGER) AS page_no,
-                           items
-                    FROM read_json({file_list},
-                                   columns = {{'next': 'VARCHAR', 'items': 'STRUCT(id VARCHAR)[]'}},
-                                   filename = true, format = 'unstructured',
-                                   maximum_object_size = {max_object_size})
-                )
-            )
+            SELECT p.page_no, p.item_no, row_number() OVER (
+                PARTITION BY p.item.id ORDER BY p.page_no DESC, p.item_no DESC) AS copy_no
+            FROM copies p {bounds_join}
+            WHERE p.item.createdAt >= {lo} AND p.item.createdAt < {hi}
         ) WHERE copy_no > 1
     """)
     return _scalar(con, "SELECT count(*) FROM _losers")
@@ -779,8 +813,11 @@ def flatten_pages(
     work_dir: Path,
     memory_limit: str = DUCKDB_MEMORY_LIMIT,
     threads: int = DUCKDB_THREADS,
+    page_bounds: Mapping[int, tuple[datetime, datetime]] | None = None,
 ) -> FlattenResult:
     """Flatten a window's archived pages into one Parquet file per table at `outputs[table]`.
+
+    `page_bounds` (from the extraction's sub-window chains) narrows pages to their own bounds.
 
     Every table gets a file, empty when the window has no rows for it, so that "synced, no
     rows" is distinguishable from "never synced". Raises duckdb.Error on unreadable pages.
@@ -806,6 +843,7 @@ def flatten_pages(
                         synced_at,
                         max_object_size=max_object,
                         exclude_table=exclude_table,
+                        page_bounds=page_bounds,
                     )
                     _stream(con, query, window, writers)
             except BaseException:
@@ -819,7 +857,7 @@ def flatten_pages(
         if _has_duplicates(con, outputs["workflows"], "workflow_id"):
             # A workflow listed twice (the list moved under the cursor): write the window
             # again without the older copies. Rare, so the common case pays one cheap check.
-            duplicates["workflows"] = _losers(con, files, max_object)
+            duplicates["workflows"] = _losers(con, files, max_object, window, page_bounds)
             rows = run("_losers")
         for name in ("steps", "jobs", "blobs"):
             removed = _dedupe_children(con, name, outputs[name])

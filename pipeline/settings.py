@@ -33,6 +33,11 @@ MAX_RETRY_DELAY = 30.0
 RETRY_AFTER_FLOOR = 0.25
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
+# A day with many pages is fetched as up to this many sub-windows at once (parallel cursor
+# chains), each worth at least MIN_PAGES_PER_CHAIN pages; a small day stays one chain.
+SYNC_FETCH_CONCURRENCY = 4
+MIN_PAGES_PER_CHAIN = 4
+
 # Job enrichment: requests in flight and the shared request-rate budget (requests/second).
 JOB_CONCURRENCY = 16
 JOB_RATE_LIMIT = 50.0

@@ -105,12 +105,21 @@ def _work_dir(settings: Settings) -> Path:
 
 
 def _flatten_to_temps(
-    settings: Settings, day: date, pages: Sequence[Path], synced_at: datetime
+    settings: Settings,
+    day: date,
+    pages: Sequence[Path],
+    synced_at: datetime,
+    page_bounds: dict[int, tuple[datetime, datetime]] | None = None,
 ) -> tuple[dict[str, Path], flatten.FlattenResult]:
     temps = {name: lake.temp_path(settings.lake_dir, name, day) for name in schemas.WORKFLOW_TABLES}
     try:
         result = flatten.flatten_pages(
-            pages, Window(day), temps, synced_at=synced_at, work_dir=_work_dir(settings)
+            pages,
+            Window(day),
+            temps,
+            synced_at=synced_at,
+            work_dir=_work_dir(settings),
+            page_bounds=page_bounds,
         )
     except duckdb.Error as exc:
         for temp in temps.values():
@@ -246,7 +255,9 @@ def _publish(settings: Settings, fetched: _Fetched) -> WindowResult:
     with fetched.stack:
         try:
             pages = archive.page_files(fetched.attempt)
-            temps, flat = _flatten_to_temps(settings, day, pages, extracted.fetched_at)
+            temps, flat = _flatten_to_temps(
+                settings, day, pages, extracted.fetched_at, extracted.page_bounds
+            )
             try:
                 archive.write_manifest(
                     fetched.attempt,
@@ -260,6 +271,11 @@ def _publish(settings: Settings, fetched: _Fetched) -> WindowResult:
                         finished_at=extracted.finished_at.isoformat(),
                         run_id=fetched.run_id,
                         request={k: v for k, v in extracted.request.items() if k != "cursor"},
+                        chains=extracted.chains,
+                        page_bounds={
+                            str(page): [lo.isoformat(), hi.isoformat()]
+                            for page, (lo, hi) in extracted.page_bounds.items()
+                        },
                     ),
                 )
                 archive.publish_attempt(settings.raw_dir, day, fetched.attempt)
@@ -331,7 +347,9 @@ def rebuild_window(settings: Settings, window_date: date) -> WindowResult:
             )
         previous = ledger.get(day)
         try:
-            temps, flat = _flatten_to_temps(settings, day, pages, manifest.fetched_at_dt)
+            temps, flat = _flatten_to_temps(
+                settings, day, pages, manifest.fetched_at_dt, manifest.bounds()
+            )
         except WindowError as exc:
             ledger.fail(day, str(exc), seconds=time.monotonic() - started)
             raise

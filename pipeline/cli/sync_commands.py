@@ -10,7 +10,7 @@ import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -448,7 +448,7 @@ def demo(ctx: click.Context, days: int, workflows_per_day: int) -> None:
                 )
     _summary(console, results, "Synced from the simulator")
     published = publish_warehouse(settings)
-    _print_reports(ctx, console)
+    _print_reports(ctx, console, window_days[0], window_days[-1])
     console.print()
     _published(console, published)
     loaded = data_table("Loaded (rows per warehouse table)", ["table", "rows"])
@@ -456,21 +456,32 @@ def demo(ctx: click.Context, days: int, workflows_per_day: int) -> None:
         loaded.add_row(name, str(count))
     console.print(loaded)
     _where(console, settings)
+    _write_page(console, settings, window_days[0], window_days[-1])
     if any(r.status != "complete" for r in results):
         raise click.ClickException("some demo windows failed; see above.")
 
 
-def _print_reports(ctx: click.Context, console: Console) -> None:
-    try:
-        from pipeline.cli import report_commands
-    except ImportError:
-        return
-    for name in ("moderation", "usage"):
-        command = getattr(report_commands, name, None)
-        if command is None:
-            continue
+def _print_reports(ctx: click.Context, console: Console, first: date, last: date) -> None:
+    from pipeline.cli import report_commands
+
+    # The report commands take click.DateTime values, i.e. datetimes.
+    start = datetime.combine(first, datetime.min.time())
+    end = datetime.combine(last, datetime.min.time())
+    for command in (report_commands.moderation, report_commands.usage):
         console.print()
-        ctx.invoke(command, date_from=None, date_to=None, fmt="table", threshold=None)
+        ctx.invoke(command, date_from=start, date_to=end, fmt="table", threshold=None)
+
+
+def _write_page(console: Console, settings: Settings, first: date, last: date) -> None:
+    # Imported here: matplotlib is only worth loading when a page is actually drawn.
+    from pipeline.html_report.render import DEFAULT_FILE, write_html_report
+
+    path = write_html_report(
+        settings, out=settings.data_dir / DEFAULT_FILE, date_from=first, date_to=last
+    )
+    console.print()
+    console.print(Text("Visual report (one file, works offline):", style="bold"))
+    console.print(Text(f"  {path}"), soft_wrap=True)
 
 
 def _where(console: Console, settings: Settings) -> None:

@@ -107,8 +107,13 @@ class SimulatedAccount:
         self._finished = False
         self._lock = threading.Lock()
         self._generated = lru_cache(maxsize=GENERATED_CACHE_SIZE)(self.generator.generate)
-        self._record = lru_cache(maxsize=RECORD_CACHE_SIZE)(self._build_record)
-        self._job_bytes = lru_cache(maxsize=JOB_CACHE_SIZE)(self._build_job_bytes)
+        unbounded = config.cache_all
+        self._record = lru_cache(maxsize=None if unbounded else RECORD_CACHE_SIZE)(
+            self._build_record
+        )
+        self._job_bytes = lru_cache(maxsize=None if unbounded else JOB_CACHE_SIZE)(
+            self._build_job_bytes
+        )
 
     # --- state -----------------------------------------------------------------------------
     @property
@@ -137,6 +142,15 @@ class SimulatedAccount:
             "records": self._record.cache_info().currsize,
             "jobs": self._job_bytes.cache_info().currsize,
         }
+
+    def warm(self) -> int:
+        """Build every workflow's served bytes and every job document now (with `cache_all`
+        they stay cached); returns how many workflows were built."""
+        for g in range(self.total):
+            self.record(g)
+            for info in self.generated(g).jobs:
+                self.job_bytes(info.id)
+        return self.total
 
     # --- ground truth API ------------------------------------------------------------------
     def day_range(self, day: date) -> range:

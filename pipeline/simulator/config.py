@@ -98,6 +98,10 @@ class SimulatorConfig:
     # Share of workflows that are still scheduled/processing until `advance()`.
     running_share: float = 0.05
     faults: Faults = field(default_factory=Faults)
+    # Keep every serialized workflow and job document once built instead of a bounded LRU:
+    # with `SimulatedAccount.warm()` the server's cost per request is only HTTP, like an API
+    # whose servers are not on the client's cores (the benchmark uses it).
+    cache_all: bool = False
 
     def __post_init__(self) -> None:
         if self.days < 1:

@@ -7,6 +7,7 @@ pipeline's own flattening code.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import archive, lake, schemas
+from pipeline import settings as defaults
 from pipeline.cli.app import cli
 from pipeline.client import OrchestrationClient
 from pipeline.errors import PipelineError, WindowError
@@ -505,6 +507,11 @@ def test_demo_command_syncs_the_simulator_and_says_where(tmp_path: Path) -> None
     assert "make dev" in shown.output
     rows = Ledger(tmp_path / "demo" / "ledger.sqlite").rows()
     assert [r.workflows for r in rows] == [15, 15]
+    # The reports name the synced days, and the run ends with the page written and its path.
+    assert f"{rows[0].window_date} .. {rows[-1].window_date}" in shown.output
+    page = tmp_path / "demo" / "report.html"
+    assert page.stat().st_size > 10_000
+    assert shown.output.rstrip().endswith(str(page))
 
     # A data dir that holds a real sync is refused.
     Ledger(tmp_path / "demo" / "ledger.sqlite").complete(
@@ -522,3 +529,82 @@ def test_demo_command_syncs_the_simulator_and_says_where(tmp_path: Path) -> None
     )
     refused = CliRunner().invoke(cli, ["demo", "--days", "1", "--workflows-per-day", "5"], env=env)
     assert refused.exit_code == 1 and "mix simulated data" in refused.output
+
+
+# --------------------------------------------------------------------------- busy days
+
+
+BUSY_PER_DAY = 480  # at <= 20 a page: ~24 pages, worth the 4 parallel sub-window chains
+
+
+@pytest.fixture
+def busy(make_simulator):
+    return make_simulator(days=2, workflows_per_day=BUSY_PER_DAY, faults=Faults(page_size_clamp=20))
+
+
+def test_a_busy_day_is_fetched_as_parallel_chains_and_matches_the_truth(
+    busy, tmp_path: Path
+) -> None:
+    results = run_sync(busy, tmp_path)
+    assert [r.status for r in results] == ["complete"] * 2
+    assert_matches_truth(busy, tmp_path, busy.account.days)
+    for day in busy.account.days:
+        manifest = archive.read_manifest(archive.archive_dir(tmp_path / "raw", day))
+        assert manifest.chains == 4 and manifest.filter_mode == "server"
+        assert len(manifest.page_bounds) == manifest.pages
+        assert manifest.items_in_window == BUSY_PER_DAY
+        # Four chains of ~120 workflows at 20 a page, plus the probe page (not archived).
+        assert 24 <= manifest.pages <= 28
+    no_leftovers(tmp_path)
+    # The archive alone (with each page's bounds) rebuilds the same rows.
+    before = snapshot(tmp_path, busy.account.days)
+    for day in busy.account.days:
+        rebuild_window(settings_for(busy, tmp_path), day)
+    assert snapshot(tmp_path, busy.account.days) == before
+    # One chain gives the same tables as four.
+    saved = defaults.SYNC_FETCH_CONCURRENCY
+    defaults.SYNC_FETCH_CONCURRENCY = 1
+    try:
+        single = run_sync(busy, tmp_path / "one")
+    finally:
+        defaults.SYNC_FETCH_CONCURRENCY = saved
+    assert all(r.status == "complete" for r in single)
+    assert snapshot(tmp_path / "one", busy.account.days) == before
+    assert (
+        archive.read_manifest(
+            archive.archive_dir(tmp_path / "one" / "raw", busy.account.days[0])
+        ).chains
+        == 1
+    )
+
+
+def test_a_busy_day_falls_back_when_the_filter_is_ignored(make_simulator, tmp_path: Path) -> None:
+    ignoring = make_simulator(
+        days=2,
+        workflows_per_day=BUSY_PER_DAY,
+        faults=Faults(page_size_clamp=40, ignore_date_filter=True),
+    )
+    results = run_sync(ignoring, tmp_path)
+    assert {r.filter_mode for r in results} == {"client"}
+    assert_matches_truth(ignoring, tmp_path, ignoring.account.days)
+
+
+def test_a_malformed_page_in_one_chain_fails_the_window_and_names_its_sub_window(
+    busy, tmp_path: Path
+) -> None:
+    run_sync(busy, tmp_path)
+    days = busy.account.days
+    before = snapshot(tmp_path, days, drop=())
+    busy.faults.malformed_pages = frozenset({3})
+    settings = settings_for(busy, tmp_path)
+    with client_for(busy) as client, pytest.raises(WindowError) as failure:
+        sync_window(settings, client, days[0])
+    message = str(failure.value)
+    # Every chain's third page is cut off; whichever chain met it first names its sub-window.
+    assert str(days[0]) in message and re.search(
+        r"sub-window [1-4] of 4 \(from \d\d:00 UTC\)", message
+    )
+    assert "not valid JSON" in message
+    assert snapshot(tmp_path, days, drop=()) == before
+    no_leftovers(tmp_path)
+    busy.faults.malformed_pages = frozenset()
