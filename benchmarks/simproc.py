@@ -11,10 +11,9 @@ from __future__ import annotations
 import multiprocessing as mp
 from dataclasses import dataclass
 from datetime import date
+from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any
-
-from multiprocessing.connection import Connection
 
 
 @dataclass(frozen=True)

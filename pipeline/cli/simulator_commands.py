@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime
 
 import click
@@ -165,8 +166,9 @@ def serve(
             token=token,
             running_share=running_share,
             faults=faults,
-            **({"start": start.date()} if start is not None else {}),
         )
+        if start is not None:
+            config = dataclasses.replace(config, start=start.date())
     except ValueError as exc:  # the simulator's own validation, e.g. an out-of-range volume
         raise click.UsageError(str(exc)) from None
     try:
