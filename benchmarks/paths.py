@@ -109,6 +109,7 @@ def enrich(spec: Spec) -> dict[str, Any]:
 
 def rebuild(spec: Spec) -> dict[str, Any]:
     """`civitai-sync rebuild --from --to`: re-flatten the lake from the raw archive."""
+    import pipeline.enrich  # noqa: F401 - rebuild_range imports it; module loading is not rebuilding
     from pipeline.sync import rebuild_range
 
     settings = _settings(spec)

@@ -73,10 +73,12 @@ class PageError(PipelineError):
         self.page = page
 
 
-def created_at(item: dict[str, Any], *, page: int, index: int) -> datetime:
-    """The item's createdAt as an aware UTC datetime; ResponseValidationError if absent."""
-    value = item.get("createdAt")
-    if not isinstance(item.get("id"), str) or not isinstance(value, str):
+def created_at(item: Any, *, page: int, index: int) -> datetime:
+    """The item's createdAt as an aware UTC datetime; ResponseValidationError if absent.
+
+    `item` is a listed workflow's head (`id` and `createdAt` attributes, see ItemHead)."""
+    value = item.createdAt
+    if not isinstance(item.id, str) or not isinstance(value, str):
         raise ResponseValidationError(
             f"item {index + 1} of the page has no string `id`/`createdAt`, so it cannot be "
             "placed in a window; the API may have changed.",
@@ -92,7 +94,7 @@ def created_at(item: dict[str, Any], *, page: int, index: int) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _times(items: Sequence[dict[str, Any]], page: int) -> list[datetime]:
+def _times(items: Sequence[Any], page: int) -> list[datetime]:
     return [created_at(item, page=page, index=i) for i, item in enumerate(items)]
 
 
@@ -106,6 +108,8 @@ def extract_window(
     force_mode: str | None = None,
     chains: int | None = None,
     fetched_at: datetime | None = None,
+    on_archived: Callable[[Path, Bounds | None], None] | None = None,
+    on_restart: Callable[[], None] | None = None,
 ) -> ExtractResult:
     """Archive every page of `window` into `attempt_dir`; raises PageError naming the page.
 
@@ -113,12 +117,14 @@ def extract_window(
     threads when chains run in parallel). `force_mode='client'` skips the server-filter
     attempt (tests, known-bad servers). `chains` caps the sub-windows fetched at once
     (default `settings.SYNC_FETCH_CONCURRENCY`); `client` must then be thread-safe.
+    `on_archived(path, bounds)` sees each page file once it is complete (bounds None: the
+    window's), and `on_restart()` is called when the pages so far are thrown away.
     """
     fetched_at = fetched_at or datetime.now(UTC)
     limit = settings.SYNC_FETCH_CONCURRENCY if chains is None else chains
     mode = force_mode or SERVER
     while True:
-        pages = _Pages(attempt_dir, on_page)
+        pages = _Pages(attempt_dir, on_page, on_archived)
         if mode == SERVER:
             used = _server_mode(client, window, pages, page_size, max(1, limit))
         else:
@@ -137,6 +143,8 @@ def extract_window(
                 page_bounds=pages.bounds if used > 1 else {},
             )
         # The server ignored the date filter: start over newest-first, filtering ourselves.
+        if on_restart is not None:
+            on_restart()
         archive.clear_pages(attempt_dir)
         mode = CLIENT
 
@@ -157,9 +165,15 @@ class _Chain:
 class _Pages:
     """Numbers, archives and counts the pages of one attempt; safe across chain threads."""
 
-    def __init__(self, attempt_dir: Path, on_page: Callable[[int, int], None] | None) -> None:
+    def __init__(
+        self,
+        attempt_dir: Path,
+        on_page: Callable[[int, int], None] | None,
+        on_archived: Callable[[Path, Bounds | None], None] | None = None,
+    ) -> None:
         self.attempt_dir = attempt_dir
         self.on_page = on_page
+        self.on_archived = on_archived
         self.count = self.seen = self.inside = 0
         self.request: dict[str, Any] = {}
         self.bounds: dict[int, Bounds] = {}
@@ -180,7 +194,9 @@ class _Pages:
         chain: _Chain,
         request: dict[str, Any] | None,
     ) -> None:
-        archive.write_page(self.attempt_dir, number, content)
+        path = archive.write_page(self.attempt_dir, number, content)
+        if self.on_archived is not None:
+            self.on_archived(path, (chain.lo, chain.hi) if chain.of > 1 else None)
         inside = sum(1 for t in times if chain.lo <= t < chain.hi)
         with self._lock:
             self.count += 1
@@ -205,7 +221,7 @@ def _fetch(
         page = client.fetch_workflow_page(
             take=page_size, cursor=cursor, hide_mature_content=False, **filters
         )
-        return page, _times(page.items, number)
+        return page, _times(page.heads, number)
     except PageError:
         raise
     except PipelineError as exc:
@@ -251,7 +267,7 @@ def _page_through(
             # Newest-first and this whole page is older than the window: nothing after it
             # can be inside. (A whole page, not one item, tolerates a ragged sort order.)
             break
-        if not page.items or not page.next or page.next in sent or page.next == cursor:
+        if not page.heads or not page.next or page.next in sent or page.next == cursor:
             break
         sent.add(page.next)
         cursor = page.next

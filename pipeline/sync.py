@@ -30,6 +30,7 @@ from pipeline import archive, flatten, lake, locks, schemas
 from pipeline.errors import AuthenticationError, PipelineError, WindowError
 from pipeline.extract import ExtractResult, PageError, PageSource, extract_window
 from pipeline.ledger import Ledger
+from pipeline.live_flatten import LiveFlattener
 from pipeline.settings import Settings
 from pipeline.windows import Window
 from pipeline.windows import (
@@ -139,6 +140,30 @@ def _flatten_to_temps(
     return temps, result
 
 
+def _finish_flatten(
+    settings: Settings, fetched: _Fetched, pages: Sequence[Path]
+) -> tuple[dict[str, Path], flatten.FlattenResult]:
+    day = fetched.day
+    try:
+        flat = fetched.flattener.finish(pages, fetched.extracted.page_bounds)
+    except duckdb.Error as exc:
+        _remove(fetched.temps)
+        page = _find_bad_page(settings, day, pages)
+        where = f"page {page}" if page else "its pages"
+        raise WindowError(
+            f"window {day}: {where} could not be flattened ({_short(exc)}); the window keeps "
+            "its previous data.",
+            window=day.isoformat(),
+            page=page,
+        ) from exc
+    return fetched.temps, flat
+
+
+def _remove(paths: dict[str, Path]) -> None:
+    for path in paths.values():
+        path.unlink(missing_ok=True)
+
+
 def _find_bad_page(settings: Settings, day: date, pages: Sequence[Path]) -> int | None:
     """The first page DuckDB cannot read on its own (only runs after a failure)."""
     con = flatten.connect(_work_dir(settings))
@@ -185,6 +210,9 @@ class _Fetched:
     attempt: Path
     extracted: ExtractResult
     stack: contextlib.ExitStack
+    # Already flattening the pages into `temps` as they arrived.
+    flattener: LiveFlattener
+    temps: dict[str, Path]
 
 
 class _Cancelled(Exception):
@@ -236,14 +264,40 @@ def _fetch(
         Ledger(settings.ledger_path).start(day, run_id=run_id)
         attempt = archive.new_attempt_dir(settings.raw_dir, day)
         stack.callback(archive.discard, attempt)
+        temps = {
+            name: lake.temp_path(settings.lake_dir, name, day) for name in schemas.WORKFLOW_TABLES
+        }
+        fetched_at = datetime.now(UTC)
+        flattener = LiveFlattener(
+            Window(day), temps, synced_at=fetched_at, work_dir=_work_dir(settings)
+        )
+        stack.callback(_remove, temps)
+        stack.callback(flattener.abort)
         before = _retries(client)
         try:
             extracted = extract_window(
-                _as_source(client), Window(day), attempt, on_page=on_page, force_mode=force_mode
+                _as_source(client),
+                Window(day),
+                attempt,
+                on_page=on_page,
+                force_mode=force_mode,
+                fetched_at=fetched_at,
+                on_archived=flattener.add,
+                on_restart=flattener.restart,
             )
         except Exception as exc:
             raise _failure(settings, day, exc, started, run_id) from exc
-        return _Fetched(day, run_id, started, _retries(client) - before, attempt, extracted, stack)
+        return _Fetched(
+            day,
+            run_id,
+            started,
+            _retries(client) - before,
+            attempt,
+            extracted,
+            stack,
+            flattener,
+            temps,
+        )
     except BaseException:
         stack.close()
         raise
@@ -255,9 +309,7 @@ def _publish(settings: Settings, fetched: _Fetched) -> WindowResult:
     with fetched.stack:
         try:
             pages = archive.page_files(fetched.attempt)
-            temps, flat = _flatten_to_temps(
-                settings, day, pages, extracted.fetched_at, extracted.page_bounds
-            )
+            temps, flat = _finish_flatten(settings, fetched, pages)
             try:
                 archive.write_manifest(
                     fetched.attempt,

@@ -13,13 +13,14 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TypeVar
 
 import httpx
+import msgspec
 import orjson
 from pydantic import ValidationError
 
 from pipeline import errors, settings
 from pipeline.client import _calls, _errors
 from pipeline.client._calls import Call
-from pipeline.client._types import ClientStats, RawResponse, WorkflowPageRaw
+from pipeline.client._types import PAGE_HEAD, ClientStats, RawResponse, WorkflowPageRaw
 from pipeline.models import (
     JobStatus,
     Workflow,
@@ -217,24 +218,23 @@ class BaseClient:
     def _page(self, call: Call, response: httpx.Response) -> WorkflowPageRaw:
         content = response.content
         try:
-            data = orjson.loads(content)
-        except orjson.JSONDecodeError as exc:
+            head = PAGE_HEAD.decode(content)
+        except msgspec.ValidationError:
+            raise errors.ResponseValidationError(
+                "The API sent a workflow page that is not a JSON object with an `items` list "
+                "of workflows; the API may have changed.",
+                endpoint=call.endpoint,
+            ) from None
+        except msgspec.DecodeError as exc:
             raise errors.ResponseValidationError(
                 f"The API sent a workflow page that is not valid JSON ({exc}); "
                 "the response was probably cut off. Run the sync again.",
                 endpoint=call.endpoint,
             ) from None
-        items = data.get("items") if isinstance(data, dict) else None
-        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
-            raise errors.ResponseValidationError(
-                "The API sent a workflow page that is not a JSON object with an `items` list "
-                "of workflows; the API may have changed.",
-                endpoint=call.endpoint,
-            )
-        next_cursor = data.get("next")
+        next_cursor = head.next
         return WorkflowPageRaw(
             content=content,
-            items=items,
+            heads=head.items,
             next=next_cursor if isinstance(next_cursor, str) and next_cursor else None,
             request_params=call.request_params(),
         )

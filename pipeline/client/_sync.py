@@ -176,7 +176,7 @@ class OrchestrationClient(BaseClient):
             )
             pages += 1
             yield page
-            if not page.items or page.next is None or page.next in seen:
+            if not page.heads or page.next is None or page.next in seen:
                 return
             seen.add(page.next)
             cursor = page.next

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import httpx
+import msgspec
 import orjson
 
 
@@ -22,19 +24,43 @@ class RawResponse:
         return orjson.loads(self.content)
 
 
+class ItemHead(msgspec.Struct):
+    """The two members of a listed workflow that place it in a window (any JSON type: the
+    caller checks them); every other member is skipped by the decoder, not built."""
+
+    id: Any = None
+    createdAt: Any = None
+
+
+class PageHead(msgspec.Struct):
+    items: list[ItemHead]
+    next: Any = None
+
+
+# A sync only needs each item's id and createdAt before archiving the page; building every
+# workflow as Python objects (and freeing them) cost ~6x the decoding of these two members.
+PAGE_HEAD = msgspec.json.Decoder(PageHead)
+
+
 @dataclass
 class WorkflowPageRaw:
-    """One page of `GET /v2/consumer/workflows`, checked to be `{"items": [...], ...}`.
+    """One page of `GET /v2/consumer/workflows`, checked to be `{"items": [{...}, ...], ...}`.
 
-    `content` is the body exactly as served (for the raw archive); `next` is None on the last
-    page (the API may omit it, send null, or send ""); `request_params` are the query
+    `content` is the body exactly as served (for the raw archive); `heads` holds each item's
+    id and createdAt; `items` (the full documents) is decoded on first use. `next` is None on
+    the last page (the API may omit it, send null, or send ""); `request_params` are the query
     parameters as sent, with repeated keys (`tags`) as lists.
     """
 
     content: bytes
-    items: list[dict[str, Any]]
+    heads: list[ItemHead]
     next: str | None
     request_params: dict[str, Any]
+
+    @cached_property
+    def items(self) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = orjson.loads(self.content)["items"]
+        return items
 
 
 @dataclass
