@@ -18,7 +18,7 @@ from pydantic import Field
 
 from pipeline import enrich
 from pipeline import settings as defaults
-from pipeline.client import AsyncOrchestrationClient, OrchestrationClient
+from pipeline.client import OrchestrationClient
 from pipeline.settings import Settings
 
 
@@ -58,18 +58,9 @@ class OrchestrationApiResource(dg.ConfigurableResource):
         """A synchronous client for listing workflow pages; use it as a context manager."""
         return OrchestrationClient(base_url=self.base_url(), token=self.token)
 
-    def async_client(self) -> AsyncOrchestrationClient:
-        """An async client for job lookups that draws from the process-wide rate budget.
-
-        The caller closes it on the enrichment event loop; `job_client()` does that.
-        """
-        return enrich.make_job_client(
-            self._account(), concurrency=self.job_concurrency, rate=self.job_rate_limit
-        )
-
     @contextmanager
-    def job_client(self) -> Iterator[AsyncOrchestrationClient]:
-        """`async_client()` for synchronous callers, closed on the loop that used it."""
+    def job_client(self) -> Iterator[OrchestrationClient]:
+        """A thread-safe client for job lookups that draws from the process-wide rate budget."""
         with enrich.job_client(
             self._account(), concurrency=self.job_concurrency, rate=self.job_rate_limit
         ) as client:

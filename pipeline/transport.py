@@ -1,27 +1,23 @@
-"""Transports for job lookups: many small GETs, each on a blocking connection in a thread.
+"""The transport for job lookups: many small GETs from worker threads, each on a keep-alive
+`http.client` connection.
 
-Why threads: httpcore's asyncio pool re-checks every pooled connection (through anyio's
-per-call socket attribute lookup) each time a request is queued or released, so its CPU cost
-per request grows with the pool size. Why the standard library's `http.client` under them:
-measured against the simulator with 16 lookups in flight at 20 ms, httpx's blocking pool
-costs ~1.5 ms of CPU per request and its pool lock is contended by the 16 threads, while a
+Measured against the simulator with 16 lookups in flight at 20 ms: httpx's own blocking pool
+costs ~1.5 ms of CPU per request, its pool lock contended by the 16 threads, while a
 keep-alive `http.client` connection per thread costs ~0.3 ms. Enrichment is one request per
-job, thousands a day, on a 2-core machine: the client's CPU is what bounds its rate.
+job, thousands a day, on a 2-core machine: once the API answers quickly, the client's CPU is
+what bounds its rate.
 
-Retries, the rate limit, the in-flight cap, redirects and error mapping stay in the httpx
-client above; only the socket work moves here. Bodies are read in the worker thread (job
-documents are small), so the response handed back to the event loop is already complete.
+Retries, the rate limit, redirects and error mapping stay in the httpx client above; only the
+socket work happens here. Bodies are read whole (job documents are small).
 """
 
 from __future__ import annotations
 
-import asyncio
 import http.client
 import queue
 import socket
 import ssl
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
@@ -167,51 +163,9 @@ def _uses_proxy() -> bool:
     return bool(urllib.request.getproxies())
 
 
-class ThreadedAsyncTransport(httpx.AsyncBaseTransport):
-    """`httpx.AsyncBaseTransport` over a blocking transport driven by `max_connections` threads."""
-
-    def __init__(
-        self, *, max_connections: int, transport: httpx.BaseTransport | None = None
-    ) -> None:
-        if transport is None:
-            if _uses_proxy():
-                limits = httpx.Limits(
-                    max_connections=max_connections, max_keepalive_connections=max_connections
-                )
-                transport = httpx.HTTPTransport(limits=limits)
-            else:
-                transport = StdlibHTTPTransport(max_idle=max_connections)
-        self._transport = transport
-        self._pool = ThreadPoolExecutor(max_workers=max_connections, thread_name_prefix="http")
-
-    def _send(self, request: httpx.Request) -> httpx.Response:
-        response = self._transport.handle_request(request)
-        if isinstance(response.stream, httpx.ByteStream):
-            return response  # already complete (StdlibHTTPTransport)
-        try:
-            # Raw (still content-encoded) bytes: the async client decodes them as usual.
-            content = b"".join(response.iter_raw())
-        finally:
-            response.close()
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=response.headers,
-            content=content,
-            extensions=response.extensions,
-            request=request,
-        )
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not isinstance(request.stream, httpx.SyncByteStream):
-            # A streamed upload cannot cross threads; the job lookups never send one.
-            request.read()
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self._send, request)
-
-    async def aclose(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, self._close)
-
-    def _close(self) -> None:
-        self._pool.shutdown(wait=True)
-        self._transport.close()
+def job_transport(concurrency: int) -> httpx.BaseTransport:
+    """The transport for `concurrency` threads of job lookups."""
+    if _uses_proxy():
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        return httpx.HTTPTransport(limits=limits)
+    return StdlibHTTPTransport(max_idle=concurrency)

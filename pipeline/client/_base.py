@@ -69,6 +69,8 @@ class BaseClient:
         self._jitter = jitter
         self._redact = Redactor([token])
         self._origin = httpx.URL(self.base_url + "/").copy_with(path="/", query=None, fragment=None)
+        # What httpx's client would add by default, too: compressed answers are decoded.
+        self._request_headers = {**self._default_headers(), "Accept-Encoding": "gzip, deflate"}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -82,13 +84,18 @@ class BaseClient:
         }
 
     def _build_request(self, http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
-        request = http.build_request(
+        # Built directly rather than with `http.build_request`: the client has no cookies,
+        # auth or per-request headers to merge, and the merging was a sixth of the CPU of a
+        # job lookup. A relative path joins the base URL (which may carry a path prefix).
+        path = call.path
+        url = path if path.startswith(("http://", "https://")) else self.base_url + path
+        timeout = self._timeout if call.read_timeout is None else self._with_read(call.read_timeout)
+        request = httpx.Request(
             call.method,
-            call.path,
-            params=list(call.params),
-            timeout=self._timeout
-            if call.read_timeout is None
-            else self._with_read(call.read_timeout),
+            url,
+            params=list(call.params) or None,
+            headers=self._request_headers,
+            extensions={"timeout": timeout.as_dict()},
         )
         # The token goes only to the API's own origin: download URLs may point at a CDN.
         if self._token and self._same_origin(request.url):

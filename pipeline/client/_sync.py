@@ -44,6 +44,7 @@ class OrchestrationClient(BaseClient):
         rate_limiter: RateLimiter | None = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        max_connections: int = settings.JOB_CONCURRENCY,
     ) -> None:
         super().__init__(
             base_url=base_url,
@@ -53,16 +54,19 @@ class OrchestrationClient(BaseClient):
             rate_limiter=rate_limiter,
             jitter=jitter,
         )
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, got {max_connections}")
         self._sleep = sleep
+        # Threads sharing this client (the sync's sub-window chains, job lookups) each need a
+        # connection; more threads than this wait in httpx's pool.
+        self.max_connections = max_connections
         self._http = httpx.Client(
             base_url=self.base_url,
             transport=transport,
             timeout=self._timeout,
             headers=self._default_headers(),
-            # Threads of one sync share this pool; keep-alive connections are reused.
             limits=httpx.Limits(
-                max_connections=settings.JOB_CONCURRENCY,
-                max_keepalive_connections=settings.JOB_CONCURRENCY,
+                max_connections=max_connections, max_keepalive_connections=max_connections
             ),
             http1=True,
             http2=False,

@@ -31,9 +31,7 @@ from pipeline.enrich import (
     enrich_window,
     iter_archive,
     job_client,
-    make_job_client,
     rebuild_enrichment,
-    run_coroutine,
 )
 from pipeline.errors import AuthenticationError
 from pipeline.ledger import Ledger
@@ -354,11 +352,8 @@ def one_day(make_simulator: Any, tmp_path: Path) -> tuple[SimulatorServer, Setti
 
 
 def _enrich_with(settings: Settings, day: date, **client_kwargs: Any) -> EnrichResult:
-    client = make_job_client(settings, concurrency=4, rate=1000, **client_kwargs)
-    try:
+    with job_client(settings, concurrency=4, rate=1000, **client_kwargs) as client:
         return enrich_window(settings, day, client=client)
-    finally:
-        run_coroutine(client.aclose())
 
 
 def test_failed_lookups_are_retried_next_run(
@@ -417,11 +412,8 @@ def test_bad_token_fails_fast_and_publishes_nothing(
 
 def test_window_without_jobs_partition_is_a_no_op(tmp_path: Path) -> None:
     settings = Settings(api_url="http://127.0.0.1:9", token=TOKEN, data_dir=tmp_path)
-    client = make_job_client(settings)
-    try:
+    with job_client(settings) as client:
         result = enrich_window(settings, date(2026, 1, 1), client=client)
-    finally:
-        run_coroutine(client.aclose())
     assert (result.jobs, result.looked_up) == (0, 0)
     assert not (tmp_path / "lake").exists()
 

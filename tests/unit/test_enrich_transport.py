@@ -1,18 +1,19 @@
-"""The threaded async transport used for job lookups, against a real HTTP server on 127.0.0.1."""
+"""The job-lookup transport (http.client under httpx), against a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
 
-from pipeline.transport import ThreadedAsyncTransport
+from pipeline.transport import StdlibHTTPTransport
 
 BODY = b'{"jobId": "j1", "lastEvent": {"context": {"hive_csam_score": "1.00 %"}}}'
 
@@ -51,14 +52,13 @@ def server_url() -> Iterator[str]:
 
 
 def _get_all(url: str, paths: list[str]) -> list[httpx.Response]:
-    async def main() -> list[httpx.Response]:
-        transport = ThreadedAsyncTransport(max_connections=4)
-        async with httpx.AsyncClient(
-            base_url=url, transport=transport, headers={"Authorization": "Bearer t"}
-        ) as client:
-            return list(await asyncio.gather(*(client.get(p) for p in paths)))
-
-    return asyncio.run(main())
+    with (
+        httpx.Client(
+            base_url=url, transport=StdlibHTTPTransport(), headers={"Authorization": "Bearer t"}
+        ) as client,
+        ThreadPoolExecutor(4) as pool,
+    ):
+        return list(pool.map(client.get, paths))
 
 
 def test_plain_and_gzip_bodies_decode_once(server_url: str) -> None:
@@ -78,10 +78,42 @@ def test_status_headers_and_concurrency(server_url: str) -> None:
 
 
 def test_connection_errors_are_httpx_errors() -> None:
-    # The client's retry logic keys on httpx.RequestError; the threaded pool must raise the same.
-    async def main() -> None:
-        async with httpx.AsyncClient(transport=ThreadedAsyncTransport(max_connections=1)) as client:
-            await client.get("http://127.0.0.1:9/")
+    # The client's retry logic keys on httpx.RequestError; the transport must raise the same.
+    with httpx.Client(transport=StdlibHTTPTransport()) as client, pytest.raises(httpx.ConnectError):
+        client.get("http://127.0.0.1:9/")
 
-    with pytest.raises(httpx.ConnectError):
-        asyncio.run(main())
+
+class _ClosingHandler(_Handler):
+    """Answers, then drops the connection without saying so (an idle keep-alive timeout)."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/slow"):
+            time.sleep(1.0)
+        super().do_GET()
+        self.close_connection = True
+
+
+@pytest.fixture
+def closing_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ClosingHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_connection_the_server_dropped_is_replaced_for_a_get(closing_url: str) -> None:
+    with httpx.Client(base_url=closing_url, transport=StdlibHTTPTransport()) as client:
+        statuses = [client.get(f"/plain/{i}").status_code for i in range(5)]
+    assert statuses == [200] * 5
+
+
+def test_a_slow_answer_is_a_read_timeout(closing_url: str) -> None:
+    with (
+        httpx.Client(base_url=closing_url, transport=StdlibHTTPTransport(), timeout=0.2) as client,
+        pytest.raises(httpx.ReadTimeout),
+    ):
+        client.get("/slow")
