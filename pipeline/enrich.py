@@ -225,17 +225,30 @@ class _ParquetSink:
         self._writer = pq.ParquetWriter(self._handle, schema, compression="zstd")
         self._rows: list[dict[str, Any]] = []
         self.count = 0
+        # Lookup threads add rows at once; a batch is converted and written outside `_lock`
+        # so that the other threads keep adding meanwhile, one write at a time.
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     def add(self, rows: list[dict[str, Any]]) -> None:
-        self._rows.extend(rows)
-        self.count += len(rows)
-        if len(self._rows) >= BATCH_ROWS:
-            self._flush()
+        with self._lock:
+            self._rows.extend(rows)
+            self.count += len(rows)
+            if len(self._rows) < BATCH_ROWS:
+                return
+            batch, self._rows = self._rows, []
+        self._write(batch)
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        table = pa.Table.from_pylist(batch, schema=self.schema)
+        with self._write_lock:
+            self._writer.write_table(table)
 
     def _flush(self) -> None:
-        if self._rows:
-            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema))
-            self._rows = []
+        with self._lock:
+            batch, self._rows = self._rows, []
+        if batch:
+            self._write(batch)
 
     def carry_over(self, job_ids: set[str]) -> int:
         """Copy the rows of `job_ids` from the partition file being replaced."""
@@ -284,19 +297,27 @@ class _ArchiveSink:
         self._handle = open(self.tmp, "wb")  # noqa: SIM115 - closed by close() or abort()
         self._file = gzip.GzipFile(fileobj=self._handle, mode="wb", compresslevel=GZIP_LEVEL)
         self._buffer = bytearray()
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     def write(self, record: dict[str, Any]) -> None:
         # Compressed in chunks, not per line: zlib releases the GIL on every call, and getting
-        # it back from the transport threads costs far more than compressing a 1 KB line.
-        self._buffer += orjson.dumps(record)
-        self._buffer += b"\n"
-        if len(self._buffer) >= ARCHIVE_CHUNK_BYTES:
-            self._flush()
+        # it back from the lookup threads costs far more than compressing a 1 KB line.
+        line = orjson.dumps(record) + b"\n"
+        with self._lock:
+            self._buffer += line
+            if len(self._buffer) < ARCHIVE_CHUNK_BYTES:
+                return
+            chunk, self._buffer = self._buffer, bytearray()
+        with self._write_lock:
+            self._file.write(chunk)
 
     def _flush(self) -> None:
-        if self._buffer:
-            self._file.write(self._buffer)
-            self._buffer.clear()
+        with self._lock:
+            chunk, self._buffer = self._buffer, bytearray()
+        if chunk:
+            with self._write_lock:
+                self._file.write(chunk)
 
     def carry_over(self, job_ids: set[str]) -> int:
         copied = 0
@@ -464,7 +485,7 @@ def _enrich(
 
     out = _Publication(settings, window_date)
     pending = iter(todo)
-    # Guards `pending`, `out`, `answered` and the counters: the workers share them.
+    # Guards `pending`, `answered` and the counters (the sinks of `out` lock for themselves).
     lock = threading.Lock()
     stop = threading.Event()
     fatal: list[BaseException] = []
@@ -490,9 +511,9 @@ def _enrich(
             record = _archive_record(
                 job_id=job_id, workflow_id=workflow_id, fetched_at=fetched_at, status=404, body=None
             )
+            out.details.add([row])
+            out.add_archive(record)
             with lock:
-                out.details.add([row])
-                out.add_archive(record)
                 result.not_found += 1
                 answered.add(job_id)
             return
@@ -520,10 +541,10 @@ def _enrich(
             job_id=job_id, workflow_id=workflow_id, fetched_at=fetched_at, status=200,
             body=raw.content,
         )  # fmt: skip
+        out.add_archive(record)
+        out.add_found(rows.details, rows.scan_scores)
         with lock:
             result.parse_failures += rows.parse_failures
-            out.add_archive(record)
-            out.add_found(rows.details, rows.scan_scores)
             answered.add(job_id)
 
     def worker() -> None:

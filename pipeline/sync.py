@@ -123,21 +123,25 @@ def _flatten_to_temps(
             page_bounds=page_bounds,
         )
     except duckdb.Error as exc:
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)
-        page = _find_bad_page(settings, day, pages)
-        where = f"page {page}" if page else "its pages"
-        raise WindowError(
-            f"window {day}: {where} could not be flattened ({_short(exc)}); the window keeps "
-            "its previous data.",
-            window=day.isoformat(),
-            page=page,
-        ) from exc
+        _remove(temps)
+        raise _unflattenable(settings, day, pages, exc) from exc
     except BaseException:
-        for temp in temps.values():
-            temp.unlink(missing_ok=True)
+        _remove(temps)
         raise
     return temps, result
+
+
+def _unflattenable(
+    settings: Settings, day: date, pages: Sequence[Path], exc: duckdb.Error
+) -> WindowError:
+    page = _find_bad_page(settings, day, pages)
+    where = f"page {page}" if page else "its pages"
+    return WindowError(
+        f"window {day}: {where} could not be flattened ({_short(exc)}); the window keeps "
+        "its previous data.",
+        window=day.isoformat(),
+        page=page,
+    )
 
 
 def _finish_flatten(
@@ -148,14 +152,7 @@ def _finish_flatten(
         flat = fetched.flattener.finish(pages, fetched.extracted.page_bounds)
     except duckdb.Error as exc:
         _remove(fetched.temps)
-        page = _find_bad_page(settings, day, pages)
-        where = f"page {page}" if page else "its pages"
-        raise WindowError(
-            f"window {day}: {where} could not be flattened ({_short(exc)}); the window keeps "
-            "its previous data.",
-            window=day.isoformat(),
-            page=page,
-        ) from exc
+        raise _unflattenable(settings, day, pages, exc) from exc
     return fetched.temps, flat
 
 

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -39,9 +40,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def server_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+@contextmanager
+def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -49,6 +50,12 @@ def server_url() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def server_url() -> Iterator[str]:
+    with _serve(_Handler) as url:
+        yield url
 
 
 def _get_all(url: str, paths: list[str]) -> list[httpx.Response]:
@@ -95,14 +102,8 @@ class _ClosingHandler(_Handler):
 
 @pytest.fixture
 def closing_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _ClosingHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _serve(_ClosingHandler) as url:
+        yield url
 
 
 def test_a_connection_the_server_dropped_is_replaced_for_a_get(closing_url: str) -> None:
