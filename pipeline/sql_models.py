@@ -300,6 +300,14 @@ def _build_one(
     try:
         con.execute(f"create or replace table {model.name} as\n{model.sql}")
         row = con.execute(f"select count(*) from {model.name}").fetchone()
+    except duckdb.OutOfMemoryException as exc:
+        raise ModelBuildError(
+            f"SQL model {model.display_path} ran out of DuckDB's memory budget: {exc}. The "
+            "published warehouse was not changed. Raise WAREHOUSE_MEMORY_LIMIT in "
+            "pipeline/warehouse.py where the machine has the memory.",
+            model=model.name,
+            path=str(model.path),
+        ) from exc
     except duckdb.Error as exc:
         raise ModelBuildError(
             f"SQL model {model.display_path} failed to build: {exc}. Fix the SQL in that file "

@@ -26,12 +26,18 @@ import pyarrow as pa
 
 from pipeline import lake, schemas
 from pipeline.errors import PipelineError
-from pipeline.flatten import DUCKDB_MEMORY_LIMIT, DUCKDB_THREADS
+from pipeline.flatten import DUCKDB_THREADS
 from pipeline.ledger import COLUMNS as LEDGER_COLUMNS
 from pipeline.ledger import Ledger
 from pipeline.locks import file_lock, lock_path
 from pipeline.settings import Settings
 from pipeline.sync import WORK_DIR
+
+# The models join and aggregate whole tables (ordered list() aggregates among them, which
+# DuckDB cannot spill), so they get more room than the streaming flattening: with 256 MB,
+# fct_jobs ran out of memory on 30 days of 20,000 workflows. DuckDB still spills what it
+# can to DATA_DIR/.tmp beyond this.
+WAREHOUSE_MEMORY_LIMIT = "2GB"
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +242,7 @@ def publish_warehouse(
             try:
                 work = settings.data_dir / WORK_DIR
                 work.mkdir(parents=True, exist_ok=True)
-                con.execute(f"SET memory_limit = {_lit(DUCKDB_MEMORY_LIMIT)}")
+                con.execute(f"SET memory_limit = {_lit(WAREHOUSE_MEMORY_LIMIT)}")
                 con.execute(f"SET threads = {DUCKDB_THREADS}")
                 con.execute(f"SET temp_directory = {_lit(str(work))}")
                 con.execute("SET TimeZone = 'UTC'")
