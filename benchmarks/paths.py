@@ -146,7 +146,7 @@ def models(spec: Spec) -> dict[str, Any]:
     shutil.copyfile(settings.warehouse_path, copy)
     con = duckdb.connect(str(copy))
     try:
-        con.execute(f"SET memory_limit = '{warehouse.DUCKDB_MEMORY_LIMIT}'")
+        con.execute(f"SET memory_limit = '{warehouse.WAREHOUSE_MEMORY_LIMIT}'")
         con.execute(f"SET threads = {warehouse.DUCKDB_THREADS}")
         con.execute("SET TimeZone = 'UTC'")
         started = time.perf_counter()
@@ -225,7 +225,7 @@ def bareload(spec: Spec) -> dict[str, Any]:
     con = duckdb.connect(str(target))
     tables = {}
     try:
-        con.execute(f"SET memory_limit = '{warehouse.DUCKDB_MEMORY_LIMIT}'")
+        con.execute(f"SET memory_limit = '{warehouse.WAREHOUSE_MEMORY_LIMIT}'")
         con.execute(f"SET threads = {warehouse.DUCKDB_THREADS}")
         for table_dir in sorted(settings.lake_dir.iterdir()):
             files = sorted(table_dir.glob("date=*/*.parquet"))
