@@ -21,6 +21,7 @@ from pipeline.client._calls import Call
 from pipeline.client._types import RawResponse, WorkflowPageRaw
 from pipeline.models import JobStatus, Workflow, WorkflowPage, WorkflowStep
 from pipeline.ratelimit import RateLimiter
+from pipeline.transport import StdlibHTTPTransport
 
 _CHUNK = 1 << 16
 
@@ -60,6 +61,7 @@ class OrchestrationClient(BaseClient):
         # Threads sharing this client (the sync's sub-window chains, job lookups) each need a
         # connection; more threads than this wait in httpx's pool.
         self.max_connections = max_connections
+        self._direct = transport if isinstance(transport, StdlibHTTPTransport) else None
         self._http = httpx.Client(
             base_url=self.base_url,
             transport=transport,
@@ -97,7 +99,7 @@ class OrchestrationClient(BaseClient):
             if self.rate_limiter is not None:
                 self.rate_limiter.acquire()
             try:
-                response = self._http.send(request)
+                response = self._transmit(request)
             except httpx.RequestError as exc:
                 delay = self._on_transport_error(call, request, exc, attempt)
             else:
@@ -106,6 +108,17 @@ class OrchestrationClient(BaseClient):
                     return response
                 delay = retry_in
             self._sleep(delay)
+
+    def _transmit(self, request: httpx.Request) -> httpx.Response:
+        if self._direct is None:
+            return self._http.send(request)
+        # Our own transport answers with the body already read, and this client has no
+        # cookies, auth, hooks or redirects to follow: httpx.Client.send would only add its
+        # bookkeeping, a fifth of the CPU of a job lookup.
+        response = self._direct.handle_request(request)
+        response.request = request
+        response.read()
+        return response
 
     # ------------------------------------------------------------------ workflows
 
