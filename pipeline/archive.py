@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.lake import fsync_dir
+from pipeline.windows import Bounds
 
 WORKFLOWS_DIR = "workflows"
 MANIFEST = "_manifest.json"
@@ -49,7 +50,7 @@ class Manifest:
     def fetched_at_dt(self) -> datetime:
         return datetime.fromisoformat(self.fetched_at)
 
-    def bounds(self) -> dict[int, tuple[datetime, datetime]]:
+    def bounds(self) -> dict[int, Bounds]:
         return {
             int(page): (datetime.fromisoformat(lo), datetime.fromisoformat(hi))
             for page, (lo, hi) in self.page_bounds.items()
@@ -66,6 +67,12 @@ def archive_dir(raw_dir: Path, day: date) -> Path:
 
 def page_name(number: int) -> str:
     return f"page-{number:05d}.json.gz"
+
+
+def page_number(path: Path) -> int | None:
+    """The number in a page file's name (`page-00012.json.gz` -> 12), None if it has none."""
+    digits = "".join(ch for ch in path.name.split(".")[0] if ch.isdigit())
+    return int(digits) if digits else None
 
 
 def page_files(directory: Path) -> list[Path]:

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from pipeline import archive, settings
 from pipeline.errors import PipelineError, ResponseValidationError
-from pipeline.windows import Window
+from pipeline.windows import Bounds, Window
 
 SERVER = "server"
 CLIENT = "client"
@@ -48,9 +48,6 @@ class PageSource(Protocol):
     ) -> Any: ...
 
 
-Bounds = tuple[datetime, datetime]
-
-
 @dataclass
 class ExtractResult:
     pages: int
@@ -61,7 +58,8 @@ class ExtractResult:
     finished_at: datetime
     request: dict[str, Any]
     chains: int = 1
-    # Page number -> the [lo, hi) its items are kept in; pages not listed use the window's.
+    # Page number -> the [lo, hi) its items are kept in (parallel chains only); pages not
+    # listed use the window's.
     page_bounds: dict[int, Bounds] = field(default_factory=dict)
 
 
@@ -140,7 +138,7 @@ def extract_window(
                 finished_at=datetime.now(UTC),
                 request=pages.request,
                 chains=used,
-                page_bounds=pages.bounds if used > 1 else {},
+                page_bounds=pages.bounds,
             )
         # The server ignored the date filter: start over newest-first, filtering ourselves.
         if on_restart is not None:
@@ -176,6 +174,7 @@ class _Pages:
         self.on_archived = on_archived
         self.count = self.seen = self.inside = 0
         self.request: dict[str, Any] = {}
+        # Only pages of parallel chains: a single chain keeps the window's bounds.
         self.bounds: dict[int, Bounds] = {}
         self.stop = threading.Event()
         self._next = 0
@@ -195,14 +194,16 @@ class _Pages:
         request: dict[str, Any] | None,
     ) -> None:
         path = archive.write_page(self.attempt_dir, number, content)
+        bounds = (chain.lo, chain.hi) if chain.of > 1 else None
         if self.on_archived is not None:
-            self.on_archived(path, (chain.lo, chain.hi) if chain.of > 1 else None)
+            self.on_archived(path, bounds)
         inside = sum(1 for t in times if chain.lo <= t < chain.hi)
         with self._lock:
             self.count += 1
             self.seen += len(times)
             self.inside += inside
-            self.bounds[number] = (chain.lo, chain.hi)
+            if bounds is not None:
+                self.bounds[number] = bounds
             if request is not None:
                 self.request = request
             pages, total = self.count, self.inside

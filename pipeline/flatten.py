@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline import schemas
-from pipeline.windows import Window
+from pipeline.windows import Bounds, Window
 
 # Removes the query string of every URL (signatures, tokens) inside JSON text. Backslashes stop
 # the match so an URL inside an escaped JSON string (`\"https://...?sig=x\"`) keeps its closing
@@ -279,7 +279,7 @@ def _step_extra(step: str) -> str:
 
 
 def _bounds_sql(
-    window: Window, page_bounds: Mapping[int, tuple[datetime, datetime]] | None, alias: str
+    window: Window, page_bounds: Mapping[int, Bounds] | None, alias: str
 ) -> tuple[str, str, str, str]:
     """(CTE, JOIN, lower, upper) SQL for keeping each page's items inside its bounds."""
     start = f"TIMESTAMPTZ {_lit(window.start.isoformat())}"
@@ -305,7 +305,7 @@ def build_query(
     *,
     max_object_size: int = 16 * 2**20,
     exclude_table: str | None = None,
-    page_bounds: Mapping[int, tuple[datetime, datetime]] | None = None,
+    page_bounds: Mapping[int, Bounds] | None = None,
 ) -> str:
     """The one streaming SELECT over a window's pages: one row per step of every in-window
     workflow (one row with NULL step columns for a workflow without steps).
@@ -659,7 +659,7 @@ def _losers(
     files: Sequence[Path],
     max_object_size: int,
     window: Window,
-    page_bounds: Mapping[int, tuple[datetime, datetime]] | None = None,
+    page_bounds: Mapping[int, Bounds] | None = None,
 ) -> int:
     """Record the (page_no, item_no) of every kept copy of a workflow but its last, in
     `_losers`. Only copies inside their page's bounds count: a copy another chain owns is
@@ -756,7 +756,27 @@ class _Prefetcher:
         self._thread.join()
 
 
-def _stream(
+def open_writers(outputs: Mapping[str, Path]) -> dict[str, _PartitionWriter]:
+    """One Parquet writer per workflow table, at `outputs[table]`."""
+    return {
+        name: _PartitionWriter(outputs[name], schema)
+        for name, schema in schemas.WORKFLOW_TABLES.items()
+    }
+
+
+def max_object_size(files: Sequence[Path]) -> int:
+    """read_json's `maximum_object_size` for these pages: a page is one JSON object."""
+    return max([16 * 2**20, *(gzip_uncompressed_size(path) + 2**20 for path in files)])
+
+
+def repeated_keys(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> int:
+    """Rows of a table's Parquet file whose key an earlier row already has."""
+    keys = ", ".join(schemas.KEYS[table])
+    source = f"read_parquet({_lit(str(path))})"
+    return _scalar(con, f"SELECT count(*) - count(DISTINCT ({keys})) FROM {source}")
+
+
+def stream_into(
     con: duckdb.DuckDBPyConnection, query: str, window: Window, writers: dict[str, _PartitionWriter]
 ) -> None:
     reader = con.sql(query).to_arrow_reader(BATCH_ROWS)
@@ -786,7 +806,7 @@ def _dedupe_children(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> i
     """Keep the first row of each key of a child table (rare: the API repeated an id)."""
     keys = ", ".join(schemas.KEYS[name])
     source = f"read_parquet({_lit(str(path))}, file_row_number = true)"
-    extra = _scalar(con, f"SELECT count(*) - count(DISTINCT ({keys})) FROM {source}")
+    extra = repeated_keys(con, path, name)
     if extra == 0:
         return 0
     keep = (
@@ -813,7 +833,7 @@ def flatten_pages(
     work_dir: Path,
     memory_limit: str = DUCKDB_MEMORY_LIMIT,
     threads: int = DUCKDB_THREADS,
-    page_bounds: Mapping[int, tuple[datetime, datetime]] | None = None,
+    page_bounds: Mapping[int, Bounds] | None = None,
 ) -> FlattenResult:
     """Flatten a window's archived pages into one Parquet file per table at `outputs[table]`.
 
@@ -826,15 +846,10 @@ def flatten_pages(
     files = sorted(page_files)
     con = connect(work_dir, memory_limit=memory_limit, threads=threads)
     try:
-        max_object = 16 * 2**20
-        for path in files:
-            max_object = max(max_object, gzip_uncompressed_size(path) + 2**20)
+        max_object = max_object_size(files)
 
         def run(exclude_table: str | None) -> dict[str, int]:
-            writers = {
-                name: _PartitionWriter(outputs[name], schema)
-                for name, schema in schemas.WORKFLOW_TABLES.items()
-            }
+            writers = open_writers(outputs)
             try:
                 if files:
                     query = build_query(
@@ -845,7 +860,7 @@ def flatten_pages(
                         exclude_table=exclude_table,
                         page_bounds=page_bounds,
                     )
-                    _stream(con, query, window, writers)
+                    stream_into(con, query, window, writers)
             except BaseException:
                 for writer in writers.values():
                     writer.abort()

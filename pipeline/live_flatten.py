@@ -21,10 +21,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline import flatten, schemas
-from pipeline.windows import Window
-
-Bounds = tuple[datetime, datetime]
+from pipeline import archive, flatten, schemas
+from pipeline.windows import Bounds, Window
 
 # A query per page costs more than the page: wait for a few unless the fetch has ended.
 MIN_BATCH_PAGES = 16
@@ -71,10 +69,7 @@ class LiveFlattener:
 
     def _start(self) -> None:
         self._con = flatten.connect(self.work_dir)
-        self._writers = {
-            name: flatten._PartitionWriter(self.outputs[name], schema)
-            for name, schema in schemas.WORKFLOW_TABLES.items()
-        }
+        self._writers = flatten.open_writers(self.outputs)
         self._closing = False
         self._error = None
         self._thread = threading.Thread(target=self._run, name="live-flatten", daemon=True)
@@ -99,16 +94,19 @@ class LiveFlattener:
     def _flatten(self, batch: Sequence[tuple[Path, Bounds | None]]) -> None:
         assert self._con is not None
         files = [path for path, _ in batch]
-        bounds = {_page_no(path): b for path, b in batch if b is not None}
-        largest = max(flatten.gzip_uncompressed_size(path) for path in files)
+        bounds = {
+            number: b
+            for path, b in batch
+            if b is not None and (number := archive.page_number(path)) is not None
+        }
         query = flatten.build_query(
             files,
             self.window,
             self.synced_at,
-            max_object_size=max(16 * 2**20, largest + 2**20),
+            max_object_size=flatten.max_object_size(files),
             page_bounds=bounds or None,
         )
-        flatten._stream(self._con, query, self.window, self._writers)
+        flatten.stream_into(self._con, query, self.window, self._writers)
 
     def _stop(self) -> None:
         thread = self._thread
@@ -152,7 +150,7 @@ class LiveFlattener:
             self._writers = {}
             assert self._con is not None
             repeated = any(
-                _has_repeats(self._con, self.outputs[name], name)
+                flatten.repeated_keys(self._con, self.outputs[name], name)
                 for name in schemas.WORKFLOW_TABLES
             )
         finally:
@@ -172,14 +170,3 @@ class LiveFlattener:
         """Stop the worker and delete whatever was written (safe to call more than once)."""
         self._stop()
         self._discard()
-
-
-def _page_no(path: Path) -> int:
-    return int("".join(ch for ch in path.name.split(".")[0] if ch.isdigit()))
-
-
-def _has_repeats(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> bool:
-    keys = ", ".join(schemas.KEYS[table])
-    source = f"read_parquet({flatten._lit(str(path))})"
-    rows = con.execute(f"SELECT count(*) - count(DISTINCT ({keys})) FROM {source}").fetchall()
-    return bool(rows and rows[0][0])

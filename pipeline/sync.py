@@ -32,7 +32,7 @@ from pipeline.extract import ExtractResult, PageError, PageSource, extract_windo
 from pipeline.ledger import Ledger
 from pipeline.live_flatten import LiveFlattener
 from pipeline.settings import Settings
-from pipeline.windows import Window
+from pipeline.windows import Bounds, Window
 from pipeline.windows import (
     nightly_dates as nightly_dates,  # re-exported: the contract names it here
 )
@@ -110,7 +110,7 @@ def _flatten_to_temps(
     day: date,
     pages: Sequence[Path],
     synced_at: datetime,
-    page_bounds: dict[int, tuple[datetime, datetime]] | None = None,
+    page_bounds: dict[int, Bounds] | None = None,
 ) -> tuple[dict[str, Path], flatten.FlattenResult]:
     temps = {name: lake.temp_path(settings.lake_dir, name, day) for name in schemas.WORKFLOW_TABLES}
     try:
@@ -173,8 +173,7 @@ def _find_bad_page(settings: Settings, day: date, pages: Sequence[Path]) -> int 
                     [str(path), flatten.gzip_uncompressed_size(path) + 2**20],
                 ).fetchall()
             except duckdb.Error:
-                digits = "".join(ch for ch in path.name if ch.isdigit())
-                return int(digits) if digits else None
+                return archive.page_number(path)
     finally:
         con.close()
     return None

@@ -10,6 +10,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+# [lo, hi): a part of a window (a sub-window chain's share of the day).
+Bounds = tuple[datetime, datetime]
+
 
 @dataclass(frozen=True, order=True)
 class Window:

@@ -80,7 +80,7 @@ class AsyncOrchestrationClient(BaseClient):
         await self.aclose()
 
     async def _send(self, call: Call) -> httpx.Response:
-        request = self._build_request(self._http, call)
+        request = self._build_request(call)
         attempt = 0
         while True:
             attempt += 1

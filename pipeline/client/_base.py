@@ -83,8 +83,8 @@ class BaseClient:
             "User-Agent": _USER_AGENT,
         }
 
-    def _build_request(self, http: httpx.Client | httpx.AsyncClient, call: Call) -> httpx.Request:
-        # Built directly rather than with `http.build_request`: the client has no cookies,
+    def _build_request(self, call: Call) -> httpx.Request:
+        # Built directly rather than with httpx's `build_request`: the client has no cookies,
         # auth or per-request headers to merge, and the merging was a sixth of the CPU of a
         # job lookup. A relative path joins the base URL (which may carry a path prefix).
         path = call.path

@@ -92,7 +92,7 @@ class OrchestrationClient(BaseClient):
     # ------------------------------------------------------------------ transport loop
 
     def _send(self, call: Call) -> httpx.Response:
-        request = self._build_request(self._http, call)
+        request = self._build_request(call)
         attempt = 0
         while True:
             attempt += 1
@@ -292,7 +292,7 @@ class OrchestrationClient(BaseClient):
         on the API's own origin. Redirects are followed.
         """
         call = self._download_call(url)
-        request = self._build_request(self._http, call)
+        request = self._build_request(call)
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         attempt = 0

@@ -13,7 +13,8 @@ import orjson
 import pytest
 
 from pipeline.simulator import Faults, SimulatedAccount, SimulatorConfig, SimulatorServer
-from pipeline.simulator.vocab import FUTURE_CONTEXT_KEY, FUTURE_STEP_TYPE
+from pipeline.simulator.vocab import FUTURE_CONTEXT_KEY
+from tests.support.simulated import STEP_TYPES
 
 TOKEN = "sim-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -567,16 +568,7 @@ def test_workflow_data_is_varied_like_the_real_api() -> None:
     assert statuses["succeeded"] / len(workflows) > 0.7
     assert all(statuses[s] for s in ("failed", "expired", "canceled", "processing", "scheduled"))
     types = Counter(s["$type"] for w in workflows for s in w["steps"])
-    assert {
-        "textToImage",
-        "imageGen",
-        "videoGen",
-        "comfy",
-        "imageUpscaler",
-        "mediaRating",
-        "wdTagging",
-        FUTURE_STEP_TYPE,
-    } <= set(types)
+    assert set(types) >= STEP_TYPES
     assert any(len(w["steps"]) == 2 for w in workflows)
     assert {len(s.get("jobs") or []) for w in workflows for s in w["steps"]} >= {0, 1, 2}
 
