@@ -608,3 +608,31 @@ def test_a_malformed_page_in_one_chain_fails_the_window_and_names_its_sub_window
     assert snapshot(tmp_path, days, drop=()) == before
     no_leftovers(tmp_path)
     busy.faults.malformed_pages = frozenset()
+
+
+def test_a_full_disk_while_archiving_fails_the_window_and_keeps_the_previous_data(
+    busy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_sync(busy, tmp_path)
+    days = busy.account.days
+    before = snapshot(tmp_path, days, drop=())
+    real_write = archive.write_page
+
+    def write_page(directory: Path, number: int, content: bytes) -> Path:
+        if number == 5:
+            raise OSError(28, "No space left on device")
+        return real_write(directory, number, content)
+
+    monkeypatch.setattr(archive, "write_page", write_page)
+    settings = settings_for(busy, tmp_path)
+    with client_for(busy) as client, pytest.raises(WindowError) as failure:
+        sync_window(settings, client, days[0])
+    assert str(days[0]) in str(failure.value) and "No space left" in str(failure.value)
+    assert snapshot(tmp_path, days, drop=()) == before
+    no_leftovers(tmp_path)
+    assert Ledger(settings.ledger_path).get(days[0]).status == "failed"
+
+    monkeypatch.setattr(archive, "write_page", real_write)
+    with client_for(busy) as client:
+        assert sync_window(settings, client, days[0]).status == "complete"
+    assert_matches_truth(busy, tmp_path, days)
