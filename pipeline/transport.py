@@ -1,4 +1,4 @@
-"""The transport for job lookups: many small GETs from worker threads, each on a keep-alive
+"""The transport for API calls: GETs from one or many threads, each on a keep-alive
 `http.client` connection.
 
 Measured against the simulator with 16 lookups in flight at 20 ms: httpx's own blocking pool
@@ -8,7 +8,9 @@ job, thousands a day, on a 2-core machine: once the API answers quickly, the cli
 what bounds its rate.
 
 Retries, the rate limit, redirects and error mapping stay in the httpx client above; only the
-socket work happens here. Bodies are read whole (job documents are small).
+socket work happens here. Bodies are read whole: a job document is a few KB and a list page a
+few hundred; blob downloads, which can be large, keep httpx's streaming transport. The list
+pages gain too: httpx's send and h11 parsing were a third of the CPU of fetching a page.
 """
 
 from __future__ import annotations
@@ -161,6 +163,11 @@ def _uses_proxy() -> bool:
     # http.client speaks to the origin directly; where a proxy is configured, httpx's own
     # transport (which honours the proxy variables) is used instead.
     return bool(urllib.request.getproxies())
+
+
+def direct_transport(max_idle: int) -> StdlibHTTPTransport | None:
+    """The keep-alive transport for API calls, or None where a proxy is configured."""
+    return None if _uses_proxy() else StdlibHTTPTransport(max_idle=max_idle)
 
 
 def job_transport(concurrency: int) -> httpx.BaseTransport:

@@ -21,7 +21,7 @@ from pipeline.client._calls import Call
 from pipeline.client._types import RawResponse, WorkflowPageRaw
 from pipeline.models import JobStatus, Workflow, WorkflowPage, WorkflowStep
 from pipeline.ratelimit import RateLimiter
-from pipeline.transport import StdlibHTTPTransport
+from pipeline.transport import StdlibHTTPTransport, direct_transport
 
 _CHUNK = 1 << 16
 
@@ -61,7 +61,13 @@ class OrchestrationClient(BaseClient):
         # Threads sharing this client (the sync's sub-window chains, job lookups) each need a
         # connection; more threads than this wait in httpx's pool.
         self.max_connections = max_connections
-        self._direct = transport if isinstance(transport, StdlibHTTPTransport) else None
+        # API calls (small JSON bodies, read whole) go through a keep-alive `http.client`
+        # transport unless the caller brought its own; `download` keeps httpx's streaming.
+        self._direct: StdlibHTTPTransport | None
+        if transport is None:
+            self._direct = direct_transport(max_connections)
+        else:
+            self._direct = transport if isinstance(transport, StdlibHTTPTransport) else None
         self._http = httpx.Client(
             base_url=self.base_url,
             transport=transport,
@@ -76,6 +82,8 @@ class OrchestrationClient(BaseClient):
         )
 
     def close(self) -> None:
+        if self._direct is not None:
+            self._direct.close()
         self._http.close()
 
     def __enter__(self) -> OrchestrationClient:

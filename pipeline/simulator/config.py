@@ -20,7 +20,8 @@ MAX_WORKFLOWS_PER_DAY = 1_000_000
 class Faults:
     """Switchable misbehaviour, mutable while the server runs (`server.faults.rate_429 = 0.1`).
 
-    latency_ms: sleep before answering every consumer request.
+    latency_ms: every consumer request is answered this long after it arrived (or later, when
+        building the answer takes longer): the simulator's own work counts toward it.
     rate_429 / rate_5xx: share of consumer requests answered 429 (ProblemDetails) or 502/503
         (an HTML gateway page), drawn from a seeded RNG so a sequential run is reproducible.
     retry_after: the 429's Retry-After header value; None leaves the header out, "0" is allowed.

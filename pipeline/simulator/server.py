@@ -162,6 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HTTPServer
     _malformed = False
     _upcoming = range(0)
+    _answer_at = 0.0  # time.monotonic() before which the reply is held back (latency)
 
     def setup(self) -> None:
         super().setup()
@@ -215,6 +216,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.close_connection:
             lines.append("Connection: close")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        # Latency is the time from request to answer, as an API's response time is: the
+        # simulator's own work counts toward it instead of adding to it.
+        wait = self._answer_at - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self._answer_at = 0.0
         self.wfile.write(head + body)
 
     def _read_body(self) -> bytes:
@@ -222,6 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _dispatch(self, method: str) -> None:
+        started = time.monotonic()
+        self._answer_at = 0.0
         body = self._read_body()
         sim = self.server.simulator
         url = urlsplit(self.path)
@@ -247,7 +256,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise _not_found(f"No route for {path}.")
             faults = sim.faults
             if faults.latency_ms and faults.applies_to(route):
-                time.sleep(faults.latency_ms / 1000.0)
+                self._answer_at = started + faults.latency_ms / 1000.0
             fault = sim.injector.draw(route)
             if fault is not None:
                 raise _fault_reply(fault, faults)

@@ -687,3 +687,16 @@ def test_the_fixture_factory_doubles_as_a_default_server(simulator: Any) -> None
     assert len(simulator.account.days) == 2
     other = simulator(days=1, workflows_per_day=3)
     assert other.url != simulator.url and len(list(other.account.workflows(DAY0))) == 3
+
+
+def test_latency_holds_back_every_consumer_answer_including_faults(make_simulator: Any) -> None:
+    import time
+
+    sim = make_simulator(days=1, workflows_per_day=30, faults=Faults(latency_ms=120))
+    with httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {sim.config.token}"}) as c:
+        for rate_429 in (0.0, 1.0):
+            sim.faults.rate_429 = rate_429
+            started = time.monotonic()
+            status = c.get("/v2/consumer/workflows", params={"take": "10"}).status_code
+            assert time.monotonic() - started >= 0.12
+            assert status == (429 if rate_429 else 200)
