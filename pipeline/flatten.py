@@ -280,22 +280,31 @@ def _step_extra(step: str) -> str:
 
 def _bounds_sql(
     window: Window, page_bounds: Mapping[int, Bounds] | None, alias: str
-) -> tuple[str, str, str, str]:
-    """(CTE, JOIN, lower, upper) SQL for keeping each page's items inside its bounds."""
+) -> tuple[str, str]:
+    """(lower, upper) SQL for keeping each page's items inside its bounds.
+
+    A page's bounds are looked up in a constant map rather than joined from a table: a join
+    would let DuckDB emit rows out of page order, and page order decides which copy of a
+    repeated child key is kept.
+    """
     start = f"TIMESTAMPTZ {_lit(window.start.isoformat())}"
     end = f"TIMESTAMPTZ {_lit(window.end.isoformat())}"
     if not page_bounds:
-        return "", "", start, end
-    rows = ", ".join(
-        f"({int(page)}, TIMESTAMPTZ {_lit(lo.isoformat())}, TIMESTAMPTZ {_lit(hi.isoformat())})"
-        for page, (lo, hi) in sorted(page_bounds.items())
-    )
-    cte = f", page_bounds AS (SELECT * FROM (VALUES {rows}) AS b(page_no, lo, hi))"
-    join = f"LEFT JOIN page_bounds b ON b.page_no = {alias}.page_no"
+        return start, end
+    pages = sorted(page_bounds.items())
+    keys = "[" + ", ".join(str(int(page)) for page, _ in pages) + "]"
+
+    def values(side: int) -> str:
+        return (
+            "["
+            + ", ".join(f"TIMESTAMPTZ {_lit(bounds[side].isoformat())}" for _, bounds in pages)
+            + "]"
+        )
+
     # Bounds never reach outside the window, whatever the manifest says.
-    lower = f"greatest(coalesce(b.lo, {start}), {start})"
-    upper = f"least(coalesce(b.hi, {end}), {end})"
-    return cte, join, lower, upper
+    lower = f"greatest(coalesce(map_extract_value(MAP({keys}, {values(0)}), {alias}.page_no), {start}), {start})"
+    upper = f"least(coalesce(map_extract_value(MAP({keys}, {values(1)}), {alias}.page_no), {end}), {end})"
+    return lower, upper
 
 
 def build_query(
@@ -318,12 +327,15 @@ def build_query(
     their own [lo, hi): an item outside them is another chain's (see pipeline.extract).
     """
     file_list = "[" + ", ".join(_lit(str(f)) for f in files) + "]"
-    bounds_cte, bounds_join, lo, hi = _bounds_sql(window, page_bounds, "p")
+    lo, hi = _bounds_sql(window, page_bounds, "p")
     exclude = (
         f"AND (p.page_no, p.item_no) NOT IN (SELECT (page_no, item_no) FROM {exclude_table})"
         if exclude_table
         else ""
     )
+    # Leaving the older copies out is a join, which may emit rows out of page order; the
+    # order decides which row of a repeated child key is kept, so restore it (a rare path).
+    order = "ORDER BY page_no, item_no, step_pos" if exclude_table else ""
 
     def first(expr: str) -> str:
         return f"CASE WHEN step_pos = 1 THEN {expr} END"
@@ -341,8 +353,8 @@ WITH pages AS (
     FROM raw_items
 ), parsed AS (
     SELECT page_no, item_no, doc, from_json(doc, {_lit(_WORKFLOW_TYPE)}) AS w FROM docs
-){bounds_cte}, kept AS (
-    SELECT p.page_no, p.item_no, p.doc, p.w FROM parsed p {bounds_join}
+), kept AS (
+    SELECT p.page_no, p.item_no, p.doc, p.w FROM parsed p
     WHERE p.w.id IS NOT NULL
       AND p.w.createdAt >= {lo}
       AND p.w.createdAt < {hi}
@@ -437,7 +449,7 @@ SELECT
     CASE WHEN len(jobs) = 1 THEN jobs[1].job.id END AS single_job_id,
     {_blobs("outmap", "st.output")} AS blobs
 FROM wf
-"""
+{order}"""
 
 
 # --- Arrow side: one DuckDB batch of step rows -> rows of the five tables -------------------
@@ -665,7 +677,7 @@ def _losers(
     `_losers`. Only copies inside their page's bounds count: a copy another chain owns is
     dropped anyway, and must not outrank the one that is kept."""
     file_list = "[" + ", ".join(_lit(str(f)) for f in files) + "]"
-    bounds_cte, bounds_join, lo, hi = _bounds_sql(window, page_bounds, "p")
+    lo, hi = _bounds_sql(window, page_bounds, "p")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _losers AS
         WITH pages AS (
@@ -678,11 +690,11 @@ def _losers(
         ), copies AS (
             SELECT page_no, unnest(items) AS item, generate_subscripts(items, 1) AS item_no
             FROM pages
-        ){bounds_cte}
+        )
         SELECT page_no, item_no FROM (
             SELECT p.page_no, p.item_no, row_number() OVER (
                 PARTITION BY p.item.id ORDER BY p.page_no DESC, p.item_no DESC) AS copy_no
-            FROM copies p {bounds_join}
+            FROM copies p
             WHERE p.item.createdAt >= {lo} AND p.item.createdAt < {hi}
         ) WHERE copy_no > 1
     """)
@@ -774,6 +786,16 @@ def repeated_keys(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> int
     keys = ", ".join(schemas.KEYS[table])
     source = f"read_parquet({_lit(str(path))})"
     return _scalar(con, f"SELECT count(*) - count(DISTINCT ({keys})) FROM {source}")
+
+
+def any_repeated_keys(con: duckdb.DuckDBPyConnection, outputs: Mapping[str, Path]) -> bool:
+    """Whether any of the five tables' files has a key more than once: one query for all."""
+    counts = " UNION ALL ".join(
+        f"SELECT count(*) - count(DISTINCT ({', '.join(schemas.KEYS[name])})) AS n "
+        f"FROM read_parquet({_lit(str(outputs[name]))})"
+        for name in schemas.WORKFLOW_TABLES
+    )
+    return _scalar(con, f"SELECT sum(n) FROM ({counts})") > 0
 
 
 def stream_into(

@@ -693,7 +693,9 @@ def test_latency_holds_back_every_consumer_answer_including_faults(make_simulato
     import time
 
     sim = make_simulator(days=1, workflows_per_day=30, faults=Faults(latency_ms=120))
-    with httpx.Client(base_url=sim.url, headers={"Authorization": f"Bearer {sim.config.token}"}) as c:
+    with httpx.Client(
+        base_url=sim.url, headers={"Authorization": f"Bearer {sim.config.token}"}
+    ) as c:
         for rate_429 in (0.0, 1.0):
             sim.faults.rate_429 = rate_429
             started = time.monotonic()
