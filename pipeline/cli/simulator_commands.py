@@ -77,7 +77,7 @@ def _parse_pages(value: str | None) -> frozenset[int]:
     type=click.FloatRange(min=0),
     default=0,
     show_default=True,
-    help="Fault: delay added to every response.",
+    help="Fault: every API answer takes at least this long (the simulator's own work included).",
 )
 @click.option(
     "--rate-429",
