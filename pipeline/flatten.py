@@ -278,33 +278,30 @@ def _step_extra(step: str) -> str:
     return _minus(step, STEP_MAPPED)
 
 
-def _bounds_sql(
-    window: Window, page_bounds: Mapping[int, Bounds] | None, alias: str
-) -> tuple[str, str]:
-    """(lower, upper) SQL for keeping each page's items inside its bounds.
+def _page_bounds_sql(page_bounds: Mapping[int, Bounds] | None, page_no: str) -> tuple[str, str]:
+    """(lo, hi) SQL for a page's own bounds by its number; NULL for a page without any.
 
     A page's bounds are looked up in a constant map rather than joined from a table: a join
     would let DuckDB emit rows out of page order, and page order decides which copy of a
     repeated child key is kept.
     """
-    start = f"TIMESTAMPTZ {_lit(window.start.isoformat())}"
-    end = f"TIMESTAMPTZ {_lit(window.end.isoformat())}"
     if not page_bounds:
-        return start, end
+        return "NULL::TIMESTAMPTZ", "NULL::TIMESTAMPTZ"
     pages = sorted(page_bounds.items())
     keys = "[" + ", ".join(str(int(page)) for page, _ in pages) + "]"
 
-    def values(side: int) -> str:
-        return (
-            "["
-            + ", ".join(f"TIMESTAMPTZ {_lit(bounds[side].isoformat())}" for _, bounds in pages)
-            + "]"
-        )
+    def lookup(side: int) -> str:
+        values = ", ".join(f"TIMESTAMPTZ {_lit(bounds[side].isoformat())}" for _, bounds in pages)
+        return f"map_extract_value(MAP({keys}, [{values}]), {page_no})"
 
-    # Bounds never reach outside the window, whatever the manifest says.
-    lower = f"greatest(coalesce(map_extract_value(MAP({keys}, {values(0)}), {alias}.page_no), {start}), {start})"
-    upper = f"least(coalesce(map_extract_value(MAP({keys}, {values(1)}), {alias}.page_no), {end}), {end})"
-    return lower, upper
+    return lookup(0), lookup(1)
+
+
+def _window_sql(window: Window, lo: str, hi: str) -> tuple[str, str]:
+    """(lower, upper) SQL: a page's bounds, never reaching outside the window."""
+    start = f"TIMESTAMPTZ {_lit(window.start.isoformat())}"
+    end = f"TIMESTAMPTZ {_lit(window.end.isoformat())}"
+    return f"greatest(coalesce({lo}, {start}), {start})", f"least(coalesce({hi}, {end}), {end})"
 
 
 def build_query(
@@ -315,6 +312,7 @@ def build_query(
     max_object_size: int = 16 * 2**20,
     exclude_table: str | None = None,
     page_bounds: Mapping[int, Bounds] | None = None,
+    stream: str | None = None,
 ) -> str:
     """The one streaming SELECT over a window's pages: one row per step of every in-window
     workflow (one row with NULL step columns for a workflow without steps).
@@ -325,9 +323,22 @@ def build_query(
     `exclude_table` names a table of (page_no, item_no) to leave out: the older copies of a
     workflow that was listed twice. `page_bounds` gives pages of parallel sub-window chains
     their own [lo, hi): an item outside them is another chain's (see pipeline.extract).
+    `stream` names a registered Arrow stream of pages (page_no, lo, hi, body) to read
+    instead of `files` (see pipeline.live_flatten).
     """
-    file_list = "[" + ", ".join(_lit(str(f)) for f in files) + "]"
-    lo, hi = _bounds_sql(window, page_bounds, "p")
+    if stream is None:
+        file_list = "[" + ", ".join(_lit(str(f)) for f in files) + "]"
+        page_lo, page_hi = _page_bounds_sql(page_bounds, "page_no")
+        source = f"""
+    SELECT CAST(regexp_extract(filename, 'page-([0-9]+)', 1) AS INTEGER) AS page_no, items,
+           {page_lo} AS lo, {page_hi} AS hi
+    FROM read_json({file_list}, columns = {{'next': 'VARCHAR', 'items': 'JSON[]'}},
+                   filename = true, format = 'unstructured', maximum_object_size = {max_object_size})"""
+    else:
+        source = f"""
+    SELECT page_no, from_json(body, '{{"items": "JSON[]"}}').items AS items, lo, hi
+    FROM {stream}"""
+    lo, hi = _window_sql(window, "p.lo", "p.hi")
     exclude = (
         f"AND (p.page_no, p.item_no) NOT IN (SELECT (page_no, item_no) FROM {exclude_table})"
         if exclude_table
@@ -341,18 +352,16 @@ def build_query(
         return f"CASE WHEN step_pos = 1 THEN {expr} END"
 
     return f"""
-WITH pages AS (
-    SELECT CAST(regexp_extract(filename, 'page-([0-9]+)', 1) AS INTEGER) AS page_no, items
-    FROM read_json({file_list}, columns = {{'next': 'VARCHAR', 'items': 'JSON[]'}},
-                   filename = true, format = 'unstructured', maximum_object_size = {max_object_size})
+WITH pages AS ({source}
 ), raw_items AS (
-    SELECT page_no, unnest(items) AS item, generate_subscripts(items, 1) AS item_no FROM pages
+    SELECT page_no, lo, hi, unnest(items) AS item, generate_subscripts(items, 1) AS item_no
+    FROM pages
 ), docs AS (
-    SELECT page_no, item_no,
+    SELECT page_no, item_no, lo, hi,
            regexp_replace(CAST(item AS VARCHAR), {_lit(SIGNED_URL_PATTERN)}, '\\1', 'g') AS doc
     FROM raw_items
 ), parsed AS (
-    SELECT page_no, item_no, doc, from_json(doc, {_lit(_WORKFLOW_TYPE)}) AS w FROM docs
+    SELECT page_no, item_no, lo, hi, doc, from_json(doc, {_lit(_WORKFLOW_TYPE)}) AS w FROM docs
 ), kept AS (
     SELECT p.page_no, p.item_no, p.doc, p.w FROM parsed p
     WHERE p.w.id IS NOT NULL
@@ -677,7 +686,8 @@ def _losers(
     `_losers`. Only copies inside their page's bounds count: a copy another chain owns is
     dropped anyway, and must not outrank the one that is kept."""
     file_list = "[" + ", ".join(_lit(str(f)) for f in files) + "]"
-    lo, hi = _bounds_sql(window, page_bounds, "p")
+    page_lo, page_hi = _page_bounds_sql(page_bounds, "p.page_no")
+    lo, hi = _window_sql(window, page_lo, page_hi)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _losers AS
         WITH pages AS (

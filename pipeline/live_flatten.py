@@ -2,9 +2,11 @@
 
 The list API answers one page per round trip; waiting for the last page before flattening
 the first leaves the CPU idle during the fetch and the network idle during the flattening.
-`LiveFlattener` takes each archived page as it lands and flattens what has piled up on a
-worker thread (DuckDB and Arrow release the GIL), appending to the same Parquet writers, so
-when the last page arrives only the last few pages are left to do.
+`LiveFlattener` runs one flattening query per window on a worker thread (DuckDB and Arrow
+release the GIL). Its source is an Arrow stream that hands DuckDB each archived page as it
+lands and ends when the fetch does, so when the last page arrives only the last few are left
+to do, and the query is planned once per window rather than once per batch of pages (the
+plan alone costs as much as flattening five pages).
 
 The result is the same as `flatten.flatten_pages` over the finished archive: a window in which
 any key repeats (a workflow listed twice, a child id the API repeated) is flattened again from
@@ -14,24 +16,31 @@ case pays one count per table.
 
 from __future__ import annotations
 
+import gzip
 import threading
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from pipeline import archive, flatten
 from pipeline.windows import Bounds, Window
 
-# A query per page costs more than the page (planning the flattening query is ~70 ms, a page
-# ~13 ms on two cores): wait for a few pages unless the fetch has ended...
-MIN_BATCH_PAGES = 16
-# ...or unless the oldest waiting page has waited this long. When pages arrive slowly (one
-# chain against a slow API) the worker would otherwise sit idle and leave a whole batch for
-# after the last page; this way it keeps up, and only a few pages are left at the end.
-MAX_BATCH_WAIT_SECONDS = 0.1
+# The stream's schema: a page's number, its chain's bounds (NULL: the window's), its JSON text.
+_PAGE_SCHEMA = pa.schema(
+    [
+        ("page_no", pa.int32()),
+        ("lo", pa.timestamp("us", tz="UTC")),
+        ("hi", pa.timestamp("us", tz="UTC")),
+        ("body", pa.large_string()),
+    ]
+)
+_STREAM = "live_pages"
+# Pages per Arrow batch handed to DuckDB: one batch is parsed as a unit, so this bounds the
+# memory a burst of pages can take (a page is ~0.3 MB of JSON, several times that parsed).
+PAGES_PER_BATCH = 2
 
 
 class LiveFlattener:
@@ -51,8 +60,8 @@ class LiveFlattener:
         self.work_dir = work_dir
         self._cond = threading.Condition()
         self._pending: list[tuple[Path, Bounds | None]] = []
-        self._first_pending = 0.0
         self._closing = False
+        self._abandoned = False
         self._error: BaseException | None = None
         self._writers: dict[str, flatten._PartitionWriter] = {}
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -64,14 +73,12 @@ class LiveFlattener:
         with self._cond:
             if self._thread is None:
                 self._start()
-            if not self._pending:
-                self._first_pending = time.monotonic()
             self._pending.append((path, bounds))
             self._cond.notify()
 
     def restart(self) -> None:
         """The fetch starts over (the server ignored the date filter): forget every page."""
-        self._stop()
+        self._stop(abandon=True)
         self._discard()
 
     # ------------------------------------------------------------------ the worker
@@ -80,55 +87,53 @@ class LiveFlattener:
         self._con = flatten.connect(self.work_dir)
         self._writers = flatten.open_writers(self.outputs)
         self._closing = False
+        self._abandoned = False
         self._error = None
         self._thread = threading.Thread(target=self._run, name="live-flatten", daemon=True)
         self._thread.start()
 
     def _take(self) -> list[tuple[Path, Bounds | None]] | None:
+        """Up to PAGES_PER_BATCH of the pages waiting (waiting for one); None at the end."""
         with self._cond:
-            while not self._closing and len(self._pending) < MIN_BATCH_PAGES:
-                if not self._pending:
-                    self._cond.wait()
-                    continue
-                waited = time.monotonic() - self._first_pending
-                if waited >= MAX_BATCH_WAIT_SECONDS:
-                    break
-                self._cond.wait(MAX_BATCH_WAIT_SECONDS - waited)
-            if not self._pending:
+            while not self._closing and not self._pending:
+                self._cond.wait()
+            if self._abandoned or not self._pending:
                 return None
-            batch, self._pending = self._pending, []
+            batch = self._pending[:PAGES_PER_BATCH]
+            del self._pending[:PAGES_PER_BATCH]
             return batch
 
+    def _pages(self) -> Iterator[pa.RecordBatch]:
+        # Called by DuckDB's scan as it needs rows; blocks (without the GIL) for the next page.
+        while (batch := self._take()) is not None:
+            numbers, los, his, bodies = [], [], [], []
+            for path, bounds in batch:
+                numbers.append(archive.page_number(path))
+                los.append(bounds[0] if bounds else None)
+                his.append(bounds[1] if bounds else None)
+                bodies.append(gzip.decompress(path.read_bytes()).decode("utf-8"))
+            yield pa.record_batch([numbers, los, his, bodies], schema=_PAGE_SCHEMA)
+
     def _run(self) -> None:
+        assert self._con is not None
         try:
-            while (batch := self._take()) is not None:
-                self._flatten(batch)
+            stream = pa.RecordBatchReader.from_batches(_PAGE_SCHEMA, self._pages())
+            self._con.register(_STREAM, stream)
+            query = flatten.build_query([], self.window, self.synced_at, stream=_STREAM)
+            flatten.stream_into(self._con, query, self.window, self._writers)
         except BaseException as exc:  # raised again by finish()
             self._error = exc
+            with self._cond:
+                # Nothing reads the stream any more: let add() pile up paths only.
+                self._abandoned = True
 
-    def _flatten(self, batch: Sequence[tuple[Path, Bounds | None]]) -> None:
-        assert self._con is not None
-        files = [path for path, _ in batch]
-        bounds = {
-            number: b
-            for path, b in batch
-            if b is not None and (number := archive.page_number(path)) is not None
-        }
-        query = flatten.build_query(
-            files,
-            self.window,
-            self.synced_at,
-            max_object_size=flatten.max_object_size(files),
-            page_bounds=bounds or None,
-        )
-        flatten.stream_into(self._con, query, self.window, self._writers)
-
-    def _stop(self) -> None:
+    def _stop(self, *, abandon: bool = False) -> None:
         thread = self._thread
         if thread is None:
             return
         with self._cond:
             self._closing = True
+            self._abandoned = self._abandoned or abandon
             self._cond.notify()
         thread.join()
         self._thread = None
@@ -180,5 +185,5 @@ class LiveFlattener:
 
     def abort(self) -> None:
         """Stop the worker and delete whatever was written (safe to call more than once)."""
-        self._stop()
+        self._stop(abandon=True)
         self._discard()

@@ -9,7 +9,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import live_flatten
 from pipeline.flatten import flatten_pages, temp_output_paths
 from pipeline.live_flatten import LiveFlattener
 from pipeline.windows import Window
@@ -33,19 +32,13 @@ def pages_of(count: int, *, repeat: bool) -> list[list[dict]]:
 
 
 def tables(paths: dict[str, Path]) -> dict[str, list[dict]]:
-    return {
-        name: sorted(pq.read_table(path).to_pylist(), key=repr) for name, path in paths.items()
-    }
+    return {name: sorted(pq.read_table(path).to_pylist(), key=repr) for name, path in paths.items()}
 
 
 @pytest.mark.parametrize("repeat", [False, True])
 def test_pages_trickling_in_match_the_archive_flattened_at_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, repeat: bool
+    tmp_path: Path, repeat: bool
 ) -> None:
-    # Small batches and a short wait, so that both ways of starting a batch (enough pages,
-    # the oldest page waited long enough) happen within one window.
-    monkeypatch.setattr(live_flatten, "MIN_BATCH_PAGES", 3)
-    monkeypatch.setattr(live_flatten, "MAX_BATCH_WAIT_SECONDS", 0.02)
     files = write_pages(tmp_path / "pages", pages_of(9, repeat=repeat))
     window = Window(SAMPLE_DAY)
 
@@ -55,7 +48,7 @@ def test_pages_trickling_in_match_the_archive_flattened_at_once(
     for number, path in enumerate(files):
         live.add(path)
         if number % 4 == 0:
-            time.sleep(0.05)  # a slow page: the worker starts on what it has
+            time.sleep(0.05)  # a slow page: the query waits for it mid-stream
     result = live.finish(files, None)
 
     (tmp_path / "whole").mkdir()
@@ -70,3 +63,25 @@ def test_pages_trickling_in_match_the_archive_flattened_at_once(
     assert result.duplicates["jobs"] == 26
     assert result.duplicates.get("workflows", 0) == (1 if repeat else 0)
     assert tables(live_paths) == tables(whole_paths)
+
+
+def test_an_abandoned_window_stops_its_query_and_leaves_no_files(tmp_path: Path) -> None:
+    files = write_pages(tmp_path / "pages", pages_of(3, repeat=False))
+    (tmp_path / "live").mkdir()
+    paths = temp_output_paths(tmp_path / "live")
+    live = LiveFlattener(Window(SAMPLE_DAY), paths, synced_at=SYNCED, work_dir=tmp_path / "w")
+    live.add(files[0])
+    live.restart()  # the server ignored the date filter: the fetch starts over
+    for path in files:
+        live.add(path)
+    result = live.finish(files, None)
+    assert result.rows["workflows"] == 9
+
+    (tmp_path / "stopped").mkdir()
+    stopped_paths = temp_output_paths(tmp_path / "stopped")
+    stopped = LiveFlattener(
+        Window(SAMPLE_DAY), stopped_paths, synced_at=SYNCED, work_dir=tmp_path / "w2"
+    )
+    stopped.add(files[0])
+    stopped.abort()  # the run stopped mid-window
+    assert not any(path.exists() for path in stopped_paths.values())
