@@ -66,7 +66,6 @@ from pipeline.job_details import (
 from pipeline.redact import redact
 from pipeline.scan_scores import strip_signed_urls
 from pipeline.settings import Settings
-from pipeline.transport import job_transport
 
 if TYPE_CHECKING:
     from pipeline.client import OrchestrationClient
@@ -166,13 +165,11 @@ def make_job_client(
 ) -> OrchestrationClient:
     """A thread-safe client for job lookups that draws from the process-wide budget of its host.
 
-    Unless a `transport` is given, it talks through `StdlibHTTPTransport` (one keep-alive
-    connection per worker thread). Close it (or use `job_client()`).
+    Unless a `transport` is given, it talks through the client's keep-alive transport (one
+    connection per worker thread, see `pipeline.transport`). Close it (or use `job_client()`).
     """
     from pipeline.client import OrchestrationClient
 
-    if "transport" not in client_kwargs:
-        client_kwargs["transport"] = job_transport(concurrency)
     return OrchestrationClient(
         base_url=settings.api_url,
         token=settings.token,

@@ -791,19 +791,20 @@ def max_object_size(files: Sequence[Path]) -> int:
     return max([16 * 2**20, *(gzip_uncompressed_size(path) + 2**20 for path in files)])
 
 
+def _repeated_sql(path: Path, table: str) -> str:
+    keys = ", ".join(schemas.KEYS[table])
+    return f"SELECT count(*) - count(DISTINCT ({keys})) AS n FROM read_parquet({_lit(str(path))})"
+
+
 def repeated_keys(con: duckdb.DuckDBPyConnection, path: Path, table: str) -> int:
     """Rows of a table's Parquet file whose key an earlier row already has."""
-    keys = ", ".join(schemas.KEYS[table])
-    source = f"read_parquet({_lit(str(path))})"
-    return _scalar(con, f"SELECT count(*) - count(DISTINCT ({keys})) FROM {source}")
+    return _scalar(con, _repeated_sql(path, table))
 
 
 def any_repeated_keys(con: duckdb.DuckDBPyConnection, outputs: Mapping[str, Path]) -> bool:
     """Whether any of the five tables' files has a key more than once: one query for all."""
     counts = " UNION ALL ".join(
-        f"SELECT count(*) - count(DISTINCT ({', '.join(schemas.KEYS[name])})) AS n "
-        f"FROM read_parquet({_lit(str(outputs[name]))})"
-        for name in schemas.WORKFLOW_TABLES
+        _repeated_sql(outputs[name], name) for name in schemas.WORKFLOW_TABLES
     )
     return _scalar(con, f"SELECT sum(n) FROM ({counts})") > 0
 

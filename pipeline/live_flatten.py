@@ -11,7 +11,7 @@ plan alone costs as much as flattening five pages).
 The result is the same as `flatten.flatten_pages` over the finished archive: a window in which
 any key repeats (a workflow listed twice, a child id the API repeated) is flattened again from
 the archive in page order, whose rules decide which copy is kept. That is rare; the common
-case pays one count per table.
+case pays one query counting the keys of every table.
 """
 
 from __future__ import annotations
@@ -105,6 +105,9 @@ class LiveFlattener:
 
     def _pages(self) -> Iterator[pa.RecordBatch]:
         # Called by DuckDB's scan as it needs rows; blocks (without the GIL) for the next page.
+        # Pages are read back from the archive rather than handed over in memory: when the
+        # fetch outruns the flattening, only their paths pile up, so memory stays flat
+        # however busy the day.
         while (batch := self._take()) is not None:
             numbers, los, his, bodies = [], [], [], []
             for path, bounds in batch:

@@ -112,7 +112,7 @@ def _flatten_to_temps(
     synced_at: datetime,
     page_bounds: dict[int, Bounds] | None = None,
 ) -> tuple[dict[str, Path], flatten.FlattenResult]:
-    temps = {name: lake.temp_path(settings.lake_dir, name, day) for name in schemas.WORKFLOW_TABLES}
+    temps = _temp_paths(settings, day)
     try:
         result = flatten.flatten_pages(
             pages,
@@ -154,6 +154,11 @@ def _finish_flatten(
         _remove(fetched.temps)
         raise _unflattenable(settings, day, pages, exc) from exc
     return fetched.temps, flat
+
+
+def _temp_paths(settings: Settings, day: date) -> dict[str, Path]:
+    """Fresh temporary lake files, one per workflow table, for the window of `day`."""
+    return {name: lake.temp_path(settings.lake_dir, name, day) for name in schemas.WORKFLOW_TABLES}
 
 
 def _remove(paths: dict[str, Path]) -> None:
@@ -260,9 +265,7 @@ def _fetch(
         Ledger(settings.ledger_path).start(day, run_id=run_id)
         attempt = archive.new_attempt_dir(settings.raw_dir, day)
         stack.callback(archive.discard, attempt)
-        temps = {
-            name: lake.temp_path(settings.lake_dir, name, day) for name in schemas.WORKFLOW_TABLES
-        }
+        temps = _temp_paths(settings, day)
         fetched_at = datetime.now(UTC)
         flattener = LiveFlattener(
             Window(day), temps, synced_at=fetched_at, work_dir=_work_dir(settings)

@@ -168,11 +168,3 @@ def _uses_proxy() -> bool:
 def direct_transport(max_idle: int) -> StdlibHTTPTransport | None:
     """The keep-alive transport for API calls, or None where a proxy is configured."""
     return None if _uses_proxy() else StdlibHTTPTransport(max_idle=max_idle)
-
-
-def job_transport(concurrency: int) -> httpx.BaseTransport:
-    """The transport for `concurrency` threads of job lookups."""
-    if _uses_proxy():
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        return httpx.HTTPTransport(limits=limits)
-    return StdlibHTTPTransport(max_idle=concurrency)

@@ -118,3 +118,33 @@ def test_a_slow_answer_is_a_read_timeout(closing_url: str) -> None:
         pytest.raises(httpx.ReadTimeout),
     ):
         client.get("/slow")
+
+
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+)
+
+
+@pytest.mark.parametrize("proxied", [False, True])
+def test_api_calls_take_http_client_unless_a_proxy_is_configured(
+    monkeypatch: pytest.MonkeyPatch, proxied: bool
+) -> None:
+    from pipeline.client import OrchestrationClient
+
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    if proxied:
+        # http.client cannot speak through a proxy; httpx's transport honours these variables.
+        monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    with OrchestrationClient(base_url="https://api.example", token="t", max_connections=3) as c:
+        direct = c._direct
+        if proxied:
+            assert direct is None
+        else:
+            assert isinstance(direct, StdlibHTTPTransport)
+            assert direct._max_idle == 3
