@@ -1,6 +1,6 @@
 """The columnar ceiling: DuckDB alone turning the archived pages into the five lake tables.
 
-It reads the same gzip pages as `rebuild` with DuckDB's JSON reader, parsing each page once
+It reads the same archived pages as `rebuild` with DuckDB's JSON reader, parsing each page once
 into typed structs (`read_json_objects` + `from_json`: on these one-object-per-file pages that
 is several times faster than `read_json` with a `columns` schema), unnests workflows -> steps -> jobs, output blobs and
 transactions, and writes one zstd Parquet file per table. It skips what the real path must
@@ -163,9 +163,11 @@ _TABLES = {
 def run_ceiling(data_dir: Path, days: list[date], out_dir: Path) -> dict[str, Any]:
     import duckdb
 
+    from pipeline import archive
+
     files = []
     for day in days:
-        files += sorted((data_dir / "raw" / "workflows" / f"date={day}").glob("page-*.json.gz"))
+        files += archive.page_files(archive.archive_dir(data_dir / "raw", day))
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     con = duckdb.connect(":memory:")

@@ -1,7 +1,7 @@
-"""The raw page archive: DATA_DIR/raw/workflows/date=YYYY-MM-DD/page-00001.json.gz ...
+"""The raw page archive: DATA_DIR/raw/workflows/date=YYYY-MM-DD/page-00001.json.zst ...
 
-Every list page is kept exactly as the API served it (gzip), so the lake can be rebuilt
-without the API. A sync writes a window's pages into a fresh attempt directory and swaps it
+Every list page is kept exactly as the API served it (zstd; archives written before zstd hold
+`.json.gz` pages, which are read the same way), so the lake can be rebuilt without the API. A sync writes a window's pages into a fresh attempt directory and swaps it
 in only when the window completed; a failed or killed attempt never touches the previous
 good archive. `_manifest.json` beside the pages records how they were fetched.
 """
@@ -19,15 +19,22 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from pipeline.lake import fsync_dir
 from pipeline.windows import Bounds
 
 WORKFLOWS_DIR = "workflows"
 MANIFEST = "_manifest.json"
-PAGE_GLOB = "page-*.json.gz"
-# Fast compression: the archive is written while paging, so level 1 keeps it off the critical
-# path; JSON still compresses about 10x.
-GZIP_LEVEL = 1
+PAGE_SUFFIX = ".json.zst"
+# Pages of archives written before zstd; read, never written.
+LEGACY_PAGE_SUFFIX = ".json.gz"
+# The archive is compressed while paging, on the same two cores as the flattening: zstd level 1
+# costs a third of gzip level 1's CPU to write and to read back (0.04 s against 0.13 s per
+# 26 MB of pages) and still makes JSON 7x smaller. DuckDB reads both formats.
+ZSTD_LEVEL = 1
+_ZSTD = pa.Codec("zstd", compression_level=ZSTD_LEVEL)
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 @dataclass
@@ -66,18 +73,53 @@ def archive_dir(raw_dir: Path, day: date) -> Path:
 
 
 def page_name(number: int) -> str:
-    return f"page-{number:05d}.json.gz"
+    return f"page-{number:05d}{PAGE_SUFFIX}"
 
 
 def page_number(path: Path) -> int | None:
-    """The number in a page file's name (`page-00012.json.gz` -> 12), None if it has none."""
+    """The number in a page file's name (`page-00012.json.zst` -> 12), None if it has none."""
     digits = "".join(ch for ch in path.name.split(".")[0] if ch.isdigit())
     return int(digits) if digits else None
 
 
 def page_files(directory: Path) -> list[Path]:
     """The pages of an archive or attempt directory, in fetch order."""
-    return sorted(directory.glob(PAGE_GLOB))
+    return sorted(
+        path
+        for path in directory.glob("page-*.json.*")
+        if path.name.endswith((PAGE_SUFFIX, LEGACY_PAGE_SUFFIX))
+    )
+
+
+def read_page(path: Path) -> bytes:
+    """A page's JSON as the API served it, whichever format it was archived in."""
+    if path.name.endswith(LEGACY_PAGE_SUFFIX):
+        return gzip.decompress(path.read_bytes())
+    with pa.input_stream(str(path), compression="zstd") as stream:
+        return stream.read()
+
+
+def uncompressed_size(path: Path) -> int:
+    """The size of a page's JSON, read from the file's header or trailer (no decompression).
+
+    zstd: the frame header's content size (RFC 8878, 3.1.1.1), which a one-shot compression
+    always records; gzip: the trailer's ISIZE (mod 4 GiB). 0 when the file does not say.
+    """
+    with open(path, "rb") as handle:
+        if path.name.endswith(LEGACY_PAGE_SUFFIX):
+            handle.seek(-4, os.SEEK_END)
+            return int.from_bytes(handle.read(4), "little")
+        header = handle.read(18)
+    if len(header) < 6 or header[:4] != _ZSTD_MAGIC:
+        return 0
+    descriptor = header[4]
+    single_segment = bool(descriptor & 0x20)
+    size_bytes = {0: 1 if single_segment else 0, 1: 2, 2: 4, 3: 8}[descriptor >> 6]
+    start = 5 + (0 if single_segment else 1) + {0: 0, 1: 1, 2: 2, 3: 4}[descriptor & 0x03]
+    field = header[start : start + size_bytes]
+    if not size_bytes or len(field) < size_bytes:
+        return 0
+    return int.from_bytes(field, "little") + (256 if size_bytes == 2 else 0)
 
 
 def new_attempt_dir(raw_dir: Path, day: date) -> Path:
@@ -89,17 +131,19 @@ def new_attempt_dir(raw_dir: Path, day: date) -> Path:
 
 
 def write_page(directory: Path, number: int, content: bytes) -> Path:
-    """Archive one page as served. Not fsynced one by one: the whole attempt directory is
-    synced once before it is swapped in."""
+    """Archive one page as served, durably. The sync writes pages on a thread of their own
+    while the next ones are fetched, so the fsync here keeps it off the end of the window,
+    where only the directory is left to sync."""
     path = directory / page_name(number)
-    with (
-        open(path, "wb") as raw,
-        gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, compresslevel=GZIP_LEVEL, mtime=0
-        ) as handle,
-    ):
-        handle.write(content)
+    _write_durably(path, _ZSTD.compress(content, asbytes=True))
     return path
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def clear_pages(directory: Path) -> None:
@@ -108,8 +152,8 @@ def clear_pages(directory: Path) -> None:
 
 
 def write_manifest(directory: Path, manifest: Manifest) -> None:
-    path = directory / MANIFEST
-    path.write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True), encoding="utf-8")
+    text = json.dumps(asdict(manifest), indent=2, sort_keys=True)
+    _write_durably(directory / MANIFEST, text.encode("utf-8"))
 
 
 def read_manifest(directory: Path) -> Manifest | None:
@@ -121,20 +165,14 @@ def read_manifest(directory: Path) -> Manifest | None:
     return Manifest(**{key: value for key, value in data.items() if key in known})
 
 
-def _sync_tree(directory: Path) -> None:
-    for path in directory.iterdir():
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
-    fsync_dir(directory)
-
-
 def publish_attempt(raw_dir: Path, day: date, attempt: Path) -> Path:
     """Swap a finished attempt in as the window's archive.
 
     Two renames (old aside, new in); if the process dies between them the old archive is
-    still complete under its `.old-` name and `recover()` puts it back.
+    still complete under its `.old-` name and `recover()` puts it back. Its files were synced
+    as they were written (write_page, write_manifest); their directory entries are synced here.
     """
-    _sync_tree(attempt)
+    fsync_dir(attempt)
     final = archive_dir(raw_dir, day)
     old = None
     if final.exists():

@@ -1,7 +1,7 @@
 """Archived workflow pages of one window -> the workflows, steps, jobs, blobs and transactions
 tables, as Parquet files with the explicit schemas of `pipeline.schemas`.
 
-DuckDB does the work, streaming over the gzip pages: one SQL pass parses each workflow and
+DuckDB does the work, streaming over the compressed pages: one SQL pass parses each workflow and
 emits one typed row per step, with the workflow's columns on its first row and jobs, blobs and
 transactions as nested lists; Arrow splits each batch into the five tables and appends them
 to one Parquet writer per table, while a worker thread already pulls the next batch from
@@ -28,6 +28,7 @@ import queue
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from pipeline import schemas
+from pipeline import archive, schemas
 from pipeline.windows import Bounds, Window
 
 # Removes the query string of every URL (signatures, tokens) inside JSON text. Backslashes stop
@@ -588,7 +589,7 @@ def split_batch(batch: pa.RecordBatch, window: Window) -> dict[str, pa.Table]:
 # A Parquet row group is flushed at this many rows or bytes of Arrow data, whichever first:
 # big enough for good compression and fast scans, small enough to bound memory.
 ROW_GROUP_ROWS = 64_000
-ROW_GROUP_BYTES = 8 * 2**20
+ROW_GROUP_BYTES = 4 * 2**20
 DUCKDB_MEMORY_LIMIT = "256MB"
 DUCKDB_THREADS = 2
 
@@ -602,17 +603,29 @@ class FlattenResult:
 
 
 class _PartitionWriter:
-    """Appends Arrow tables to one Parquet file in bounded row groups, then fsyncs it."""
+    """Appends Arrow tables to one Parquet file in bounded row groups, then fsyncs it.
+
+    Row groups are encoded and compressed on the writer's own thread while the flattening
+    goes on, one at a time and in order; at most one waits there, which bounds the memory
+    it adds. A failed write (a full disk) is raised by the next `add()` or by `close()`.
+    """
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
         self.path = path
         self.schema = schema
         self.rows = 0
         self._file = open(path, "wb")  # noqa: SIM115 - closed in close()/abort()
-        self._writer = pq.ParquetWriter(self._file, schema, compression=PARQUET_COMPRESSION)
+        self._writer = pq.ParquetWriter(
+            self._file,
+            schema,
+            compression=PARQUET_COMPRESSION,
+            use_dictionary=schemas.dictionary_columns(schema),
+        )
         self._buffer: list[pa.Table] = []
         self._buffered_rows = 0
         self._buffered_bytes = 0
+        self._encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-encode")
+        self._encoding: Future[None] | None = None
 
     def add(self, table: pa.Table) -> None:
         if table.num_rows == 0:
@@ -621,16 +634,29 @@ class _PartitionWriter:
         self._buffered_rows += table.num_rows
         self._buffered_bytes += table.nbytes
         if self._buffered_rows >= ROW_GROUP_ROWS or self._buffered_bytes >= ROW_GROUP_BYTES:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Hand what is buffered to the encoding thread as one row group."""
+        self._wait()
         if self._buffer:
-            self._writer.write_table(pa.concat_tables(self._buffer))
-            self.rows += self._buffered_rows
+            tables, rows = self._buffer, self._buffered_rows
+            self._encoding = self._encoder.submit(self._write, tables, rows)
         self._buffer, self._buffered_rows, self._buffered_bytes = [], 0, 0
 
+    def _write(self, tables: list[pa.Table], rows: int) -> None:
+        self._writer.write_table(pa.concat_tables(tables))
+        self.rows += rows
+
+    def _wait(self) -> None:
+        encoding, self._encoding = self._encoding, None
+        if encoding is not None:
+            encoding.result()
+
     def close(self) -> int:
-        self._flush()
+        self.flush()
+        self._wait()
+        self._encoder.shutdown()
         self._writer.close()
         self._file.flush()
         os.fsync(self._file.fileno())
@@ -639,17 +665,20 @@ class _PartitionWriter:
 
     def abort(self) -> None:
         try:
+            with contextlib.suppress(Exception):
+                self._wait()
+            self._encoder.shutdown()
             self._writer.close()
         finally:
             self._file.close()
             self.path.unlink(missing_ok=True)
 
 
-def gzip_uncompressed_size(path: Path) -> int:
-    """The uncompressed size recorded in a gzip file's trailer (mod 4 GiB), without reading it."""
-    with open(path, "rb") as handle:
-        handle.seek(-4, os.SEEK_END)
-        return int.from_bytes(handle.read(4), "little")
+def close_writers(writers: Mapping[str, _PartitionWriter]) -> dict[str, int]:
+    """Close every writer, their last row groups encoded at once; rows written per table."""
+    for writer in writers.values():
+        writer.flush()
+    return {name: writer.close() for name, writer in writers.items()}
 
 
 def connect(
@@ -661,11 +690,18 @@ def connect(
     con.execute(f"SET memory_limit = {_lit(memory_limit)}")
     con.execute(f"SET threads = {int(threads)}")
     con.execute(f"SET temp_directory = {_lit(str(work_dir))}")
-    con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     # Pushing the window filter into the scan would make DuckDB parse each document three
     # more times (once per predicate); filtering after the parse is cheaper.
     con.execute("SET disabled_optimizers = 'filter_pushdown'")
+    return session(con)
+
+
+def session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Per-connection settings, for `connect()` and for each `cursor()` of it: a cursor shares
+    the database (memory limit, threads) but not the session, whose time zone decides how
+    TIMESTAMPTZ values reach Arrow."""
+    con.execute("SET TimeZone = 'UTC'")
     return con
 
 
@@ -788,7 +824,7 @@ def open_writers(outputs: Mapping[str, Path]) -> dict[str, _PartitionWriter]:
 
 def max_object_size(files: Sequence[Path]) -> int:
     """read_json's `maximum_object_size` for these pages: a page is one JSON object."""
-    return max([16 * 2**20, *(gzip_uncompressed_size(path) + 2**20 for path in files)])
+    return max([16 * 2**20, *(archive.uncompressed_size(path) + 2**20 for path in files)])
 
 
 def _repeated_sql(path: Path, table: str) -> str:
@@ -810,14 +846,22 @@ def any_repeated_keys(con: duckdb.DuckDBPyConnection, outputs: Mapping[str, Path
 
 
 def stream_into(
-    con: duckdb.DuckDBPyConnection, query: str, window: Window, writers: dict[str, _PartitionWriter]
+    con: duckdb.DuckDBPyConnection,
+    query: str,
+    window: Window,
+    writers: dict[str, _PartitionWriter],
+    lock: threading.Lock | None = None,
 ) -> None:
+    """Run `query` and append its rows to the writers; `lock` guards writers shared by
+    several queries at once (each batch is split outside it)."""
     reader = con.sql(query).to_arrow_reader(BATCH_ROWS)
     prefetch = _Prefetcher(reader, BATCH_ROWS)
     try:
         for batch in prefetch:
-            for name, table in split_batch(batch, window).items():
-                writers[name].add(table)
+            tables = split_batch(batch, window)
+            with lock or contextlib.nullcontext():
+                for name, table in tables.items():
+                    writers[name].add(table)
     except BaseException:
         prefetch.close()
         # Stopping half way leaves a pending result on the connection; drop it so the
@@ -894,11 +938,11 @@ def flatten_pages(
                         page_bounds=page_bounds,
                     )
                     stream_into(con, query, window, writers)
+                return close_writers(writers)
             except BaseException:
                 for writer in writers.values():
                     writer.abort()
                 raise
-            return {name: writer.close() for name, writer in writers.items()}
 
         duplicates: dict[str, int] = {}
         rows = run(None)

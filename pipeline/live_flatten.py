@@ -2,11 +2,18 @@
 
 The list API answers one page per round trip; waiting for the last page before flattening
 the first leaves the CPU idle during the fetch and the network idle during the flattening.
-`LiveFlattener` runs one flattening query per window on a worker thread (DuckDB and Arrow
-release the GIL). Its source is an Arrow stream that hands DuckDB each archived page as it
-lands and ends when the fetch does, so when the last page arrives only the last few are left
-to do, and the query is planned once per window rather than once per batch of pages (the
-plan alone costs as much as flattening five pages).
+`LiveFlattener` runs the flattening query on worker threads (DuckDB and Arrow release the
+GIL). Each worker's source is an Arrow stream that hands DuckDB the archived pages it takes
+as they land and ends when the fetch does, so when the last page arrives only the last few
+are left to do, and the query is planned once per worker rather than once per batch of pages
+(the plan alone costs as much as flattening five pages).
+
+DuckDB runs a query over a stream on one thread, however many it is given (a second thread
+only adds ~30% CPU for ~10% speed), so parallelism comes from `WORKERS` single-threaded
+queries on cursors of one database, which share its memory limit. Pages go to whichever
+worker asks first and both append to the same writers, so rows land in the files in an order
+that depends on timing; no rule depends on it: the order that decides which copy of a
+repeated key is kept is restored by the re-flatten below.
 
 The result is the same as `flatten.flatten_pages` over the finished archive: a window in which
 any key repeats (a workflow listed twice, a child id the API repeated) is flattened again from
@@ -16,7 +23,6 @@ case pays one query counting the keys of every table.
 
 from __future__ import annotations
 
-import gzip
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -41,6 +47,9 @@ _STREAM = "live_pages"
 # Pages per Arrow batch handed to DuckDB: one batch is parsed as a unit, so this bounds the
 # memory a burst of pages can take (a page is ~0.3 MB of JSON, several times that parsed).
 PAGES_PER_BATCH = 2
+# Flattening queries run at once, one DuckDB thread each: the fetch's cursor chains deliver
+# pages faster than one query flattens them, and the machine this is sized for has 2 cores.
+WORKERS = 2
 
 
 class LiveFlattener:
@@ -65,13 +74,14 @@ class LiveFlattener:
         self._error: BaseException | None = None
         self._writers: dict[str, flatten._PartitionWriter] = {}
         self._con: duckdb.DuckDBPyConnection | None = None
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._write_lock = threading.Lock()
 
     # ------------------------------------------------------------------ feeding
 
     def add(self, path: Path, bounds: Bounds | None = None) -> None:
         with self._cond:
-            if self._thread is None:
+            if not self._threads:
                 self._start()
             self._pending.append((path, bounds))
             self._cond.notify()
@@ -84,13 +94,22 @@ class LiveFlattener:
     # ------------------------------------------------------------------ the worker
 
     def _start(self) -> None:
-        self._con = flatten.connect(self.work_dir)
+        self._con = flatten.connect(self.work_dir, threads=1)
         self._writers = flatten.open_writers(self.outputs)
         self._closing = False
         self._abandoned = False
         self._error = None
-        self._thread = threading.Thread(target=self._run, name="live-flatten", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(
+                target=self._run,
+                args=(flatten.session(self._con.cursor()), f"{_STREAM}_{n}"),
+                name=f"live-flatten-{n}",
+                daemon=True,
+            )
+            for n in range(WORKERS)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def _take(self) -> list[tuple[Path, Bounds | None]] | None:
         """Up to PAGES_PER_BATCH of the pages waiting (waiting for one); None at the end."""
@@ -114,32 +133,35 @@ class LiveFlattener:
                 numbers.append(archive.page_number(path))
                 los.append(bounds[0] if bounds else None)
                 his.append(bounds[1] if bounds else None)
-                bodies.append(gzip.decompress(path.read_bytes()).decode("utf-8"))
+                bodies.append(archive.read_page(path).decode("utf-8"))
             yield pa.record_batch([numbers, los, his, bodies], schema=_PAGE_SCHEMA)
 
-    def _run(self) -> None:
-        assert self._con is not None
+    def _run(self, con: duckdb.DuckDBPyConnection, name: str) -> None:
         try:
             stream = pa.RecordBatchReader.from_batches(_PAGE_SCHEMA, self._pages())
-            self._con.register(_STREAM, stream)
-            query = flatten.build_query([], self.window, self.synced_at, stream=_STREAM)
-            flatten.stream_into(self._con, query, self.window, self._writers)
+            con.register(name, stream)
+            query = flatten.build_query([], self.window, self.synced_at, stream=name)
+            flatten.stream_into(con, query, self.window, self._writers, self._write_lock)
         except BaseException as exc:  # raised again by finish()
-            self._error = exc
             with self._cond:
-                # Nothing reads the stream any more: let add() pile up paths only.
+                self._error = self._error or exc
+                # Nothing reads the streams any more: the other workers stop and add() piles
+                # up paths only.
                 self._abandoned = True
+                self._cond.notify_all()
+        finally:
+            con.close()
 
     def _stop(self, *, abandon: bool = False) -> None:
-        thread = self._thread
-        if thread is None:
+        if not self._threads:
             return
         with self._cond:
             self._closing = True
             self._abandoned = self._abandoned or abandon
-            self._cond.notify()
-        thread.join()
-        self._thread = None
+            self._cond.notify_all()
+        for thread in self._threads:
+            thread.join()
+        self._threads = []
 
     def _discard(self) -> None:
         for writer in self._writers.values():
@@ -161,7 +183,7 @@ class LiveFlattener:
         `files` and `page_bounds` are the whole archive, used when the window must be
         flattened again in page order.
         """
-        if self._thread is None:
+        if not self._threads:
             self._start()  # a window without pages still gets its typed, empty files
         self._stop()
         if self._error is not None:
@@ -169,7 +191,7 @@ class LiveFlattener:
             self._discard()
             raise error
         try:
-            rows = {name: writer.close() for name, writer in self._writers.items()}
+            rows = flatten.close_writers(self._writers)
             self._writers = {}
             assert self._con is not None
             repeated = flatten.any_repeated_keys(self._con, self.outputs)

@@ -149,6 +149,36 @@ KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Columns whose values are all but unique per row (ids, instants, prompts, whole documents):
+# a Parquet dictionary there only costs hashing before the writer falls back to plain
+# encoding. Every other column (statuses, types, models, amounts, dates) is dictionary-encoded.
+HIGH_CARDINALITY = frozenset(
+    {
+        "workflow_id",
+        "job_id",
+        "blob_id",
+        "transaction_id",
+        "external_id",
+        "created_at",
+        "started_at",
+        "completed_at",
+        "queue_start_at",
+        "queue_complete_at",
+        "url_expires_at",
+        "prompt",
+        "seed",
+        "input_json",
+        "output_json",
+        "extra_json",
+    }
+)
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns of `schema` worth a Parquet dictionary."""
+    return [column.name for column in schema if column.name not in HIGH_CARDINALITY]
+
+
 def _enrichment_schemas() -> dict[str, pa.Schema]:
     # The enrichment tables' schemas live with their row builder; a checkout without it still
     # syncs and publishes the workflow tables.

@@ -175,7 +175,7 @@ def _find_bad_page(settings: Settings, day: date, pages: Sequence[Path]) -> int 
                 con.execute(
                     "SELECT count(*) FROM read_json(?, columns = {'next': 'VARCHAR', "
                     "'items': 'JSON[]'}, format = 'unstructured', maximum_object_size = ?)",
-                    [str(path), flatten.gzip_uncompressed_size(path) + 2**20],
+                    [str(path), archive.uncompressed_size(path) + 2**20],
                 ).fetchall()
             except duckdb.Error:
                 return archive.page_number(path)

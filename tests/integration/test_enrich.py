@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import json
 import logging
 import shutil
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from pipeline import lake, schemas
+from pipeline import archive, lake, schemas
 from pipeline.cli.app import cli
 from pipeline.client import OrchestrationClient
 from pipeline.enrich import (
@@ -118,7 +119,7 @@ def scan_flagged(settings: Settings, days: list[date]) -> dict[str, float]:
 
 
 def files_containing(root: Path, secret: bytes) -> list[str]:
-    """Every file under `root` whose bytes, gunzipped bytes or Parquet values hold `secret`."""
+    """Every file under `root` whose bytes, decompressed bytes or Parquet values hold `secret`."""
     hits = []
     for path in root.rglob("*"):
         if not path.is_file():
@@ -126,6 +127,8 @@ def files_containing(root: Path, secret: bytes) -> list[str]:
         data = path.read_bytes()
         if path.suffix == ".gz":
             data += gzip.decompress(data)
+        if path.suffix == ".zst":
+            data += archive.read_page(path)
         if path.suffix == ".parquet":
             data += repr(pq.read_table(path).to_pylist()).encode()
         if secret in data:
@@ -333,9 +336,16 @@ def test_token_never_written_logged_or_returned(scenario: Scenario) -> None:
 
 
 def test_the_token_check_can_fail(tmp_path: Path) -> None:
-    # The grep above must see through gzip and Parquet, or it would prove nothing.
+    # The grep above must see through gzip, zstd and Parquet, or it would prove nothing.
     (tmp_path / "a.jsonl.gz").write_bytes(gzip.compress(TOKEN.encode()))
-    assert files_containing(tmp_path, TOKEN.encode()) == [str(tmp_path / "a.jsonl.gz")]
+    # A page-sized body, so that zstd entropy-codes its text instead of storing it as is.
+    items = [{"id": f"wf-{n}", "note": TOKEN if n == 500 else ""} for n in range(1000)]
+    page = archive.write_page(tmp_path, 1, json.dumps({"items": items}).encode())
+    assert TOKEN.encode() not in page.read_bytes()
+    assert sorted(files_containing(tmp_path, TOKEN.encode())) == [
+        str(tmp_path / "a.jsonl.gz"),
+        str(page),
+    ]
 
 
 # --------------------------------------------------------------------------- failures, rebuild

@@ -6,6 +6,7 @@ pipeline's own flattening code.
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import signal
@@ -200,7 +201,7 @@ def test_three_days_match_the_ground_truth_exactly(server, tmp_path: Path) -> No
     ]
     for day in server.account.days:
         pages = archive.page_files(archive.archive_dir(tmp_path / "raw", day))
-        assert pages and all(p.name.endswith(".json.gz") for p in pages)
+        assert pages and all(p.name.endswith(".json.zst") for p in pages)
         assert (
             archive.read_manifest(archive.archive_dir(tmp_path / "raw", day)).filter_mode
             == "server"
@@ -261,6 +262,24 @@ def test_rebuild_reproduces_identical_tables(server, tmp_path: Path) -> None:
     for day in server.account.days:
         rebuild_window(settings, day)
     assert server.stats.total == requests  # no API call
+    assert snapshot(tmp_path, server.account.days, drop=()) == before
+
+
+def test_an_archive_of_gzip_pages_still_rebuilds(server, tmp_path: Path) -> None:
+    # Archives written before pages were zstd hold `.json.gz` pages: rebuild reads them alike.
+    run_sync(server, tmp_path)
+    before = snapshot(tmp_path, server.account.days, drop=())
+    day = server.account.days[0]
+    directory = archive.archive_dir(tmp_path / "raw", day)
+    for page in archive.page_files(directory):
+        legacy = page.with_name(page.name.replace(".json.zst", ".json.gz"))
+        legacy.write_bytes(gzip.compress(archive.read_page(page)))
+        page.unlink()
+    assert {p.suffix for p in archive.page_files(directory)} == {".gz"}
+    for table in schemas.WORKFLOW_TABLES:
+        # The rebuild must recreate the window from the gzip pages alone.
+        lake.partition_path(tmp_path / "lake", table, day).unlink()
+    rebuild_window(settings_for(server, tmp_path), day)
     assert snapshot(tmp_path, server.account.days, drop=()) == before
 
 

@@ -132,7 +132,7 @@ def test_an_unfinished_archive_swap_is_undone(tmp_path: Path) -> None:
     archive.write_page(first, 1, b'{"items": [], "next": null}')
     archive.publish_attempt(tmp_path, day, first)
     final = archive.archive_dir(tmp_path, day)
-    assert [p.name for p in archive.page_files(final)] == ["page-00001.json.gz"]
+    assert [p.name for p in archive.page_files(final)] == ["page-00001.json.zst"]
 
     # Killed between "old archive aside" and "new archive in": the old one comes back.
     aside = final.parent / f".old-{day}-deadbeef"
@@ -141,5 +141,5 @@ def test_an_unfinished_archive_swap_is_undone(tmp_path: Path) -> None:
     archive.write_page(abandoned, 1, b'{"items": [{"half": true}]}')
     archive.recover(tmp_path, day)
     assert final.is_dir() and not aside.exists() and not abandoned.exists()
-    assert [p.name for p in archive.page_files(final)] == ["page-00001.json.gz"]
+    assert [p.name for p in archive.page_files(final)] == ["page-00001.json.zst"]
     assert archive.archived_days(tmp_path) == [day]
