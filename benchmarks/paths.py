@@ -8,6 +8,7 @@ that only follows cursors), `ceiling` (DuckDB alone: read_json -> unnest -> Parq
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from collections.abc import Callable
@@ -163,25 +164,32 @@ def models(spec: Spec) -> dict[str, Any]:
 
 
 def bare(spec: Spec) -> dict[str, Any]:
-    """The API-side ceiling at 0 ms: one keep-alive httpx loop that pages each day and only
-    looks for the `next` cursor in the body (no JSON parse, no archive, no flatten)."""
-    import re
+    """The API side alone: keep-alive httpx loops that page each day and only look for the
+    `next` cursor in the body (no JSON parse, no archive, no flatten).
+
+    With `chains` > 1 it asks the way the sync does on a busy day: one probe page of the
+    whole day, then that many equal sub-windows paged in parallel threads. That measures what
+    this server allows for the sync's request pattern, which the (page size / latency) x
+    chains formula leaves out: a page's transfer and the probe's round trip.
+    """
+    import threading
 
     import httpx
 
-    next_re = re.compile(rb'"next"\s*:\s*"([^"]+)"')
-    pages = 0
-    nbytes = 0
+    chains = int(spec.get("chains", 1))
+    take = str(spec.get("take", 100))
     headers = {"Authorization": f"Bearer {spec['token']}", "Accept": "application/json"}
-    with httpx.Client(base_url=spec["url"], headers=headers, timeout=60) as http:
-        started = time.perf_counter()
-        for day in _days(spec):
-            start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            params = {
-                "take": str(spec.get("take", 100)),
-                "fromDate": start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                "toDate": (start + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            }
+    totals = {"pages": 0, "bytes": 0}
+    lock = threading.Lock()
+
+    def page_through(start: datetime, end: datetime, *, probe: bool = False) -> None:
+        params = {
+            "take": take,
+            "fromDate": start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "toDate": end.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+        pages = nbytes = 0
+        with httpx.Client(base_url=spec["url"], headers=headers, timeout=60) as http:
             cursor: str | None = None
             while True:
                 query = dict(params, cursor=cursor) if cursor else params
@@ -190,20 +198,49 @@ def bare(spec: Spec) -> dict[str, Any]:
                 body = response.content
                 pages += 1
                 nbytes += len(body)
-                # The simulator (like the API's serializer) puts `next` first; look there, then
-                # at the end, before scanning the whole body.
-                match = (
-                    next_re.match(body, 1)
-                    or next_re.search(body, max(0, len(body) - 4096))
-                    or next_re.search(body)
-                )
-                if match is None or match.group(1) == cursor:
+                cursor = None if probe else _next_cursor(body, cursor)
+                if cursor is None:
                     break
-                if body.startswith(b'{"items":[]'):
-                    break
-                cursor = match.group(1).decode()
-        seconds = time.perf_counter() - started
-    return {"seconds": seconds, "pages": pages, "bytes": nbytes}
+        with lock:
+            totals["pages"] += pages
+            totals["bytes"] += nbytes
+
+    started = time.perf_counter()
+    for day in _days(spec):
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        end = start + timedelta(days=1)
+        if chains <= 1:
+            page_through(start, end)
+            continue
+        page_through(start, end, probe=True)
+        step = (end - start) / chains
+        threads = [
+            threading.Thread(target=page_through, args=(start + step * i, start + step * (i + 1)))
+            for i in range(chains)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "chains": chains, **totals}
+
+
+_NEXT = re.compile(rb'"next"\s*:\s*"([^"]+)"')
+
+
+def _next_cursor(body: bytes, cursor: str | None) -> str | None:
+    """The page's `next`, None at the end of the list."""
+    if body.startswith(b'{"items":[]') or b'"items":[]' in body[:80]:
+        return None
+    # The simulator (like the API's serializer) puts `next` first; look there, then at the
+    # end, before scanning the whole body.
+    match = (
+        _NEXT.match(body, 1) or _NEXT.search(body, max(0, len(body) - 4096)) or _NEXT.search(body)
+    )
+    if match is None or match.group(1).decode() == cursor:
+        return None
+    return match.group(1).decode()
 
 
 def ceiling(spec: Spec) -> dict[str, Any]:

@@ -164,8 +164,7 @@ class LiveFlattener:
         self._threads = []
 
     def _discard(self) -> None:
-        for writer in self._writers.values():
-            writer.abort()
+        flatten.abort_writers(self._writers)
         self._writers = {}
         if self._con is not None:
             self._con.close()
