@@ -519,10 +519,24 @@ _BLOB_FIELDS = {  # lake column -> path inside a `blobs` element
 }
 
 
-def _field(array: pa.Array, path: Sequence[str]) -> pa.Array:
-    for name in path:
-        array = pc.struct_field(array, name)
-    return array
+def _fields(array: pa.Array, paths: Mapping[str, Sequence[str]]) -> dict[str, pa.Array]:
+    """The members at `paths` inside a struct array, by lake column.
+
+    Each struct level is split once with `flatten()` (one call for all its children, each
+    carrying the struct's own nulls) rather than with a `struct_field` call per member: a
+    batch's Arrow work is a fixed number of calls, so their count is its cost.
+    """
+    found: dict[tuple[str, ...], pa.Array] = {(): array}
+
+    def member(path: tuple[str, ...]) -> pa.Array:
+        if path not in found:
+            parent = member(path[:-1])
+            names = [field.name for field in parent.type]
+            children = zip(names, parent.flatten(), strict=True)
+            found.update(((*path[:-1], name), child) for name, child in children)
+        return found[path]
+
+    return {lake: member(tuple(path)) for lake, path in paths.items()}
 
 
 def _table(schema: pa.Schema, columns: dict[str, pa.Array], num_rows: int, day: Any) -> pa.Table:
@@ -532,7 +546,8 @@ def _table(schema: pa.Schema, columns: dict[str, pa.Array], num_rows: int, day: 
         if column.name == "window_date":
             arrays.append(pa.repeat(pa.scalar(day, pa.date32()), num_rows))
         else:
-            arrays.append(columns[column.name].cast(column.type))
+            array = columns[column.name]
+            arrays.append(array if array.type == column.type else array.cast(column.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -544,41 +559,47 @@ def _children(parent: pa.Table | pa.RecordBatch, column: str) -> tuple[pa.Array,
     return pc.list_flatten(lists), pc.list_parent_indices(lists)
 
 
+_WORKFLOW_QUERY_COLUMNS = [
+    *(c for c in schemas.WORKFLOWS.names if c != "window_date"),
+    "transactions",
+]
+_STEP_QUERY_COLUMNS = [*_STEP_COLUMNS.values(), "jobs", "blobs", "single_job_id"]
+_TXN_FIELDS = {
+    name: (name,) for name in ("txn_index", "txn_type", "amount", "account_type", "transaction_id")
+}
+
+
 def split_batch(batch: pa.RecordBatch, window: Window) -> dict[str, pa.Table]:
     """One batch of query rows -> a table for each of the five lake tables."""
     day = window.day
     out: dict[str, pa.Table] = {}
 
-    wf = batch.filter(pc.equal(batch.column("step_pos"), 1))
+    first = pc.equal(batch.column("step_pos"), 1)
+    wf = batch.select(_WORKFLOW_QUERY_COLUMNS).filter(first)
     wf_columns = {name: wf.column(name) for name in wf.schema.names}
     out["workflows"] = _table(schemas.WORKFLOWS, wf_columns, wf.num_rows, day)
 
     txns, txn_parent = _children(wf, "transactions")
-    txn_columns = {
-        "workflow_id": pc.take(wf.column("workflow_id"), txn_parent),
-        **{
-            name: pc.struct_field(txns, name)
-            for name in ("txn_index", "txn_type", "amount", "account_type", "transaction_id")
-        },
-    }
+    txn_columns = _fields(txns, _TXN_FIELDS)
+    txn_columns["workflow_id"] = pc.take(wf.column("workflow_id"), txn_parent)
     out["transactions"] = _table(schemas.TRANSACTIONS, txn_columns, len(txns), day)
 
-    steps = batch.filter(batch.column("has_step"))
+    steps = batch.select(_STEP_QUERY_COLUMNS).filter(batch.column("has_step"))
     step_columns = {lake: steps.column(query) for lake, query in _STEP_COLUMNS.items()}
     out["steps"] = _table(schemas.STEPS, step_columns, steps.num_rows, day)
 
     jobs, job_parent = _children(steps, "jobs")
-    job_columns = {lake: _field(jobs, path) for lake, path in _JOB_FIELDS.items()}
+    job_columns = _fields(jobs, _JOB_FIELDS)
     job_columns["workflow_id"] = pc.take(steps.column("workflow_id"), job_parent)
     job_columns["step_name"] = pc.take(steps.column("step_name"), job_parent)
     out["jobs"] = _table(schemas.JOBS, job_columns, len(jobs), day)
 
     blobs, blob_parent = _children(steps, "blobs")
-    blob_columns = {lake: _field(blobs, path) for lake, path in _BLOB_FIELDS.items()}
+    blob_columns = _fields(blobs, {**_BLOB_FIELDS, "job_id": ("blob", "jobId")})
     blob_columns["workflow_id"] = pc.take(steps.column("workflow_id"), blob_parent)
     blob_columns["step_name"] = pc.take(steps.column("step_name"), blob_parent)
     blob_columns["job_id"] = pc.coalesce(
-        _field(blobs, ("blob", "jobId")), pc.take(steps.column("single_job_id"), blob_parent)
+        blob_columns["job_id"], pc.take(steps.column("single_job_id"), blob_parent)
     )
     out["blobs"] = _table(schemas.BLOBS, blob_columns, len(blobs), day)
     return out
@@ -637,12 +658,16 @@ class _PartitionWriter:
         if self._buffered_rows >= ROW_GROUP_ROWS or self._buffered_bytes >= ROW_GROUP_BYTES:
             self.flush()
 
-    def flush(self) -> None:
-        """Hand what is buffered to the encoding thread as one row group."""
+    def flush(self, *, here: bool = False) -> None:
+        """Hand what is buffered to the encoding thread as one row group (`here`: write it on
+        this thread instead, once the previous one is written)."""
         self._wait()
         if self._buffer:
             tables, rows = self._buffer, self._buffered_rows
-            self._encoding = self._encoder.submit(self._write, tables, rows)
+            if here:
+                self._write(tables, rows)
+            else:
+                self._encoding = self._encoder.submit(self._write, tables, rows)
         self._buffer, self._buffered_rows, self._buffered_bytes = [], 0, 0
 
     def _write(self, tables: list[pa.Table], rows: int) -> None:
@@ -655,8 +680,7 @@ class _PartitionWriter:
             encoding.result()
 
     def close(self) -> int:
-        self.flush()
-        self._wait()
+        self.flush(here=True)
         self._writer.close()
         self._file.flush()
         os.fsync(self._file.fileno())
@@ -674,12 +698,17 @@ class _PartitionWriter:
 
 
 def close_writers(writers: Mapping[str, _PartitionWriter]) -> dict[str, int]:
-    """Close every writer (their last row groups queued at once); rows written per table."""
-    for writer in writers.values():
-        writer.flush()
-    rows = {name: writer.close() for name, writer in writers.items()}
+    """Close every writer; rows written per table.
+
+    The last row groups are shared between the encoding thread and this one, which would
+    otherwise only wait: every other table's goes to the encoder, the rest are written here.
+    """
+    names = list(writers)
+    for name in names[::2]:
+        writers[name].flush()
+    rows = {name: writers[name].close() for name in [*names[1::2], *names[::2]]}
     _stop_encoders(writers)
-    return rows
+    return {name: rows[name] for name in names}
 
 
 def abort_writers(writers: Mapping[str, _PartitionWriter]) -> None:
