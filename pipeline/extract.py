@@ -170,9 +170,9 @@ class _Chain:
 class _Pages:
     """Numbers, archives and counts the pages of one attempt; safe across chain threads.
 
-    Archiving (gzip, write) runs on a writer thread, so a chain sends its next request as
-    soon as it has the cursor instead of after the disk: a chain is one request at a time,
-    and the compression of a page costs a tenth of a round trip. At most
+    Archiving (compression, write, fsync) runs on a writer thread, so a chain sends its next
+    request as soon as it has the cursor instead of after the disk: a chain is one request at
+    a time. At most
     `WRITES_IN_FLIGHT` pages wait for the writer, which bounds the memory this adds.
     `close()` waits for every write and raises the first that failed (a full disk), so no
     attempt is ever published with a page missing.
