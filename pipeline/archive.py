@@ -1,9 +1,10 @@
 """The raw page archive: DATA_DIR/raw/workflows/date=YYYY-MM-DD/page-00001.json.zst ...
 
 Every list page is kept exactly as the API served it (zstd; archives written before zstd hold
-`.json.gz` pages, which are read the same way), so the lake can be rebuilt without the API. A sync writes a window's pages into a fresh attempt directory and swaps it
-in only when the window completed; a failed or killed attempt never touches the previous
-good archive. `_manifest.json` beside the pages records how they were fetched.
+`.json.gz` pages, which are read the same way), so the lake can be rebuilt without the API.
+A sync writes a window's pages into a fresh attempt directory and swaps it in only when the
+window completed; a failed or killed attempt never touches the previous good archive.
+`_manifest.json` beside the pages records how they were fetched.
 """
 
 from __future__ import annotations

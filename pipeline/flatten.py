@@ -721,7 +721,7 @@ def abort_writers(writers: Mapping[str, _PartitionWriter]) -> None:
 
 
 def _stop_encoders(writers: Mapping[str, _PartitionWriter]) -> None:
-    for encoder in {id(w._encoder): w._encoder for w in writers.values()}.values():
+    for encoder in {writer._encoder for writer in writers.values()}:
         encoder.shutdown(wait=False)
 
 
