@@ -26,7 +26,7 @@ from benchmarks.simproc import SimSpec, SimulatorProcess
 from pipeline.enrich import enrich_window, job_client, partition_path
 from pipeline.schemas import JOBS
 from pipeline.settings import Settings
-from pipeline.simulator import SimulatedAccount, SimulatorConfig
+from simulator import SimulatedAccount, SimulatorConfig
 
 DAY = date(2026, 11, 1)
 

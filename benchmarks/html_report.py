@@ -36,7 +36,7 @@ from pipeline import archive
 from pipeline.enrich import ARCHIVE_NAME, archive_dir, rebuild_enrichment
 from pipeline.html_report import write_html_report
 from pipeline.settings import PAGE_SIZE, Settings
-from pipeline.simulator import SimulatedAccount, SimulatorConfig
+from simulator import SimulatedAccount, SimulatorConfig
 from pipeline.sync import rebuild_window
 from pipeline.warehouse import publish_warehouse
 from tests.support.chromium import Chromium, find_chromium

@@ -34,7 +34,7 @@ def _serve(spec: SimSpec, conn: Connection) -> None:
     import os
     import sys
 
-    from pipeline.simulator import Faults, SimulatorConfig, SimulatorServer
+    from simulator import Faults, SimulatorConfig, SimulatorServer
 
     if os.environ.get("BENCH_SWITCH"):
         sys.setswitchinterval(float(os.environ["BENCH_SWITCH"]))

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.simulator import SimulatorConfig, SimulatorServer
+from simulator import SimulatorConfig, SimulatorServer
 
 # Small on purpose: the whole suite has to stay fast.
 DEFAULT_SIMULATOR = {"days": 2, "workflows_per_day": 40}

@@ -144,7 +144,7 @@ def serve(
 ) -> None:
     """Serve the simulated API in the foreground until Ctrl-C."""
     # Imported here: the simulator is only needed by this command.
-    from pipeline.simulator import Faults, SimulatorConfig, SimulatorServer
+    from simulator import Faults, SimulatorConfig, SimulatorServer
 
     try:
         faults = Faults(

@@ -416,7 +416,7 @@ def _check_demo_dir(settings: Settings) -> None:
 def demo(ctx: click.Context, days: int, workflows_per_day: int) -> None:
     """Sync a few days from the built-in simulator (no token needed) and show the result."""
     from pipeline.client import OrchestrationClient
-    from pipeline.simulator import SimulatorConfig, SimulatorServer
+    from simulator import SimulatorConfig, SimulatorServer
 
     settings = Settings.from_env()
     _check_demo_dir(settings)

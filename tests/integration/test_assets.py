@@ -23,7 +23,7 @@ from assets.resources import DataDirResource, ModelParamsResource, Orchestration
 from assets.schedules import warehouse_after_sync
 from assets.warehouse import MODELS, build_warehouse
 from pipeline import archive
-from pipeline.simulator import SimulatorConfig, SimulatorServer
+from simulator import SimulatorConfig, SimulatorServer
 
 TOKEN = "sim-secret-7c1d0e5a"
 FIRST_DAY = date(2026, 2, 1)

@@ -36,7 +36,7 @@ from pipeline.cli.api_commands import (
 )
 from pipeline.cli.app import cli
 from pipeline.scan_scores import parse_context
-from pipeline.simulator import SimulatorConfig, SimulatorServer
+from simulator import SimulatorConfig, SimulatorServer
 
 # The conformance suite's reading of the OpenAPI document (discriminators, .NET patterns,
 # formats) and its list of the deviations the simulator serves on purpose, like the real API.

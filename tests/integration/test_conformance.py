@@ -37,8 +37,8 @@ import pytest
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from pipeline.simulator import Faults
-from pipeline.simulator.vocab import FUTURE_FIELDS, FUTURE_STEP_TYPE
+from simulator import Faults
+from simulator.vocab import FUTURE_FIELDS, FUTURE_STEP_TYPE
 from tests.support.simulated import STEP_TYPES
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
@@ -267,7 +267,7 @@ def without_known_deviations(workflow: dict[str, Any]) -> dict[str, Any]:
 # --- fixtures ------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def server() -> Iterator[Any]:
-    from pipeline.simulator import SimulatorConfig, SimulatorServer
+    from simulator import SimulatorConfig, SimulatorServer
 
     config = SimulatorConfig(seed=11, days=2, workflows_per_day=200, running_share=0.1)
     with SimulatorServer(config) as srv:

@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from pipeline import lake
-from pipeline.simulator import SimulatorConfig, SimulatorServer
+from simulator import SimulatorConfig, SimulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]
 LAKE_KEYS = ("workflows", "steps", "jobs", "blobs", "transactions", "job_details", "scan_scores")

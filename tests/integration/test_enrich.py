@@ -37,7 +37,7 @@ from pipeline.enrich import (
 from pipeline.errors import AuthenticationError
 from pipeline.ledger import Ledger
 from pipeline.settings import Settings
-from pipeline.simulator import Faults, SimulatorConfig, SimulatorServer
+from simulator import Faults, SimulatorConfig, SimulatorServer
 from pipeline.sync import sync_range, sync_window
 
 TOKEN = "sim-secret-7f3c9a1e-enrich"

@@ -27,7 +27,7 @@ from pipeline.client import OrchestrationClient
 from pipeline.html_report import write_html_report
 from pipeline.html_report.data import resolve_range
 from pipeline.settings import Settings
-from pipeline.simulator import SimulatorConfig, SimulatorServer
+from simulator import SimulatorConfig, SimulatorServer
 from pipeline.sql_models import build_models
 from pipeline.sync import sync_range
 from pipeline.warehouse import publish_warehouse

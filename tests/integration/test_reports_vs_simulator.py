@@ -19,7 +19,7 @@ from pipeline.errors import ModelBuildError
 from pipeline.report_checks import check_flagged_jobs_over_threshold, checks_for
 from pipeline.reports import load_report
 from pipeline.settings import Settings
-from pipeline.simulator import SimulatedAccount, SimulatorConfig, SimulatorServer
+from simulator import SimulatedAccount, SimulatorConfig, SimulatorServer
 from pipeline.sql_models import SQL_DIR, discover_models
 from pipeline.sync import sync_range
 from pipeline.warehouse import publish_warehouse

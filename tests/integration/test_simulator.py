@@ -12,8 +12,8 @@ import httpx
 import orjson
 import pytest
 
-from pipeline.simulator import Faults, SimulatedAccount, SimulatorConfig, SimulatorServer
-from pipeline.simulator.vocab import FUTURE_CONTEXT_KEY
+from simulator import Faults, SimulatedAccount, SimulatorConfig, SimulatorServer
+from simulator.vocab import FUTURE_CONTEXT_KEY
 from tests.support.simulated import STEP_TYPES
 
 TOKEN = "sim-token"

@@ -31,7 +31,7 @@ from pipeline.client import OrchestrationClient
 from pipeline.errors import PipelineError, WindowError
 from pipeline.ledger import Ledger
 from pipeline.settings import Settings
-from pipeline.simulator import Faults, SimulatorServer
+from simulator import Faults, SimulatorServer
 from pipeline.sync import rebuild_window, sync_range, sync_window
 from pipeline.warehouse import publish_warehouse
 

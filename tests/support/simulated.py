@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.simulator.vocab import FUTURE_STEP_TYPE
+from simulator.vocab import FUTURE_STEP_TYPE
 
 # Every step type the generated workflows must cover, including one the API does not have yet.
 STEP_TYPES = frozenset(

@@ -12,9 +12,9 @@ from __future__ import annotations
 from random import Random
 from typing import Any
 
-from pipeline.simulator import vocab
-from pipeline.simulator.generate import NSFW_LABELS, NSFW_ORDER, GeneratedWorkflow, JobInfo
-from pipeline.simulator.ids import TICKS_PER_SECOND, format_ticks, mix, timespan, unit
+from simulator import vocab
+from simulator.generate import NSFW_LABELS, NSFW_ORDER, GeneratedWorkflow, JobInfo
+from simulator.ids import TICKS_PER_SECOND, format_ticks, mix, timespan, unit
 
 EVENT_TYPES = {"succeeded": "Succeeded", "failed": "Failed", "expired": "Expired"}
 # Share of final jobs the v1 endpoint no longer knows (404): the lake must record them as

@@ -23,12 +23,12 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import orjson
 
-from pipeline.simulator.account import SimulatedAccount
-from pipeline.simulator.config import Faults, SimulatorConfig
-from pipeline.simulator.faults import GATEWAY_HTML, FaultInjector, SimulatorStats
-from pipeline.simulator.generate import NSFW_ORDER
-from pipeline.simulator.ids import mix
-from pipeline.simulator.listing import (
+from simulator.account import SimulatedAccount
+from simulator.config import Faults, SimulatorConfig
+from simulator.faults import GATEWAY_HTML, FaultInjector, SimulatorStats
+from simulator.generate import NSFW_ORDER
+from simulator.ids import mix
+from simulator.listing import (
     BadRequest,
     CursorCodec,
     list_page,

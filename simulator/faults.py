@@ -7,8 +7,8 @@ import threading
 from collections import Counter
 from typing import Any
 
-from pipeline.simulator.config import Faults
-from pipeline.simulator.ids import mix
+from simulator.config import Faults
+from simulator.ids import mix
 
 GATEWAY_HTML = (
     "<!DOCTYPE html>\n<html>\n<head><title>{status} {reason}</title></head>\n<body>\n"

@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 
 import orjson
 
-from pipeline.simulator.account import SimulatedAccount
-from pipeline.simulator.config import Faults
-from pipeline.simulator.generate import REFUNDED_STATUSES
-from pipeline.simulator.ids import TICKS_PER_SECOND, mix
+from simulator.account import SimulatedAccount
+from simulator.config import Faults
+from simulator.generate import REFUNDED_STATUSES
+from simulator.ids import TICKS_PER_SECOND, mix
 
 DEFAULT_TAKE = 100
 

@@ -21,9 +21,9 @@ from itertools import accumulate
 from random import Random
 from typing import Any
 
-from pipeline.simulator import vocab
-from pipeline.simulator.config import SimulatorConfig
-from pipeline.simulator.ids import (
+from simulator import vocab
+from simulator.config import SimulatorConfig
+from simulator.ids import (
     TICKS_PER_MS,
     TICKS_PER_SECOND,
     IdCodec,

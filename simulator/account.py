@@ -16,10 +16,10 @@ from typing import Any
 
 import orjson
 
-from pipeline.simulator.config import SimulatorConfig
-from pipeline.simulator.generate import MATURE_LEVELS, GeneratedWorkflow, Generator
-from pipeline.simulator.ids import parse_compact_ms, uuid7_ms
-from pipeline.simulator.jobdocs import build_job_doc, is_purged
+from simulator.config import SimulatorConfig
+from simulator.generate import MATURE_LEVELS, GeneratedWorkflow, Generator
+from simulator.ids import parse_compact_ms, uuid7_ms
+from simulator.jobdocs import build_job_doc, is_purged
 
 # Serialized workflows (a few KB each): bounds memory for a 100,000-workflow day.
 RECORD_CACHE_SIZE = 8192

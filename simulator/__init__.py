@@ -16,8 +16,8 @@ Serves, in the API's own shapes and from data generated deterministically from a
 `SimulatedAccount` is the ground truth the tests compare the pipeline's output against.
 """
 
-from pipeline.simulator.account import SimulatedAccount
-from pipeline.simulator.config import Faults, SimulatorConfig
-from pipeline.simulator.server import SimulatorServer
+from simulator.account import SimulatedAccount
+from simulator.config import Faults, SimulatorConfig
+from simulator.server import SimulatorServer
 
 __all__ = ["Faults", "SimulatedAccount", "SimulatorConfig", "SimulatorServer"]
