@@ -25,10 +25,10 @@ from assets.lake import (
 )
 from assets.resources import DataDirResource
 from assets.warehouse import MODELS, WAREHOUSE_KEY
-from pipeline import report_checks
-from pipeline.reports import open_warehouse
-from pipeline.schemas import KEYS, schema_for
-from pipeline.settings import Settings
+from pipeline.core.settings import Settings
+from pipeline.lake.tables import KEYS, schema_for
+from pipeline.reports import checks as report_checks
+from pipeline.reports.report import open_warehouse
 
 SAMPLE_ROWS = report_checks.SAMPLE_ROWS
 CheckFn = Callable[[duckdb.DuckDBPyConnection], tuple[bool, dict[str, Any]]]

@@ -19,7 +19,7 @@ from assets.ingest import ingest_window
 from assets.resources import DataDirResource, ModelParamsResource, OrchestrationApiResource
 from assets.schedules import nightly_sync, sync_windows_job, warehouse_after_sync, warehouse_job
 from assets.warehouse import build_warehouse
-from pipeline import settings as defaults
+from pipeline.core import settings as defaults
 
 defs = dg.Definitions(
     assets=[ingest_window, enrich_window, build_warehouse, html_report],

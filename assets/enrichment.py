@@ -20,7 +20,7 @@ from assets.ingest import API_POOL
 from assets.lake import ENRICH_TABLES, LAKE_GROUP, partition_path, window_of
 from assets.partitions import daily_window_partitions
 from assets.resources import DataDirResource, OrchestrationApiResource
-from pipeline import enrich
+from pipeline.runs import enrich
 
 
 class EnrichConfig(dg.Config):

@@ -36,7 +36,7 @@ _MODEL_NAMES = {m.name for m in MODELS}
 def html_report(context: dg.AssetExecutionContext, data: DataDirResource) -> dg.MaterializeResult:
     """Render the page from the published warehouse and write it atomically."""
     # Imported here: matplotlib is only loaded by the run that draws, not by the code location.
-    from pipeline.html_report import DEFAULT_FILE, write_html_report
+    from pipeline.reports.html import DEFAULT_FILE, write_html_report
 
     settings = data.settings()
     path = write_html_report(settings, days=HTML_REPORT_DAYS, out=settings.data_dir / DEFAULT_FILE)

@@ -13,7 +13,7 @@ import dagster as dg
 from assets.lake import INGEST_TABLES, LAKE_GROUP, partition_path, window_of
 from assets.partitions import daily_window_partitions
 from assets.resources import DataDirResource, OrchestrationApiResource
-from pipeline import sync
+from pipeline.runs import sync
 
 API_POOL = "orchestration_api"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipeline import lake
-from pipeline.settings import Settings
+from pipeline.core.settings import Settings
+from pipeline.lake import partitions as lake
 
 LAKE_GROUP = "lake"
 # Tables one pass over the workflow list endpoint writes for a window.

@@ -16,10 +16,10 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from pipeline import enrich
-from pipeline import settings as defaults
-from pipeline.client import OrchestrationClient
-from pipeline.settings import Settings
+from pipeline.api.client import OrchestrationClient
+from pipeline.core import settings as defaults
+from pipeline.core.settings import Settings
+from pipeline.runs import enrich
 
 
 class OrchestrationApiResource(dg.ConfigurableResource):

@@ -25,8 +25,8 @@ from assets.ingest import ingest_window
 from assets.lake import LAKE_KEYS
 from assets.partitions import daily_window_partitions
 from assets.warehouse import WAREHOUSE_KEY, build_warehouse
-from pipeline import settings as defaults
-from pipeline.windows import nightly_dates, utc_today
+from pipeline.core import settings as defaults
+from pipeline.fetch.windows import nightly_dates, utc_today
 
 NIGHTLY_CRON = "0 2 * * *"
 

@@ -14,9 +14,9 @@ import dagster as dg
 
 from assets.lake import LAKE_KEYS
 from assets.resources import DataDirResource, ModelParamsResource
-from pipeline import warehouse as pipeline_warehouse
-from pipeline.errors import PipelineError
-from pipeline.sql_models import SqlModel, discover_models
+from pipeline.core.errors import PipelineError
+from pipeline.warehouse import publish as pipeline_warehouse
+from pipeline.warehouse.models import SqlModel, discover_models
 
 WAREHOUSE_KEY = dg.AssetKey("warehouse")
 WAREHOUSE_GROUP = "warehouse"

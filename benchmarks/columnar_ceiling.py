@@ -163,7 +163,7 @@ _TABLES = {
 def run_ceiling(data_dir: Path, days: list[date], out_dir: Path) -> dict[str, Any]:
     import duckdb
 
-    from pipeline import archive
+    from pipeline.fetch import archive
 
     files = []
     for day in days:

@@ -23,9 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from benchmarks.simproc import SimSpec, SimulatorProcess
-from pipeline.enrich import enrich_window, job_client, partition_path
-from pipeline.schemas import JOBS
-from pipeline.settings import Settings
+from pipeline.core.settings import Settings
+from pipeline.flatten.schemas import JOBS
+from pipeline.runs.enrich import enrich_window, job_client, partition_path
 from simulator import SimulatedAccount, SimulatorConfig
 
 DAY = date(2026, 11, 1)

@@ -32,13 +32,13 @@ from typing import Any
 import duckdb
 import orjson
 
-from pipeline import archive
-from pipeline.enrich import ARCHIVE_NAME, archive_dir, rebuild_enrichment
-from pipeline.html_report import write_html_report
-from pipeline.settings import PAGE_SIZE, Settings
+from pipeline.core.settings import PAGE_SIZE, Settings
+from pipeline.fetch import archive
+from pipeline.reports.html import write_html_report
+from pipeline.runs.enrich import ARCHIVE_NAME, archive_dir, rebuild_enrichment
+from pipeline.runs.sync import rebuild_window
+from pipeline.warehouse.publish import publish_warehouse
 from simulator import SimulatedAccount, SimulatorConfig
-from pipeline.sync import rebuild_window
-from pipeline.warehouse import publish_warehouse
 from tests.support.chromium import Chromium, find_chromium
 
 BUDGET_MB = 5.0

@@ -24,7 +24,7 @@ def _days(spec: Spec) -> list[date]:
 
 
 def _settings(spec: Spec) -> Any:
-    from pipeline.settings import Settings
+    from pipeline.core.settings import Settings
 
     return Settings(
         api_url=spec.get("url") or "http://127.0.0.1:9", token=spec.get("token"),
@@ -37,11 +37,11 @@ def _settings(spec: Spec) -> Any:
 
 def sync(spec: Spec) -> dict[str, Any]:
     """`sync_range` as `civitai-sync sync --from --to [--no-jobs]` runs it."""
-    from pipeline import archive
-    from pipeline import enrich as enrich_mod
-    from pipeline import settings as defaults
-    from pipeline.client import OrchestrationClient
-    from pipeline.sync import sync_range
+    from pipeline.api.client import OrchestrationClient
+    from pipeline.core import settings as defaults
+    from pipeline.fetch import archive
+    from pipeline.runs import enrich as enrich_mod
+    from pipeline.runs.sync import sync_range
 
     if spec.get("chains"):
         defaults.SYNC_FETCH_CONCURRENCY = int(spec["chains"])
@@ -92,7 +92,7 @@ def sync(spec: Spec) -> dict[str, Any]:
 
 def enrich(spec: Spec) -> dict[str, Any]:
     """Job enrichment of already-synced windows (every job asked for: `force`)."""
-    from pipeline import enrich as enrich_mod
+    from pipeline.runs import enrich as enrich_mod
 
     settings = _settings(spec)
     looked_up = failed = 0
@@ -110,8 +110,8 @@ def enrich(spec: Spec) -> dict[str, Any]:
 
 def rebuild(spec: Spec) -> dict[str, Any]:
     """`civitai-sync rebuild --from --to`: re-flatten the lake from the raw archive."""
-    import pipeline.enrich  # noqa: F401 - rebuild_range imports it; module loading is not rebuilding
-    from pipeline.sync import rebuild_range
+    import pipeline.runs.enrich  # noqa: F401 - rebuild_range imports it; module loading is not rebuilding
+    from pipeline.runs.sync import rebuild_range
 
     settings = _settings(spec)
     started = time.perf_counter()
@@ -127,7 +127,7 @@ def rebuild(spec: Spec) -> dict[str, Any]:
 
 def publish(spec: Spec) -> dict[str, Any]:
     """The warehouse publish (core tables only; models are measured on their own)."""
-    from pipeline.warehouse import publish_warehouse
+    from pipeline.warehouse.publish import publish_warehouse
 
     settings = _settings(spec)
     started = time.perf_counter()
@@ -140,7 +140,8 @@ def models(spec: Spec) -> dict[str, Any]:
     """Every SQL model of sql/, built on a copy of the published warehouse."""
     import duckdb
 
-    from pipeline import sql_models, warehouse
+    from pipeline.warehouse import models as sql_models
+    from pipeline.warehouse import publish as warehouse
 
     settings = _settings(spec)
     copy = settings.data_dir / "bench-models.duckdb"
@@ -261,7 +262,7 @@ def bareload(spec: Spec) -> dict[str, Any]:
     """DuckDB alone loading the lake's Parquet into a fresh database file (publish's ceiling)."""
     import duckdb
 
-    from pipeline import warehouse
+    from pipeline.warehouse import publish as warehouse
 
     settings = _settings(spec)
     target = settings.data_dir / "bench-bareload.duckdb"

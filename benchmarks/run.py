@@ -195,7 +195,7 @@ def _days(sizes: Sizes) -> list[str]:
 
 def _fetch_parallelism() -> int:
     """Windows (or sub-windows) of the workflow list the sync has in flight at once."""
-    from pipeline import settings
+    from pipeline.core import settings
 
     return int(getattr(settings, "SYNC_FETCH_CONCURRENCY", 1))
 
@@ -237,7 +237,7 @@ class Bench:
         self.work = work
         self.report = Report()
         self.results: dict[str, dict[str, Any]] = {}
-        from pipeline import settings
+        from pipeline.core import settings
 
         self.page_size = settings.PAGE_SIZE
         self.job_concurrency = args.job_concurrency or settings.JOB_CONCURRENCY

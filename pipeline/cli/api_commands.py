@@ -23,7 +23,16 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console, Group
 from rich.text import Text
 
-from pipeline import settings as settings_module
+from pipeline.api.client import OrchestrationClient, RawResponse
+from pipeline.api.models import (
+    JobStatus,
+    Workflow,
+    WorkflowStep,
+    iter_output_blobs,
+    parse_datetime,
+    parse_step,
+    timespan_seconds,
+)
 from pipeline.cli.output import (
     clean,
     counts_text,
@@ -38,19 +47,10 @@ from pipeline.cli.output import (
     text,
     truncate,
 )
-from pipeline.client import OrchestrationClient, RawResponse
-from pipeline.errors import ApiError, ConfigError, ResponseValidationError
-from pipeline.models import (
-    JobStatus,
-    Workflow,
-    WorkflowStep,
-    iter_output_blobs,
-    parse_datetime,
-    parse_step,
-    timespan_seconds,
-)
-from pipeline.scan_scores import parse_percent
-from pipeline.settings import Settings
+from pipeline.core import settings as settings_module
+from pipeline.core.errors import ApiError, ConfigError, ResponseValidationError
+from pipeline.core.settings import Settings
+from pipeline.enrich.scan_scores import parse_percent
 
 NO_TOKEN_MESSAGE = "No API token: set CIVITAI_API_TOKEN (or put it in .env)."
 DEFAULT_TAKE = 20  # the original script's default page size

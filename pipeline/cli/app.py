@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from pipeline.errors import PipelineError
+from pipeline.core.errors import PipelineError
 
 
 class _Group(click.Group):

@@ -21,7 +21,7 @@ from rich.json import JSON
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.models import format_datetime, parse_datetime
+from pipeline.api.models import format_datetime, parse_datetime
 
 # Width used when stdout is not a terminal (a pipe, a file, a test runner): rich would otherwise
 # assume 80 columns and fold the 25-40 character ids and timestamps into unreadable tables.

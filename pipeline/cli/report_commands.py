@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-from pipeline import settings as settings_module
-from pipeline.html_report.cli import html_command
-from pipeline.reports import Report, Section, load_report, open_warehouse, to_csv, to_json
-from pipeline.settings import Settings
-from pipeline.sql_models import discover_models
+from pipeline.core import settings as settings_module
+from pipeline.core.settings import Settings
+from pipeline.reports.html.cli import html_command
+from pipeline.reports.report import Report, Section, load_report, open_warehouse, to_csv, to_json
+from pipeline.warehouse.models import discover_models
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 _PIPE_WIDTH = 200

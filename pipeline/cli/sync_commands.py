@@ -1,7 +1,7 @@
 """`civitai-sync sync | rebuild | status | demo`: the incremental sync from the command line.
 
-The commands run the same library functions as the Dagster assets (`pipeline.sync`,
-`pipeline.warehouse`), so a window synced here and one materialized in Dagster are the same.
+The commands run the same library functions as the Dagster assets (`pipeline.runs.sync`,
+`pipeline.warehouse.publish`), so a window synced here and one materialized in Dagster are the same.
 """
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from pipeline import archive
-from pipeline import settings as defaults
 from pipeline.cli.output import data_table, format_seconds, stdout_console, text
-from pipeline.errors import ConfigError
-from pipeline.ledger import Ledger, WindowRow
-from pipeline.settings import Settings
-from pipeline.sync import Progress as SyncProgress
-from pipeline.sync import WindowResult, rebuild_range, sync_range, window_locked
-from pipeline.warehouse import PublishResult, publish_warehouse
-from pipeline.windows import day_range, nightly_dates, utc_today
+from pipeline.core import settings as defaults
+from pipeline.core.errors import ConfigError
+from pipeline.core.settings import Settings
+from pipeline.fetch import archive
+from pipeline.fetch.windows import day_range, nightly_dates, utc_today
+from pipeline.lake.ledger import Ledger, WindowRow
+from pipeline.runs.sync import Progress as SyncProgress
+from pipeline.runs.sync import WindowResult, rebuild_range, sync_range, window_locked
+from pipeline.warehouse.publish import PublishResult, publish_warehouse
 
 DEMO_DAYS = 3
 DEMO_WORKFLOWS_PER_DAY = 300
@@ -213,7 +213,7 @@ def _finish(console: Console, results: Sequence[WindowResult], settings: Setting
 
 
 def _client(settings: Settings) -> Any:
-    from pipeline.client import OrchestrationClient
+    from pipeline.api.client import OrchestrationClient
 
     if not settings.token:
         raise ConfigError(
@@ -415,7 +415,7 @@ def _check_demo_dir(settings: Settings) -> None:
 @click.pass_context
 def demo(ctx: click.Context, days: int, workflows_per_day: int) -> None:
     """Sync a few days from the built-in simulator (no token needed) and show the result."""
-    from pipeline.client import OrchestrationClient
+    from pipeline.api.client import OrchestrationClient
     from simulator import SimulatorConfig, SimulatorServer
 
     settings = Settings.from_env()
@@ -474,7 +474,7 @@ def _print_reports(ctx: click.Context, console: Console, first: date, last: date
 
 def _write_page(console: Console, settings: Settings, first: date, last: date) -> None:
     # Imported here: matplotlib is only worth loading when a page is actually drawn.
-    from pipeline.html_report.render import DEFAULT_FILE, write_html_report
+    from pipeline.reports.html.render import DEFAULT_FILE, write_html_report
 
     path = write_html_report(
         settings, out=settings.data_dir / DEFAULT_FILE, date_from=first, date_to=last

@@ -22,7 +22,7 @@ from assets.ingest import ingest_window
 from assets.resources import DataDirResource, ModelParamsResource, OrchestrationApiResource
 from assets.schedules import warehouse_after_sync
 from assets.warehouse import MODELS, build_warehouse
-from pipeline import archive
+from pipeline.fetch import archive
 from simulator import SimulatorConfig, SimulatorServer
 
 TOKEN = "sim-secret-7c1d0e5a"

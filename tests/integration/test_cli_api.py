@@ -35,7 +35,7 @@ from pipeline.cli.api_commands import (
     workflow_user_id,
 )
 from pipeline.cli.app import cli
-from pipeline.scan_scores import parse_context
+from pipeline.enrich.scan_scores import parse_context
 from simulator import SimulatorConfig, SimulatorServer
 
 # The conformance suite's reading of the OpenAPI document (discriminators, .NET patterns,

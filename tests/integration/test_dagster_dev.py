@@ -20,7 +20,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipeline import lake
+from pipeline.lake import partitions as lake
 from simulator import SimulatorConfig, SimulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,7 @@ import pytest
 from assets import definitions
 from assets.lake import LAKE_TABLES
 from assets.schedules import nightly_partition_keys, nightly_sync
-from pipeline.sql_models import discover_models
+from pipeline.warehouse.models import discover_models
 
 LAKE_ASSETS = ["blobs", "job_details", "jobs", "scan_scores", "steps", "transactions", "workflows"]
 

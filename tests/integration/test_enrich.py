@@ -1,7 +1,7 @@
 """Job enrichment against the simulator on 127.0.0.1, checked against its ground truth.
 
 The expected scores are parsed here from `SimulatedAccount.job(id)` with a few lines of plain
-Python, never with `pipeline.scan_scores`.
+Python, never with `pipeline.enrich.scan_scores`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,15 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from pipeline import archive, lake, schemas
+from pipeline.api.client import OrchestrationClient
 from pipeline.cli.app import cli
-from pipeline.client import OrchestrationClient
-from pipeline.enrich import (
+from pipeline.core.errors import AuthenticationError
+from pipeline.core.settings import Settings
+from pipeline.fetch import archive
+from pipeline.flatten import schemas
+from pipeline.lake import partitions as lake
+from pipeline.lake.ledger import Ledger
+from pipeline.runs.enrich import (
     ARCHIVE_NAME,
     EnrichResult,
     archive_dir,
@@ -34,11 +39,8 @@ from pipeline.enrich import (
     job_client,
     rebuild_enrichment,
 )
-from pipeline.errors import AuthenticationError
-from pipeline.ledger import Ledger
-from pipeline.settings import Settings
+from pipeline.runs.sync import sync_range, sync_window
 from simulator import Faults, SimulatorConfig, SimulatorServer
-from pipeline.sync import sync_range, sync_window
 
 TOKEN = "sim-secret-7f3c9a1e-enrich"
 THRESHOLD = 50.0

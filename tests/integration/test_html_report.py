@@ -22,15 +22,15 @@ from click.testing import CliRunner
 
 from assets.html_report import html_report
 from assets.resources import DataDirResource
+from pipeline.api.client import OrchestrationClient
 from pipeline.cli.app import cli
-from pipeline.client import OrchestrationClient
-from pipeline.html_report import write_html_report
-from pipeline.html_report.data import resolve_range
-from pipeline.settings import Settings
+from pipeline.core.settings import Settings
+from pipeline.reports.html import write_html_report
+from pipeline.reports.html.data import resolve_range
+from pipeline.runs.sync import sync_range
+from pipeline.warehouse.models import build_models
+from pipeline.warehouse.publish import publish_warehouse
 from simulator import SimulatorConfig, SimulatorServer
-from pipeline.sql_models import build_models
-from pipeline.sync import sync_range
-from pipeline.warehouse import publish_warehouse
 from tests.support.chromium import Chromium, PageLoad, find_chromium
 from tests.support.core_tables import create_core_tables, insert
 from tests.support.handmade_warehouse import DAY1, DAY2, build_handmade_warehouse, load_core_tables

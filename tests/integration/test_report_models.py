@@ -8,15 +8,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.report_checks import (
+from pipeline.reports.checks import (
     check_flagged_jobs_over_threshold,
     check_no_null_keys,
     check_rates_in_unit_interval,
     check_unique_grain,
     checks_for,
 )
-from pipeline.reports import load_report
-from pipeline.sql_models import built_models, discover_models
+from pipeline.reports.report import load_report
+from pipeline.warehouse.models import built_models, discover_models
 from tests.support.handmade_warehouse import DAY1, DAY2, build_handmade_warehouse
 
 

@@ -14,15 +14,15 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipeline.client import OrchestrationClient
-from pipeline.errors import ModelBuildError
-from pipeline.report_checks import check_flagged_jobs_over_threshold, checks_for
-from pipeline.reports import load_report
-from pipeline.settings import Settings
+from pipeline.api.client import OrchestrationClient
+from pipeline.core.errors import ModelBuildError
+from pipeline.core.settings import Settings
+from pipeline.reports.checks import check_flagged_jobs_over_threshold, checks_for
+from pipeline.reports.report import load_report
+from pipeline.runs.sync import sync_range
+from pipeline.warehouse.models import SQL_DIR, discover_models
+from pipeline.warehouse.publish import publish_warehouse
 from simulator import SimulatedAccount, SimulatorConfig, SimulatorServer
-from pipeline.sql_models import SQL_DIR, discover_models
-from pipeline.sync import sync_range
-from pipeline.warehouse import publish_warehouse
 
 FINISHED = ("succeeded", "failed", "expired", "canceled")
 # Low enough that the simulator's scores flag a handful of jobs at this volume.
@@ -240,7 +240,7 @@ def test_a_broken_model_fails_the_publish_and_keeps_the_published_file(
     fct_jobs.write_text(
         fct_jobs.read_text().replace("jobs.provider,", "jobs.providr,", 1), encoding="utf-8"
     )
-    monkeypatch.setattr("pipeline.sql_models.SQL_DIR", broken)
+    monkeypatch.setattr("pipeline.warehouse.models.SQL_DIR", broken)
     published = synced.settings.warehouse_path
     before = published.read_bytes()
     with pytest.raises(ModelBuildError) as info:

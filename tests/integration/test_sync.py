@@ -24,16 +24,18 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from pipeline import archive, lake, schemas
-from pipeline import settings as defaults
+from pipeline.api.client import OrchestrationClient
 from pipeline.cli.app import cli
-from pipeline.client import OrchestrationClient
-from pipeline.errors import PipelineError, WindowError
-from pipeline.ledger import Ledger
-from pipeline.settings import Settings
+from pipeline.core import settings as defaults
+from pipeline.core.errors import PipelineError, WindowError
+from pipeline.core.settings import Settings
+from pipeline.fetch import archive
+from pipeline.flatten import schemas
+from pipeline.lake import partitions as lake
+from pipeline.lake.ledger import Ledger
+from pipeline.runs.sync import rebuild_window, sync_range, sync_window
+from pipeline.warehouse.publish import publish_warehouse
 from simulator import Faults, SimulatorServer
-from pipeline.sync import rebuild_window, sync_range, sync_window
-from pipeline.warehouse import publish_warehouse
 
 DAYS = 3
 PER_DAY = 60

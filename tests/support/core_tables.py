@@ -1,7 +1,7 @@
 """Core tables for hand-made SQL model tests, with the published warehouse's exact columns.
 
 The layout is not written out here: an empty warehouse is published once per test session
-(pipeline.warehouse, no models) and its tables are copied empty, so these tests always run
+(pipeline.warehouse.publish, no models) and its tables are copied empty, so these tests always run
 against the same columns and types as a real sync.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.settings import Settings
-from pipeline.sql_models import CORE_TABLES
-from pipeline.warehouse import publish_warehouse
+from pipeline.core.settings import Settings
+from pipeline.warehouse.models import CORE_TABLES
+from pipeline.warehouse.publish import publish_warehouse
 
 
 @functools.cache

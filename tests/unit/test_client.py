@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline import errors, settings
-from pipeline.client import OrchestrationClient, RawResponse, WorkflowPageRaw
-from pipeline.models import ImageGenStep, JobStatus, Workflow, WorkflowPage
+from pipeline.api.client import OrchestrationClient, RawResponse, WorkflowPageRaw
+from pipeline.api.models import ImageGenStep, JobStatus, Workflow, WorkflowPage
+from pipeline.core import errors, settings
 from tests.unit.client_fakes import BASE_URL, TOKEN, Script, Sleeps, page, reply, workflow
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "failed_workflow_redacted.json"

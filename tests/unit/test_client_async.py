@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline import errors, settings
-from pipeline.client import AsyncOrchestrationClient
-from pipeline.ratelimit import RateLimiter
+from pipeline.api.client import AsyncOrchestrationClient
+from pipeline.api.ratelimit import RateLimiter
+from pipeline.core import errors, settings
 from tests.unit.client_fakes import BASE_URL, TOKEN, Script, Sleeps, page, reply, workflow
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.redact import REDACTED, Redactor, redact, redact_url
+from pipeline.core.redact import REDACTED, Redactor, redact, redact_url
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,9 @@ from email.utils import formatdate
 import httpx
 import pytest
 
-from pipeline import errors, settings
-from pipeline.client import OrchestrationClient, parse_retry_after
-from pipeline.ratelimit import RateLimiter
+from pipeline.api.client import OrchestrationClient, parse_retry_after
+from pipeline.api.ratelimit import RateLimiter
+from pipeline.core import errors, settings
 from tests.unit.client_fakes import BASE_URL, TOKEN, Script, Sleeps, reply
 
 
@@ -354,7 +354,7 @@ def test_the_token_appears_in_no_exception_and_no_log_record(
     seen = [str(err), repr(err), *(str(v) for v in vars(err).values())]
     assert all(TOKEN not in text for text in seen)
     # The client did log about this failure (so the check below is not vacuous).
-    assert any(r.name == "pipeline.client" for r in caplog.records)
+    assert any(r.name == "pipeline.api.client" for r in caplog.records)
     for record in caplog.records:
         assert TOKEN not in record.getMessage()
 
@@ -362,11 +362,11 @@ def test_the_token_appears_in_no_exception_and_no_log_record(
 def test_retries_are_logged_on_pipeline_client_with_signatures_redacted(
     caplog: pytest.LogCaptureFixture, tmp_path: object
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="pipeline.client")
+    caplog.set_level(logging.DEBUG, logger="pipeline.api.client")
     script = Script(reply(503), reply(200, content=b"x"))
     with make_client(script, Sleeps()) as client:
         client.download(f"{BASE_URL}/v2/consumer/blobs/content/E?sig=SIGNATURE123", tmp_path / "f")  # type: ignore[operator]
-    retries = [r for r in caplog.records if r.name == "pipeline.client"]
+    retries = [r for r in caplog.records if r.name == "pipeline.api.client"]
     assert len(retries) == 1
     message = retries[0].getMessage()
     assert "Retrying GET" in message and "status 503" in message

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from pipeline.docs import DICTIONARY_PATH, render_data_dictionary
-from pipeline.sql_models import CORE_TABLES, discover_models
+from pipeline.warehouse.dictionary import DICTIONARY_PATH, render_data_dictionary
+from pipeline.warehouse.models import CORE_TABLES, discover_models
 
 
 def test_committed_dictionary_matches_a_fresh_render() -> None:
     fresh = render_data_dictionary()
     committed = DICTIONARY_PATH.read_text(encoding="utf-8")
-    assert committed == fresh, "docs/data-dictionary.md is stale: run `python -m pipeline.docs`"
+    assert committed == fresh, (
+        "docs/data-dictionary.md is stale: run `python -m pipeline.warehouse.dictionary`"
+    )
 
 
 def test_dictionary_documents_every_table_with_its_columns() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from pipeline.job_details import (
+from pipeline.enrich.job_details import (
     JOB_DETAILS_SCHEMA,
     SCAN_SCORES_SCHEMA,
     job_rows,

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline.transport import StdlibHTTPTransport
+from pipeline.api.transport import StdlibHTTPTransport
 
 BODY = b'{"jobId": "j1", "lastEvent": {"context": {"hive_csam_score": "1.00 %"}}}'
 
@@ -134,7 +134,7 @@ PROXY_VARIABLES = (
 def test_api_calls_take_http_client_unless_a_proxy_is_configured(
     monkeypatch: pytest.MonkeyPatch, proxied: bool
 ) -> None:
-    from pipeline.client import OrchestrationClient
+    from pipeline.api.client import OrchestrationClient
 
     for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)

@@ -12,9 +12,10 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import archive, schemas
-from pipeline.flatten import flatten_pages, temp_output_paths
-from pipeline.windows import Window
+from pipeline.fetch import archive
+from pipeline.fetch.windows import Window
+from pipeline.flatten import schemas
+from pipeline.flatten.window import flatten_pages, temp_output_paths
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "failed_workflow_redacted.json"
 SAMPLE_DAY = date(2026, 8, 10)

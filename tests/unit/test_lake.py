@@ -11,7 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline import archive, lake, schemas
+from pipeline.fetch import archive
+from pipeline.flatten import schemas
+from pipeline.lake import partitions as lake
 
 DAY = date(2026, 4, 2)
 

@@ -6,8 +6,8 @@ import multiprocessing
 from datetime import date
 from pathlib import Path
 
-from pipeline.ledger import Ledger, record_enrichment
-from pipeline.settings import Settings
+from pipeline.core.settings import Settings
+from pipeline.lake.ledger import Ledger, record_enrichment
 
 D1, D2, D3, D5 = date(2026, 1, 1), date(2026, 1, 2), date(2026, 1, 3), date(2026, 1, 5)
 

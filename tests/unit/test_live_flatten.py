@@ -9,9 +9,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.flatten import flatten_pages, temp_output_paths
-from pipeline.live_flatten import LiveFlattener
-from pipeline.windows import Window
+from pipeline.fetch.windows import Window
+from pipeline.flatten.live import LiveFlattener
+from pipeline.flatten.window import flatten_pages, temp_output_paths
 from tests.unit.test_flatten import SAMPLE_DAY, workflow, write_pages
 
 SYNCED = datetime(2026, 8, 11, 3, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from pipeline.models import (
+from pipeline.api.models import (
     Blob,
     ComfyStep,
     ImageGenStep,

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from pipeline.ratelimit import RateLimiter
+from pipeline.api.ratelimit import RateLimiter
 
 
 class FakeClock:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.scan_scores import (
+from pipeline.enrich.scan_scores import (
     NON_OBJECT_CONTEXT,
     parse_context,
     parse_percent,

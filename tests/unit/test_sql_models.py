@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.errors import ModelBuildError, ModelGraphError
-from pipeline.sql_models import (
+from pipeline.core.errors import ModelBuildError, ModelGraphError
+from pipeline.warehouse.models import (
     CATALOG_TABLE,
     CORE_TABLES,
     LAYERS,

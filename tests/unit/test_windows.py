@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from pipeline.windows import Window, day_range, iter_gaps, nightly_dates, parse_day, window_of
+from pipeline.fetch.windows import Window, day_range, iter_gaps, nightly_dates, parse_day, window_of
 
 
 def test_a_window_is_the_half_open_utc_day() -> None:

@@ -1,0 +1,120 @@
+"""Constants and run-time settings.
+
+Every tunable the pipeline uses lives here, so that the CLI, the Dagster resources, the
+simulator and the tests agree on one value. Run-time settings come from the environment
+(and a `.env` file in the working directory); library code receives them as plain values.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_API_URL = "https://orchestration.civitai.com"
+ENV_TOKEN = "CIVITAI_API_TOKEN"
+ENV_API_URL = "CIVITAI_API_URL"
+ENV_DATA_DIR = "CIVITAI_SYNC_DATA_DIR"
+DEFAULT_DATA_DIR = "./data"
+
+# Query endpoint default is 100 and no maximum is published; a server that clamps is handled
+# by following `next`, so asking for 100 is safe.
+PAGE_SIZE = 100
+
+CONNECT_TIMEOUT = 10.0
+# civitai.com itself gives workflow queries 20 s and has observed ~17.7 s latencies.
+READ_TIMEOUT = 60.0
+
+MAX_RETRIES = 6
+INITIAL_RETRY_DELAY = 0.5
+MAX_RETRY_DELAY = 30.0
+# A `Retry-After: 0` (or none at all) on a 429 must not turn into a hot retry loop.
+RETRY_AFTER_FLOOR = 0.25
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+# A day with many pages is fetched as up to this many sub-windows at once (parallel cursor
+# chains), each worth at least MIN_PAGES_PER_CHAIN pages; a small day stays one chain.
+SYNC_FETCH_CONCURRENCY = 4
+MIN_PAGES_PER_CHAIN = 4
+
+# Job enrichment: requests in flight and the shared request-rate budget (requests/second).
+JOB_CONCURRENCY = 16
+JOB_RATE_LIMIT = 50.0
+
+# The nightly run syncs yesterday plus this many earlier days (late finishers).
+DEFAULT_LOOKBACK_DAYS = 2
+
+# Moderation: a job is flagged when its highest hive_csam_score is at or above this percent.
+DEFAULT_CSAM_THRESHOLD = 50.0
+
+LAKE_DIR = "lake"
+RAW_DIR = "raw"
+WAREHOUSE_FILE = "warehouse.duckdb"
+LEDGER_FILE = "ledger.sqlite"
+# DuckDB spill files and other scratch space of a run.
+WORK_DIR = ".tmp"
+
+TABLES = ("workflows", "steps", "jobs", "blobs", "transactions", "job_details", "scan_scores")
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a `.env` file: KEY=VALUE lines, `#` comments, optional quotes and `export`."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the API is, how to authenticate, and where data lands.
+
+    The token is excluded from `repr` so that a logged or printed Settings never leaks it.
+    """
+
+    api_url: str = DEFAULT_API_URL
+    token: str | None = field(default=None, repr=False)
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
+    ) -> Settings:
+        """Read settings from the environment; a `.env` file fills in what is unset."""
+        merged: dict[str, str] = read_dotenv(dotenv) if dotenv is not None else {}
+        merged.update({k: v for k, v in (os.environ if env is None else env).items() if v != ""})
+        return cls(
+            api_url=merged.get(ENV_API_URL, DEFAULT_API_URL).rstrip("/"),
+            token=merged.get(ENV_TOKEN) or None,
+            data_dir=Path(merged.get(ENV_DATA_DIR, DEFAULT_DATA_DIR)),
+        )
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.data_dir / LAKE_DIR
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / RAW_DIR
+
+    @property
+    def warehouse_path(self) -> Path:
+        return self.data_dir / WAREHOUSE_FILE
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.data_dir / LEDGER_FILE
+
+    @property
+    def work_dir(self) -> Path:
+        return self.data_dir / WORK_DIR

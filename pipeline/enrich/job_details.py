@@ -1,0 +1,230 @@
+"""One v1 job document (`GET /v1/consumer/jobs/{id}?detailed=true`) -> lake rows.
+
+Produces the `job_details` row and the `scan_scores` rows of a job, with the Arrow schemas of
+both tables. Pure functions: no I/O, so the live lookup and the rebuild from the raw archive
+build identical rows from identical documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from pipeline.api.models import parse_datetime as parse_api_datetime
+from pipeline.api.models import timespan_seconds
+from pipeline.enrich.scan_scores import CSAM_SCORE_KEY, json_text, parse_context
+
+_TS = pa.timestamp("us", tz="UTC")
+
+JOB_DETAILS_SCHEMA = pa.schema(
+    [
+        ("job_id", pa.string()),
+        ("workflow_id", pa.string()),
+        ("window_date", pa.date32()),
+        ("fetched_at", _TS),
+        ("found", pa.bool_()),
+        ("job_type", pa.string()),
+        ("provider", pa.string()),
+        ("worker_id", pa.string()),
+        ("last_event_type", pa.string()),
+        ("last_event_at", _TS),
+        ("is_final", pa.bool_()),
+        ("retry_attempt", pa.int32()),
+        ("job_duration_seconds", pa.float64()),
+        ("claim_duration_seconds", pa.float64()),
+        ("cost", pa.float64()),
+        ("prompt_sexual", pa.bool_()),
+        ("prompt_young", pa.bool_()),
+        ("prompt_cr", pa.bool_()),
+        ("prompt_scan", pa.bool_()),
+        ("prompt_classification_json", pa.string()),
+        ("result_json", pa.string()),
+        ("context_json", pa.string()),
+        ("csam_score_max", pa.float64()),
+    ]
+)
+
+SCAN_SCORES_SCHEMA = pa.schema(
+    [
+        ("job_id", pa.string()),
+        ("score_name", pa.string()),
+        ("item_index", pa.int32()),
+        ("workflow_id", pa.string()),
+        ("window_date", pa.date32()),
+        ("blob_id", pa.string()),
+        ("value_text", pa.string()),
+        ("score", pa.float64()),
+        ("label", pa.string()),
+        ("raw_value_text", pa.string()),
+    ]
+)
+
+# v1 event types (PascalCase) after which a job never changes again. `Rejected`/`LateRejected`/
+# `ClaimExpired` are followed by a re-queue, so they are not final.
+FINAL_EVENT_TYPES = frozenset(
+    {"succeeded", "failed", "expired", "deleted", "canceled", "cancelled"}
+)
+
+PROMPT_FLAGS = ("sexual", "young", "cr", "scan")
+
+# Blob URLs are signed and short-lived; they are fetched on demand, never stored.
+_URL_KEYS = frozenset({"url", "previewUrl"})
+
+
+def parse_timespan(value: Any) -> float | None:
+    """TimeSpan text (`"hh:mm:ss.fffffff"`) -> seconds; None when unreadable, never an error,
+    because a malformed duration must not cost the job its enrichment."""
+    return timespan_seconds(value)
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """API timestamp -> aware UTC datetime; None when absent or unreadable."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_api_datetime(value)
+    except ValueError:
+        return None
+
+
+def _get(obj: Any, *names: str) -> Any:
+    """First present member among `names` (the v1 API's casing is not stable: `type`/`Type`)."""
+    if not isinstance(obj, Mapping):
+        return None
+    for name in names:
+        if obj.get(name) is not None:
+            return obj[name]
+    return None
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value if isinstance(value, str) else json_text(value)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return int(value) if -(2**31) <= value < 2**31 else None
+    except (OverflowError, ValueError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
+def _first_float(*values: Any) -> float | None:
+    for value in values:
+        number = _float(value)
+        if number is not None:
+            return number
+    return None
+
+
+def _flag(classification: Any, name: str) -> bool | None:
+    """A prompt-classification member as a boolean; None when the job was not classified."""
+    if not isinstance(classification, Mapping):
+        return None
+    for key, value in classification.items():
+        if isinstance(key, str) and key.lower() == name:
+            if isinstance(value, str):
+                return value.strip().lower() in {"true", "1", "yes"}
+            return bool(value)
+    return False
+
+
+def _drop_urls(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _drop_urls(v) for k, v in value.items() if k not in _URL_KEYS}
+    if isinstance(value, list):
+        return [_drop_urls(v) for v in value]
+    return value
+
+
+def is_final_event(event_type: str | None) -> bool:
+    return event_type is not None and event_type.lower() in FINAL_EVENT_TYPES
+
+
+@dataclass
+class JobRows:
+    details: dict[str, Any]
+    scan_scores: list[dict[str, Any]]
+    parse_failures: int
+
+
+def job_rows(
+    document: Any,
+    *,
+    job_id: str,
+    workflow_id: str | None,
+    window_date: date,
+    fetched_at: datetime,
+) -> JobRows:
+    """Rows of one found job. Missing or oddly typed members become nulls, never errors."""
+    doc: Mapping[str, Any] = document if isinstance(document, Mapping) else {}
+    job = doc.get("job") if isinstance(doc.get("job"), Mapping) else {}
+    event = doc.get("lastEvent") if isinstance(doc.get("lastEvent"), Mapping) else {}
+    if workflow_id is None:
+        workflow_id = _str(_get(_get(job, "properties", "Properties"), "workflowId", "WorkflowId"))
+    context = _get(event, "context", "Context")
+    result = _get(doc, "result", "Result")
+    parsed = parse_context(
+        context, job_id=job_id, workflow_id=workflow_id, window_date=window_date, result=result
+    )
+    classification = _get(job, "promptClassificationResult", "PromptClassificationResult")
+    event_type = _str(_get(event, "type", "Type"))
+    details = {
+        "job_id": job_id,
+        "workflow_id": workflow_id,
+        "window_date": window_date,
+        "fetched_at": fetched_at,
+        "found": True,
+        "job_type": _str(_get(job, "type", "Type") or _get(event, "jobType", "JobType")),
+        "provider": _str(_get(event, "provider", "Provider")),
+        "worker_id": _str(_get(event, "workerId", "WorkerId")),
+        "last_event_type": event_type,
+        "last_event_at": parse_datetime(_get(event, "dateTime", "DateTime")),
+        "is_final": is_final_event(event_type),
+        "retry_attempt": _int(_get(event, "retryAttempt", "RetryAttempt")),
+        "job_duration_seconds": parse_timespan(_get(event, "jobDuration", "JobDuration")),
+        "claim_duration_seconds": parse_timespan(_get(event, "claimDuration", "ClaimDuration")),
+        "cost": _first_float(_get(doc, "cost", "Cost"), _get(event, "cost", "Cost")),
+        **{f"prompt_{name}": _flag(classification, name) for name in PROMPT_FLAGS},
+        "prompt_classification_json": None if classification is None else json_text(classification),
+        "result_json": None if result is None else json_text(_drop_urls(result)),
+        "context_json": None if context is None else json_text(context),
+        "csam_score_max": parsed.max_score(CSAM_SCORE_KEY),
+    }
+    return JobRows(
+        details=details,
+        scan_scores=[row.as_dict() for row in parsed.rows],
+        parse_failures=parsed.parse_failures,
+    )
+
+
+def not_found_row(
+    *, job_id: str, workflow_id: str | None, window_date: date, fetched_at: datetime
+) -> dict[str, Any]:
+    """The API no longer knows the job (404): final, so it is never asked for again."""
+    row: dict[str, Any] = dict.fromkeys(JOB_DETAILS_SCHEMA.names)
+    row.update(
+        job_id=job_id,
+        workflow_id=workflow_id,
+        window_date=window_date,
+        fetched_at=fetched_at,
+        found=False,
+        is_final=True,
+    )
+    return row

@@ -1,0 +1,606 @@
+"""Sync windows: fetch -> archive -> flatten -> publish, one UTC day at a time.
+
+The same functions back the CLI (`civitai-sync sync/rebuild`) and the Dagster assets.
+
+A window is replaced whole. Its pages go to a fresh archive attempt and its tables to temp
+files beside the lake partitions; only when everything is written are the archive swapped
+in, the lake files renamed over the old ones, and the ledger marked complete. A crash or an
+error at any point before that leaves the previous archive, lake files and ledger counts as
+they were, and the next run of the window starts clean. Re-running a window is idempotent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipeline.core import locks
+from pipeline.core.errors import AuthenticationError, PipelineError, WindowError
+from pipeline.core.settings import Settings
+from pipeline.fetch import archive
+from pipeline.fetch.paging import ExtractResult, PageError, PageSource, extract_window
+from pipeline.fetch.windows import Bounds, Window
+from pipeline.fetch.windows import (
+    nightly_dates as nightly_dates,  # re-exported: the contract names it here
+)
+from pipeline.flatten import schemas
+from pipeline.flatten import window as flatten
+from pipeline.flatten.live import LiveFlattener
+from pipeline.lake import partitions as lake
+from pipeline.lake.ledger import Ledger
+from pipeline.runs import enrich
+
+log = logging.getLogger(__name__)
+
+# How long a sync waits for another process that holds the same window before giving up.
+LOCK_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass
+class WindowResult:
+    window_date: date
+    status: str
+    pages: int
+    workflows: int
+    steps: int
+    jobs: int
+    blobs: int
+    transactions: int
+    filter_mode: str
+    retries: int
+    seconds: float
+    error: str | None = None
+
+
+@dataclass
+class Progress:
+    """A progress event of sync_range: after each page, and once per finished window."""
+
+    window_date: date
+    pages: int
+    workflows: int
+    result: WindowResult | None = None
+
+
+# --------------------------------------------------------------------------- locking
+
+
+def _window_lock_path(settings: Settings, day: date) -> Path:
+    return locks.lock_path(settings.data_dir, f"window-{day.isoformat()}")
+
+
+@contextlib.contextmanager
+def window_lock(
+    settings: Settings, day: date, timeout: float = LOCK_TIMEOUT_SECONDS
+) -> Iterator[None]:
+    """One process at a time per window (different windows may run in parallel)."""
+    path = _window_lock_path(settings, day)
+    with locks.file_lock(path, timeout) as held:
+        if not held:
+            raise WindowError(
+                f"window {day}: another process is syncing this window (lock {path}); "
+                "wait for it to finish, then run again.",
+                window=day.isoformat(),
+            )
+        yield
+
+
+def window_locked(settings: Settings, day: date) -> bool:
+    """Whether a live process is syncing the window right now."""
+    return locks.is_locked(_window_lock_path(settings, day))
+
+
+# --------------------------------------------------------------------------- one window
+
+
+def _flatten_to_temps(
+    settings: Settings,
+    day: date,
+    pages: Sequence[Path],
+    synced_at: datetime,
+    page_bounds: dict[int, Bounds] | None = None,
+) -> tuple[dict[str, Path], flatten.FlattenResult]:
+    temps = _temp_paths(settings, day)
+    try:
+        result = flatten.flatten_pages(
+            pages,
+            Window(day),
+            temps,
+            synced_at=synced_at,
+            work_dir=settings.work_dir,
+            page_bounds=page_bounds,
+        )
+    except duckdb.Error as exc:
+        _remove(temps)
+        raise _unflattenable(settings, day, pages, exc) from exc
+    except BaseException:
+        _remove(temps)
+        raise
+    return temps, result
+
+
+def _unflattenable(
+    settings: Settings, day: date, pages: Sequence[Path], exc: duckdb.Error
+) -> WindowError:
+    page = _find_bad_page(settings, day, pages)
+    where = f"page {page}" if page else "its pages"
+    return WindowError(
+        f"window {day}: {where} could not be flattened ({_short(exc)}); the window keeps "
+        "its previous data.",
+        window=day.isoformat(),
+        page=page,
+    )
+
+
+def _finish_flatten(
+    settings: Settings, fetched: _Fetched, pages: Sequence[Path]
+) -> tuple[dict[str, Path], flatten.FlattenResult]:
+    day = fetched.day
+    try:
+        flat = fetched.flattener.finish(pages, fetched.extracted.page_bounds)
+    except duckdb.Error as exc:
+        _remove(fetched.temps)
+        raise _unflattenable(settings, day, pages, exc) from exc
+    return fetched.temps, flat
+
+
+def _temp_paths(settings: Settings, day: date) -> dict[str, Path]:
+    """Fresh temporary lake files, one per workflow table, for the window of `day`."""
+    return {name: lake.temp_path(settings.lake_dir, name, day) for name in schemas.WORKFLOW_TABLES}
+
+
+def _remove(paths: dict[str, Path]) -> None:
+    for path in paths.values():
+        path.unlink(missing_ok=True)
+
+
+def _find_bad_page(settings: Settings, day: date, pages: Sequence[Path]) -> int | None:
+    """The first page DuckDB cannot read on its own (only runs after a failure)."""
+    con = flatten.connect(settings.work_dir)
+    try:
+        for path in pages:
+            try:
+                con.execute(
+                    "SELECT count(*) FROM read_json(?, columns = {'next': 'VARCHAR', "
+                    "'items': 'JSON[]'}, format = 'unstructured', maximum_object_size = ?)",
+                    [str(path), archive.uncompressed_size(path) + 2**20],
+                ).fetchall()
+            except duckdb.Error:
+                return archive.page_number(path)
+    finally:
+        con.close()
+    return None
+
+
+def _short(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _publish_lake(settings: Settings, day: date, temps: dict[str, Path]) -> None:
+    for name, temp in temps.items():
+        lake.publish(temp, lake.partition_path(settings.lake_dir, name, day))
+
+
+def _cleanup(settings: Settings, day: date) -> None:
+    archive.recover(settings.raw_dir, day)
+    lake.remove_stale_temps(settings.lake_dir, day)
+
+
+@dataclass
+class _Fetched:
+    """A window whose pages are in an archive attempt, waiting to be flattened and published.
+    Holds the window's lock (in `stack`) until it is published or abandoned."""
+
+    day: date
+    run_id: str | None
+    started: float
+    retries: int
+    attempt: Path
+    extracted: ExtractResult
+    stack: contextlib.ExitStack
+    # Already flattening the pages into `temps` as they arrived.
+    flattener: LiveFlattener
+    temps: dict[str, Path]
+
+
+class _Cancelled(Exception):
+    pass
+
+
+def _failure(
+    settings: Settings, day: date, exc: Exception, started: float, run_id: str | None
+) -> WindowError:
+    """The WindowError for `exc`, recorded in the ledger (the window's data is untouched)."""
+    if isinstance(exc, WindowError):
+        error = exc
+    elif isinstance(exc, _Cancelled):
+        error = WindowError(
+            f"window {day}: not fetched to the end: the sync run stopped", window=day.isoformat()
+        )
+    elif isinstance(exc, PageError):
+        error = WindowError(
+            f"window {day}: page {exc.page} failed: {exc}", window=day.isoformat(), page=exc.page
+        )
+    elif isinstance(exc, PipelineError):
+        error = WindowError(f"window {day}: {exc}", window=day.isoformat())
+    else:
+        error = WindowError(
+            f"window {day} failed: {type(exc).__name__}: {_short(exc)}", window=day.isoformat()
+        )
+    Ledger(settings.ledger_path).fail(
+        day, str(error), seconds=time.monotonic() - started, run_id=run_id
+    )
+    return error
+
+
+def _fetch(
+    settings: Settings,
+    client: Any,
+    day: date,
+    *,
+    run_id: str | None,
+    on_page: Callable[[int, int], None] | None,
+    force_mode: str | None = None,
+) -> _Fetched:
+    """Phase 1: take the window's lock and archive its pages into a fresh attempt."""
+    stack = contextlib.ExitStack()
+    started = time.monotonic()
+    try:
+        stack.enter_context(window_lock(settings, day))
+        started = time.monotonic()
+        _cleanup(settings, day)
+        Ledger(settings.ledger_path).start(day, run_id=run_id)
+        attempt = archive.new_attempt_dir(settings.raw_dir, day)
+        stack.callback(archive.discard, attempt)
+        temps = _temp_paths(settings, day)
+        fetched_at = datetime.now(UTC)
+        flattener = LiveFlattener(
+            Window(day), temps, synced_at=fetched_at, work_dir=settings.work_dir
+        )
+        stack.callback(_remove, temps)
+        stack.callback(flattener.abort)
+        before = _retries(client)
+        try:
+            extracted = extract_window(
+                _as_source(client),
+                Window(day),
+                attempt,
+                on_page=on_page,
+                force_mode=force_mode,
+                fetched_at=fetched_at,
+                on_archived=flattener.add,
+                on_restart=flattener.restart,
+            )
+        except Exception as exc:
+            raise _failure(settings, day, exc, started, run_id) from exc
+        return _Fetched(
+            day,
+            run_id,
+            started,
+            _retries(client) - before,
+            attempt,
+            extracted,
+            stack,
+            flattener,
+            temps,
+        )
+    except BaseException:
+        stack.close()
+        raise
+
+
+def _publish(settings: Settings, fetched: _Fetched) -> WindowResult:
+    """Phase 2: flatten the attempt, swap in the archive and the lake files, mark complete."""
+    day, extracted = fetched.day, fetched.extracted
+    with fetched.stack:
+        try:
+            pages = archive.page_files(fetched.attempt)
+            temps, flat = _finish_flatten(settings, fetched, pages)
+            try:
+                archive.write_manifest(
+                    fetched.attempt,
+                    archive.Manifest(
+                        window_date=day.isoformat(),
+                        filter_mode=extracted.filter_mode,
+                        pages=extracted.pages,
+                        items_seen=extracted.items_seen,
+                        items_in_window=extracted.items_in_window,
+                        fetched_at=extracted.fetched_at.isoformat(),
+                        finished_at=extracted.finished_at.isoformat(),
+                        run_id=fetched.run_id,
+                        request={k: v for k, v in extracted.request.items() if k != "cursor"},
+                        chains=extracted.chains,
+                        page_bounds={
+                            str(page): [lo.isoformat(), hi.isoformat()]
+                            for page, (lo, hi) in extracted.page_bounds.items()
+                        },
+                    ),
+                )
+                archive.publish_attempt(settings.raw_dir, day, fetched.attempt)
+                _publish_lake(settings, day, temps)
+            finally:
+                for temp in temps.values():
+                    temp.unlink(missing_ok=True)
+            result = _result(
+                day,
+                "complete",
+                extracted.pages,
+                flat,
+                extracted.filter_mode,
+                fetched.retries,
+                time.monotonic() - fetched.started,
+            )
+            Ledger(settings.ledger_path).complete(
+                day, **_ledger_counts(result), run_id=fetched.run_id
+            )
+            return result
+        except Exception as exc:
+            raise _failure(settings, day, exc, fetched.started, fetched.run_id) from exc
+
+
+def _abandon(settings: Settings, fetched: _Fetched, reason: str) -> None:
+    """A fetched window that will not be published (the run stopped): say so, unlock."""
+    with fetched.stack:
+        Ledger(settings.ledger_path).fail(
+            fetched.day, f"window {fetched.day}: not published: {reason}", run_id=fetched.run_id
+        )
+
+
+def sync_window(
+    settings: Settings,
+    client: Any,
+    window_date: date,
+    *,
+    run_id: str | None = None,
+    on_page: Callable[[int, int], None] | None = None,
+    force_mode: str | None = None,
+) -> WindowResult:
+    """Fetch, archive, flatten and publish one window; raises WindowError on failure.
+
+    `client` is an OrchestrationClient (anything with its `fetch_workflow_page`; its `stats`
+    give the retry count). On failure the window's previous archive and lake files stay, and
+    the ledger records the error.
+    """
+    fetched = _fetch(
+        settings, client, window_date, run_id=run_id, on_page=on_page, force_mode=force_mode
+    )
+    return _publish(settings, fetched)
+
+
+def rebuild_window(settings: Settings, window_date: date) -> WindowResult:
+    """Re-flatten a window from its raw archive (no API call) and publish it."""
+    day = window_date
+    ledger = Ledger(settings.ledger_path)
+    with window_lock(settings, day):
+        started = time.monotonic()
+        _cleanup(settings, day)
+        directory = archive.archive_dir(settings.raw_dir, day)
+        pages = archive.page_files(directory)
+        manifest = archive.read_manifest(directory)
+        if not pages or manifest is None:
+            raise WindowError(
+                f"window {day}: no raw archive under {directory}; fetch it with "
+                f"`civitai-sync sync --from {day} --to {day}`.",
+                window=day.isoformat(),
+            )
+        previous = ledger.get(day)
+        try:
+            temps, flat = _flatten_to_temps(
+                settings, day, pages, manifest.fetched_at_dt, manifest.bounds()
+            )
+        except WindowError as exc:
+            ledger.fail(day, str(exc), seconds=time.monotonic() - started)
+            raise
+        try:
+            _publish_lake(settings, day, temps)
+        finally:
+            for temp in temps.values():
+                temp.unlink(missing_ok=True)
+        result = _result(
+            day,
+            "complete",
+            manifest.pages,
+            flat,
+            manifest.filter_mode,
+            (previous.retries or 0) if previous else 0,
+            time.monotonic() - started,
+        )
+        ledger.complete(day, **_ledger_counts(result), run_id=manifest.run_id)
+        return result
+
+
+def _as_source(client: Any) -> PageSource:
+    return client
+
+
+def _retries(client: Any) -> int:
+    stats = getattr(client, "stats", None)
+    return int(getattr(stats, "retries", 0) or 0)
+
+
+def _result(
+    day: date,
+    status: str,
+    pages: int,
+    flat: flatten.FlattenResult,
+    mode: str,
+    retries: int,
+    seconds: float,
+) -> WindowResult:
+    rows = flat.rows
+    return WindowResult(
+        window_date=day,
+        status=status,
+        pages=pages,
+        workflows=rows["workflows"],
+        steps=rows["steps"],
+        jobs=rows["jobs"],
+        blobs=rows["blobs"],
+        transactions=rows["transactions"],
+        filter_mode=mode,
+        retries=retries,
+        seconds=round(seconds, 3),
+    )
+
+
+def _ledger_counts(result: WindowResult) -> dict[str, Any]:
+    return {
+        "pages": result.pages,
+        "workflows": result.workflows,
+        "steps": result.steps,
+        "jobs": result.jobs,
+        "blobs": result.blobs,
+        "transactions": result.transactions,
+        "filter_mode": result.filter_mode,
+        "retries": result.retries,
+        "seconds": result.seconds,
+    }
+
+
+def failed_result(day: date, error: str) -> WindowResult:
+    return WindowResult(day, "failed", 0, 0, 0, 0, 0, 0, "", 0, 0.0, error)
+
+
+# --------------------------------------------------------------------------- many windows
+
+Enricher = Callable[[Settings, date], Any]
+
+
+@contextlib.contextmanager
+def default_enricher(settings: Settings) -> Iterator[Enricher]:
+    """The job-enrichment pass of `pipeline.runs.enrich`, with one shared client for the
+    whole range."""
+    with enrich.job_client(settings) as client:
+        yield lambda s, day: enrich.enrich_window(s, day, client=client)
+
+
+def _is_auth_failure(exc: BaseException) -> bool:
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, AuthenticationError):
+            return True
+        exc = exc.__cause__  # type: ignore[assignment]
+        seen += 1
+    return False
+
+
+def sync_range(
+    settings: Settings,
+    client: Any,
+    dates: Sequence[date],
+    *,
+    enrich: bool = True,
+    on_progress: Callable[[Progress], None] | None = None,
+    enricher: Enricher | None = None,
+    run_id: str | None = None,
+) -> list[WindowResult]:
+    """Sync each day in turn; a failed window is reported and the others still run.
+
+    Pipelined: while one window is flattened, published and enriched on this thread, the
+    next one's pages are already being fetched on a worker thread (one fetch at a time, so
+    the API sees the same request pattern as a plain loop; one flatten at a time, so memory
+    stays that of one window).
+
+    With `enrich`, each completed window's jobs are then enriched (`enricher`, by default
+    `pipeline.runs.enrich.enrich_window` when that module exists). A 401 stops the whole range:
+    every other window would fail the same way.
+    """
+    run_id = run_id or f"sync-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    results: list[WindowResult] = []
+    cancel = threading.Event()
+
+    def fetch(day: date) -> _Fetched:
+        def page_progress(pages: int, workflows: int) -> None:
+            if cancel.is_set():
+                raise _Cancelled
+            if on_progress is not None:
+                on_progress(Progress(day, pages, workflows))
+
+        return _fetch(settings, client, day, run_id=run_id, on_page=page_progress)
+
+    def report(result: WindowResult) -> None:
+        results.append(result)
+        if on_progress is not None:
+            on_progress(Progress(result.window_date, result.pages, result.workflows, result))
+
+    with contextlib.ExitStack() as stack:
+        if enrich and enricher is None:
+            enricher = stack.enter_context(default_enricher(settings))
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-fetch")
+        pending: Future[_Fetched] | None = pool.submit(fetch, dates[0]) if dates else None
+        try:
+            for index, day in enumerate(dates):
+                assert pending is not None
+                try:
+                    fetched = pending.result()
+                except WindowError as exc:
+                    if _is_auth_failure(exc):
+                        pending = None
+                        report(failed_result(day, str(exc)))
+                        raise
+                    fetched = None
+                    failure = str(exc)
+                following = dates[index + 1] if index + 1 < len(dates) else None
+                pending = pool.submit(fetch, following) if following else None
+                if fetched is None:
+                    report(failed_result(day, failure))
+                    continue
+                try:
+                    result = _publish(settings, fetched)
+                except WindowError as exc:
+                    report(failed_result(day, str(exc)))
+                    continue
+                if enrich and enricher is not None:
+                    try:
+                        enricher(settings, day)
+                    except AuthenticationError:
+                        raise
+                    except PipelineError as exc:
+                        result.error = f"job enrichment failed: {exc}"
+                        log.warning("window %s: job enrichment failed: %s", day, exc)
+                report(result)
+        finally:
+            # Stopped early (an error, Ctrl-C): end the fetch in flight and release its window.
+            cancel.set()
+            pool.shutdown(wait=True)
+            if pending is not None and pending.done() and pending.exception() is None:
+                _abandon(settings, pending.result(), "the sync run stopped before it")
+    return results
+
+
+def rebuild_range(
+    settings: Settings, dates: Sequence[date], *, enrichment: bool = True
+) -> list[WindowResult]:
+    """Rebuild each day from the raw archive; with `enrichment`, also its job_details and
+    scan_scores from raw/jobs/ where that archive exists."""
+    results = []
+    for day in dates:
+        try:
+            result = rebuild_window(settings, day)
+        except WindowError as exc:
+            results.append(failed_result(day, str(exc)))
+            continue
+        if enrichment and _has_job_archive(settings, day):
+            try:
+                enrich.rebuild_enrichment(settings, day)
+            except PipelineError as exc:
+                result.error = f"job enrichment rebuild failed: {exc}"
+        results.append(result)
+    return results
+
+
+def _has_job_archive(settings: Settings, day: date) -> bool:
+    directory = settings.raw_dir / "jobs" / f"date={day.isoformat()}"
+    return directory.is_dir() and any(directory.iterdir())
