@@ -1,16 +1,12 @@
--- purpose: one row per job with its workflow, step type, provider, prompt classification and CSAM scan scores.
+-- purpose: one row per job with its workflow, step type, provider, failure and blocked reasons, prompt classification and CSAM scan scores.
 -- grain: job_id
--- csam_scores lists the hive_csam_score of each output item (percent, item order); csam_score_max is
+-- csam_scores lists the hive_csam_score of each output item (percent 0-100, item order); csam_score_max is
 -- their maximum. A job is scanned when its event context carried a hive_csam_score at all.
 -- enrichment_status: enriched (v1 job found), not_found (v1 answered 404), pending (not looked up yet).
 with
 
 jobs as (
-    select * from stg_jobs
-),
-
-job_details as (
-    select * from stg_job_details
+    select * from int_jobs
 ),
 
 steps as (
@@ -59,14 +55,15 @@ final as (
         jobs.status in ('succeeded', 'failed', 'expired', 'canceled') as is_finished,
         jobs.status = 'succeeded' as is_succeeded,
         jobs.status in ('failed', 'expired') as is_failed,
-        case
-            when coalesce(job_details.found, jobs.enriched_at is not null) then 'enriched'
-            when job_details.found = false then 'not_found'
-            else 'pending'
-        end as enrichment_status,
+        jobs.reason,
+        jobs.blocked_reason,
+        jobs.blocked_reason is not null as is_blocked,
+        jobs.enrichment_status,
         jobs.job_type,
         jobs.provider,
+        jobs.service_providers,
         jobs.worker_id,
+        jobs.priority,
         jobs.last_event_type,
         jobs.last_event_at,
         jobs.is_final,
@@ -93,7 +90,6 @@ final as (
         vlm.vlm_labels,
         steps.prompt
     from jobs
-    left join job_details on job_details.job_id = jobs.job_id
     left join steps on steps.workflow_id = jobs.workflow_id and steps.step_name = jobs.step_name
     left join workflows on workflows.workflow_id = jobs.workflow_id
     left join csam on csam.job_id = jobs.job_id

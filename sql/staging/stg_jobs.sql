@@ -1,5 +1,6 @@
--- purpose: jobs with their enrichment from the v1 job endpoint (provider, last event, prompt classification).
+-- purpose: jobs as embedded in workflow steps, one row per job id, with statuses lower-cased.
 -- grain: job_id
+-- reason and blocked_reason are what the workflow says about the job; int_jobs adds the v1 job's.
 with
 
 source as (
@@ -7,11 +8,10 @@ source as (
 ),
 
 deduped as (
-    -- the freshest enrichment wins when a job id shows up twice
     select *
     from source
     qualify row_number() over (
-        partition by job_id order by enriched_at desc nulls last, window_date desc
+        partition by job_id order by window_date desc, workflow_id, step_name
     ) = 1
 ),
 
@@ -30,21 +30,8 @@ final as (
         queue_preceding_jobs,
         queue_start_at,
         queue_complete_at,
-        job_type,
-        provider,
-        worker_id,
-        last_event_type,
-        last_event_at,
-        is_final,
-        retry_attempt,
-        job_duration_seconds,
-        prompt_sexual,
-        prompt_young,
-        prompt_cr,
-        prompt_scan,
-        csam_score_max,
-        context_json,
-        enriched_at
+        nullif(trim(reason), '') as reason,
+        nullif(trim(blocked_reason), '') as blocked_reason
     from deduped
 )
 
