@@ -195,8 +195,8 @@ def _looks_like_json_container(text: str) -> bool:
         return False
 
 
-def _split_items(value: Any) -> list[Any]:
-    """The per-output items of one context value."""
+def split_items(value: Any) -> list[Any]:
+    """The per-output items of one context value (see the module docstring)."""
     if isinstance(value, str):
         if _looks_like_json_container(value):
             return [value]
@@ -293,7 +293,7 @@ def parse_context(
     for raw_key, value in context.items():
         name = str(raw_key)
         raw_text = strip_signed_urls(value) if isinstance(value, str) else json_text(value)
-        items = _split_items(value)
+        items = split_items(value)
         if name.lower().endswith(SCORE_SUFFIX):
             scores, failures = percent_scores(items)
             parsed.parse_failures += failures

@@ -12,9 +12,11 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.core.timefmt import timespan_seconds
 from pipeline.fetch import archive
 from pipeline.fetch.windows import Window
 from pipeline.flatten import schemas
+from pipeline.flatten.users import workflow_user_id
 from pipeline.flatten.window import flatten_pages, temp_output_paths
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "failed_workflow_redacted.json"
@@ -198,9 +200,13 @@ def test_a_workflow_listed_twice_keeps_the_copy_from_the_last_page(tmp_path: Pat
         ("redacted-20260810223715659", ["user:7"], 7),
         ("abc", ["user:x"], None),
         ("-5-20260810", [], None),
+        ("0-019be44b", ["user:0", "user:9"], 9),  # user:0 is nobody; the next tag decides
+        ("99999999999999999999-x", [], None),  # beyond a BIGINT
     ],
 )
 def test_user_id_rule(tmp_path: Path, wid: str, tags: list[str], expected: int | None) -> None:
+    # One rule, read by the CLI directly and by the flattening for the lake.
+    assert workflow_user_id(wid, tags) == expected
     _, tables, _ = flatten(tmp_path, [[workflow(wid, "2026-08-10T01:00:00Z", tags=tags)]])
     assert tables["workflows"].column("user_id").to_pylist() == [expected]
 
@@ -390,3 +396,36 @@ def test_a_copy_outside_its_chain_never_outranks_the_kept_one(tmp_path: Path) ->
     (row,) = pq.read_table(paths["workflows"]).to_pylist()
     assert row["status"] == "succeeded"
     assert result.duplicates["workflows"] == 1
+
+
+# One table for the one timespan rule (pipeline.core.timefmt): read directly, and as the
+# flattening reads a step's `timeout`, which also keeps the text as sent.
+TIMEOUTS = [
+    ("00:20:00", 1200.0),  # .NET TimeSpan, what the service sends
+    ("1.02:03:04.5", 93784.5),  # d.hh:mm:ss.f
+    ("00:00:00.1234567", 0.1234567),  # seven fractional digits
+    ("-00:00:01", -1.0),
+    ("PT20M", 1200.0),  # ISO-8601, what the developer docs describe
+    ("P1DT2H", 93600.0),
+    ("PT1.5S", 1.5),
+    ("P2D", 172800.0),
+    ("PT", None),
+    ("twenty minutes", None),
+    ("", None),
+]
+
+
+def test_step_timeouts_in_both_forms_parse_by_one_rule(tmp_path: Path) -> None:
+    item = workflow("6-1", "2026-08-10T05:00:00Z")
+    template = item["steps"][0]
+    item["steps"] = []
+    for index, (text, _) in enumerate(TIMEOUTS):
+        step = copy.deepcopy(template)
+        step.update(name=f"s{index}", timeout=text, jobs=[])
+        item["steps"].append(step)
+    _, tables, _ = flatten(tmp_path, [[item]])
+    got = {s["step_name"]: (s["timeout"], s["timeout_seconds"]) for s in rows(tables["steps"])}
+    for index, (text, seconds) in enumerate(TIMEOUTS):
+        expected = None if seconds is None else pytest.approx(seconds)
+        assert timespan_seconds(text) == expected, text
+        assert got[f"s{index}"] == (text, expected), text
