@@ -25,138 +25,24 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.fetch.windows import Bounds, Window
+from pipeline.flatten.members import (
+    COST_TYPE,
+    INPUT_TYPE,
+    JOB_MAPPED,
+    JOB_TYPE,
+    QUEUE_MAPPED,
+    STEP_MAPPED,
+    STEP_TYPE,
+    TXN_TYPE,
+    WORKFLOW_CAPTURED,
+    WORKFLOW_MAPPED,
+    WORKFLOW_TYPE,
+)
 
 # Removes the query string of every URL (signatures, tokens) inside JSON text. Backslashes stop
 # the match so an URL inside an escaped JSON string (`\"https://...?sig=x\"`) keeps its closing
 # escape and the document stays valid JSON.
 SIGNED_URL_PATTERN = r'(https?://[^"?\s\\]*)\?[^"\s\\]*'
-
-# Members with a column of their own; everything else of the object goes to its extra_json.
-WORKFLOW_MAPPED = (
-    "id",
-    "createdAt",
-    "startedAt",
-    "completedAt",
-    "deletedAt",
-    "status",
-    "nsfwLevel",
-    "tags",
-    "currencies",
-    "upgradeMode",
-    "externalId",
-    "experimental",
-    "allowMatureContent",
-    "forceRefunded",
-    "lostBlobsRefund",
-    "metadata",
-    "arguments",
-    "steps",
-)
-# Workflow members copied whole into extra_json: some of their members have columns too.
-WORKFLOW_CAPTURED = ("cost", "tips", "callbacks", "transactions")
-STEP_MAPPED = (
-    "$type",
-    "name",
-    "priority",
-    "timeout",
-    "retries",
-    "status",
-    "startedAt",
-    "completedAt",
-    "estimatedProgressRate",
-    "metadata",
-    "input",
-    "output",
-    "jobs",
-)
-JOB_MAPPED = (
-    "id",
-    "status",
-    "cost",
-    "startedAt",
-    "completedAt",
-    "estimatedProgressRate",
-    "reason",
-    "blockedReason",
-)
-QUEUE_MAPPED = ("support", "precedingJobs", "startAt", "completeAt")
-
-# JSON type descriptions for from_json (lenient: a missing or mistyped member is NULL).
-_WORKFLOW_TYPE = {
-    "id": "VARCHAR",
-    "createdAt": "TIMESTAMPTZ",
-    "startedAt": "TIMESTAMPTZ",
-    "completedAt": "TIMESTAMPTZ",
-    "deletedAt": "TIMESTAMPTZ",
-    "status": "VARCHAR",
-    "nsfwLevel": "VARCHAR",
-    "tags": "VARCHAR[]",
-    "currencies": "VARCHAR[]",
-    "cost": "JSON",
-    "tips": "JSON",
-    "callbacks": "JSON",
-    "transactions": "JSON",
-    "upgradeMode": "VARCHAR",
-    "externalId": "VARCHAR",
-    "experimental": "BOOLEAN",
-    "allowMatureContent": "BOOLEAN",
-    "forceRefunded": "BOOLEAN",
-    "lostBlobsRefund": "BIGINT",
-    "metadata": "JSON",
-    "arguments": "JSON",
-    "steps": "JSON[]",
-}
-_COST_TYPE = {
-    "base": "BIGINT",
-    "total": "BIGINT",
-    "tips": {"civitai": "BIGINT", "creators": "BIGINT"},
-    "factors": "JSON",
-    "fees": "JSON",
-}
-_TXN_TYPE = {
-    "list": [{"type": "VARCHAR", "amount": "BIGINT", "accountType": "VARCHAR", "id": "VARCHAR"}]
-}
-_STEP_TYPE = {
-    "$type": "VARCHAR",
-    "name": "VARCHAR",
-    "priority": "VARCHAR",
-    "timeout": "VARCHAR",
-    "retries": "INTEGER",
-    "status": "VARCHAR",
-    "startedAt": "TIMESTAMPTZ",
-    "completedAt": "TIMESTAMPTZ",
-    "estimatedProgressRate": "DOUBLE",
-    "metadata": "JSON",
-    "input": "JSON",
-    "output": "JSON",
-    "jobs": "JSON[]",
-}
-_INPUT_TYPE = {
-    "prompt": "VARCHAR",
-    "negativePrompt": "VARCHAR",
-    "model": "VARCHAR",
-    "engine": "VARCHAR",
-    "width": "INTEGER",
-    "height": "INTEGER",
-    "quantity": "INTEGER",
-    "seed": "BIGINT",
-}
-_JOB_TYPE = {
-    "id": "VARCHAR",
-    "status": "VARCHAR",
-    "cost": "DOUBLE",
-    "startedAt": "TIMESTAMPTZ",
-    "completedAt": "TIMESTAMPTZ",
-    "estimatedProgressRate": "DOUBLE",
-    "reason": "VARCHAR",
-    "blockedReason": "VARCHAR",
-    "queuePosition": {
-        "support": "VARCHAR",
-        "precedingJobs": "INTEGER",
-        "startAt": "TIMESTAMPTZ",
-        "completeAt": "TIMESTAMPTZ",
-    },
-}
 
 
 def lit(value: Any) -> str:
@@ -275,7 +161,7 @@ def _ctes(pages: str, window: Window, exclude_table: str | None) -> str:
     steps = "CASE WHEN len(w.steps) > 0 THEN w.steps ELSE [NULL::JSON] END"
     jobs = (
         "list_transform(st.jobs, lambda j, ji: {"
-        f"'job': from_json(j, {lit(_JOB_TYPE)}), 'job_index': ji - 1, "
+        f"'job': from_json(j, {lit(JOB_TYPE)}), 'job_index': ji - 1, "
         f"'extra_json': {_job_extra('j')}}})"
     )
     first_row = "CASE WHEN step_pos = 1 THEN {} END"
@@ -289,7 +175,7 @@ WITH pages AS ({pages}
            regexp_replace(CAST(item AS VARCHAR), {lit(SIGNED_URL_PATTERN)}, '\\1', 'g') AS doc
     FROM raw_items
 ), parsed AS (
-    SELECT page_no, item_no, lo, hi, doc, from_json(doc, {lit(_WORKFLOW_TYPE)}) AS w FROM docs
+    SELECT page_no, item_no, lo, hi, doc, from_json(doc, {lit(WORKFLOW_TYPE)}) AS w FROM docs
 ), kept AS (
     SELECT p.page_no, p.item_no, p.doc, p.w FROM parsed p
     WHERE p.w.id IS NOT NULL
@@ -301,13 +187,13 @@ WITH pages AS ({pages}
            generate_subscripts({steps}, 1) AS step_pos
     FROM kept
 ), steps_a AS (
-    SELECT *, from_json(step_doc, {lit(_STEP_TYPE)}) AS st FROM step_rows
+    SELECT *, from_json(step_doc, {lit(STEP_TYPE)}) AS st FROM step_rows
 ), steps_b AS (
-    SELECT *, from_json(st.input, {lit(_INPUT_TYPE)}) AS inp, {jobs} AS jobs FROM steps_a
+    SELECT *, from_json(st.input, {lit(INPUT_TYPE)}) AS inp, {jobs} AS jobs FROM steps_a
 ), wf AS (
     SELECT *,
-           {first_row.format(f"from_json(w.cost, {lit(_COST_TYPE)})")} AS cost,
-           {first_row.format(f"from_json(w.transactions, {lit(_TXN_TYPE)}).list")} AS txns
+           {first_row.format(f"from_json(w.cost, {lit(COST_TYPE)})")} AS cost,
+           {first_row.format(f"from_json(w.transactions, {lit(TXN_TYPE)}).list")} AS txns
     FROM steps_b
 )"""
 
