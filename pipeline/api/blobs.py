@@ -32,7 +32,7 @@ _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 def is_blob(value: object) -> bool:
     """Whether a JSON value is a blob (see the module docstring for the rule)."""
     return (
-        isinstance(value, Mapping)
+        isinstance(value, dict | Mapping)
         and isinstance(value.get("id"), str)
         and ("available" in value or value.get("type") in BLOB_TYPES)
     )
@@ -59,19 +59,29 @@ def find_blobs(value: Any) -> Iterator[FoundBlob]:
 
     A blob's own members are not searched: the schema gives blobs no nested blobs.
     """
-    return _walk(value, "$", None, 0)
+    return _walk(value, "$", None, 0) if _is_container(value) else iter(())
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _is_container(value: Any) -> bool:
+    # Concrete types first: parsed JSON is dicts, lists and scalars, and the `Mapping` ABC
+    # check costs ten times more, which the lake pays on every member of every output.
+    if isinstance(value, dict | list):
+        return True
+    return not isinstance(value, _SCALARS) and isinstance(value, Mapping)
 
 
 def _walk(value: Any, path: str, key: str | None, index: int) -> Iterator[FoundBlob]:
-    if isinstance(value, Mapping):
-        if is_blob(value):
-            yield FoundBlob(path, key, index, value)
-            return
+    if isinstance(value, list):
+        for position, item in enumerate(value):
+            if _is_container(item):
+                yield from _walk(item, f"{path}[{position}]", key, position)
+    elif is_blob(value):
+        yield FoundBlob(path, key, index, value)
+    else:
         for name, item in value.items():
-            if isinstance(item, Mapping | list):
+            if _is_container(item):
                 name = str(name)
                 yield from _walk(item, member_path(path, name), key or name, index)
-    elif isinstance(value, list):
-        for position, item in enumerate(value):
-            if isinstance(item, Mapping | list):
-                yield from _walk(item, f"{path}[{position}]", key, position)

@@ -21,7 +21,6 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from pipeline.api.blobs import find_blobs
 from pipeline.flatten import schemas, values
@@ -44,56 +43,56 @@ _TYPED = frozenset(
 _NO_COLUMN = frozenset({"url", "previewUrl"})
 
 
+# Columns of a row built in Python, in `_row` order (window_date is added at the end).
+_ROW_COLUMNS = [name for name in schemas.BLOBS.names if name != "window_date"]
+
+
 def blob_table(steps: pa.Table, day: Any) -> pa.Table:
     """The blobs of a batch of step rows (columns workflow_id, step_name, single_job_id,
     output_json)."""
-    outputs = steps.column("output_json")
-    # Every blob has an `"id"`: outputs without one are not parsed at all.
-    candidates = pc.indices_nonzero(pc.fill_null(pc.match_substring(outputs, '"id"'), False))
-    columns: dict[str, list[Any]] = {name: [] for name in schemas.BLOBS.names}
-    if len(candidates):
-        picked = steps.take(candidates)
-        rows = zip(
-            picked.column("workflow_id").to_pylist(),
-            picked.column("step_name").to_pylist(),
-            picked.column("single_job_id").to_pylist(),
-            picked.column("output_json").to_pylist(),
-            strict=True,
+    columns = ("workflow_id", "step_name", "single_job_id", "output_json")
+    rows = [
+        _row(found.json_path, found.blob, workflow_id, step_name, single_job_id)
+        for workflow_id, step_name, single_job_id, output in zip(
+            *(steps.column(name).to_pylist() for name in columns), strict=True
         )
-        for workflow_id, step_name, single_job_id, output in rows:
-            for found in find_blobs(orjson.loads(output)):
-                _add(columns, found.json_path, found.blob, workflow_id, step_name, single_job_id)
-    return _to_table(columns, day)
+        # Every blob has an `"id"`: outputs without one are not parsed at all.
+        if output is not None and '"id"' in output
+        for found in find_blobs(orjson.loads(output))
+    ]
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_ROW_COLUMNS)
+    return _to_table(dict(zip(_ROW_COLUMNS, columns, strict=True)), len(rows), day)
 
 
-def _add(
-    columns: dict[str, list[Any]],
+def _row(
     json_path: str,
     blob: Any,
     workflow_id: str,
     step_name: str | None,
     single_job_id: str | None,
-) -> None:
+) -> tuple[Any, ...]:
+    """One blob's values, in `_ROW_COLUMNS` order."""
     get = blob.get
-    columns["workflow_id"].append(workflow_id)
-    columns["blob_id"].append(get("id"))
-    columns["step_name"].append(step_name)
-    columns["job_id"].append(values.text(get("jobId")) or single_job_id)
-    columns["json_path"].append(json_path)
-    columns["blob_type"].append(values.text(get("type")))
-    columns["available"].append(values.boolean(get("available")))
-    columns["nsfw_level"].append(values.text(get("nsfwLevel")))
-    columns["blocked_reason"].append(values.text(get("blockedReason")))
-    columns["width"].append(values.int32(get("width")))
-    columns["height"].append(values.int32(get("height")))
-    columns["duration"].append(values.number(get("duration")))
-    columns["format"].append(values.text(get("format")))
-    columns["url_expires_at"].append(get("urlExpiresAt"))
-    columns["extra_json"].append(values.rest(blob, _TYPED | _NO_COLUMN))
+    return (
+        workflow_id,
+        get("id"),
+        step_name,
+        values.text(get("jobId")) or single_job_id,
+        json_path,
+        values.text(get("type")),
+        values.boolean(get("available")),
+        values.text(get("nsfwLevel")),
+        values.text(get("blockedReason")),
+        values.int32(get("width")),
+        values.int32(get("height")),
+        values.number(get("duration")),
+        values.text(get("format")),
+        get("urlExpiresAt"),
+        values.rest(blob, _TYPED | _NO_COLUMN),
+    )
 
 
-def _to_table(columns: dict[str, list[Any]], day: Any) -> pa.Table:
-    count = len(columns["blob_id"])
+def _to_table(columns: dict[str, Any], count: int, day: Any) -> pa.Table:
     arrays = []
     for field in schemas.BLOBS:
         if field.name == "window_date":

@@ -38,6 +38,8 @@ def boolean(value: Any) -> bool | None:
 
 
 def int32(value: Any) -> int | None:
+    if type(value) is int:  # the common case, first
+        return value if -_INT32 <= value < _INT32 else None
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     if isinstance(value, float) and not value.is_integer():
