@@ -35,6 +35,7 @@ from pipeline.cli.api_commands import (
     workflow_user_id,
 )
 from pipeline.cli.app import cli
+from pipeline.cli.output import text
 from pipeline.enrich.scan_scores import parse_context
 from simulator import SimulatorConfig, SimulatorServer
 
@@ -463,7 +464,8 @@ def test_job_summary_colours_flagged_scores_red(make_simulator: Any) -> None:
     if isinstance(raw, str):
         parts = [p.strip() for p in raw.split(",")]
     else:
-        parts = [str(p) for p in (raw if isinstance(raw, list) else [raw])]
+        # Numbers as the CLI prints them (0.0 shows as 0): the colour is what is checked here.
+        parts = [text(p).plain for p in (raw if isinstance(raw, list) else [raw])]
     planned = _planned_scores(server, doc["jobId"])
     if planned is None:  # a simulator that writes percents only
         planned = [float(p.replace("%", "").strip()) for p in parts]
