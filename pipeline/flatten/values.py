@@ -21,9 +21,9 @@ _INT32 = 2**31
 
 
 def text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
+    if value is None or value.__class__ is str:
         return value
-    return json_text(value)
+    return value if isinstance(value, str) else json_text(value)
 
 
 def json_text(value: Any) -> str:
@@ -66,6 +66,8 @@ def strings(value: Any) -> list[str] | None:
 
 def rest(obj: Mapping[str, Any], typed: frozenset[str]) -> str | None:
     """The object's members without a column of their own, as JSON text (None when none)."""
+    if obj.keys() <= typed:  # the common case, checked without building anything
+        return None
     others = {k: v for k, v in obj.items() if k not in typed}
     return json_text(others) if others else None
 
