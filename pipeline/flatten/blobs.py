@@ -50,17 +50,19 @@ _ROW_COLUMNS = [name for name in schemas.BLOBS.names if name != "window_date"]
 def blob_table(steps: pa.Table, day: Any) -> pa.Table:
     """The blobs of a batch of step rows (columns workflow_id, step_name, single_job_id,
     output_json)."""
-    columns = ("workflow_id", "step_name", "single_job_id", "output_json")
+    inputs = ("workflow_id", "step_name", "single_job_id", "output_json")
     rows = [
         _row(found.json_path, found.blob, workflow_id, step_name, single_job_id)
         for workflow_id, step_name, single_job_id, output in zip(
-            *(steps.column(name).to_pylist() for name in columns), strict=True
+            *(steps.column(name).to_pylist() for name in inputs), strict=True
         )
         # Every blob has an `"id"`: outputs without one are not parsed at all.
         if output is not None and '"id"' in output
         for found in find_blobs(orjson.loads(output))
     ]
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(_ROW_COLUMNS)
+    columns: list[tuple[Any, ...]] = (
+        list(zip(*rows, strict=True)) if rows else [()] * len(_ROW_COLUMNS)
+    )
     return _to_table(dict(zip(_ROW_COLUMNS, columns, strict=True)), len(rows), day)
 
 

@@ -117,7 +117,7 @@ class _Prefetcher:
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield item  # type: ignore[misc]
+            yield item
 
     def close(self) -> None:
         self._stop.set()
