@@ -274,7 +274,7 @@ def bareload(spec: Spec) -> dict[str, Any]:
         con.execute(f"SET memory_limit = '{warehouse.WAREHOUSE_MEMORY_LIMIT}'")
         con.execute(f"SET threads = {warehouse.DUCKDB_THREADS}")
         for table_dir in sorted(settings.lake_dir.iterdir()):
-            files = sorted(table_dir.glob("date=*/*.parquet"))
+            files = sorted(table_dir.glob("window_date=*/*.parquet"))
             if not files:
                 continue
             listing = "[" + ", ".join(f"'{f}'" for f in files) + "]"

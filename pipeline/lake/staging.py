@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +47,11 @@ class StagedTable:
             self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema))
             self._rows = []
 
-    def reader(self) -> pa.RecordBatchReader:
-        """Close the file and stream it back."""
+    def opener(self) -> Callable[[], pa.RecordBatchReader]:
+        """Close the file; a function that streams it back (as often as the lake needs)."""
         self._flush()
         self._writer.close()
-        return read_staged(self.path, self.schema)
+        return staged_reader(self.path, self.schema)
 
     def discard(self) -> None:
         with contextlib.suppress(Exception):  # the file goes anyway
@@ -59,11 +59,19 @@ class StagedTable:
         self.path.unlink(missing_ok=True)
 
 
-def read_staged(path: Path, schema: pa.Schema | None = None) -> pa.RecordBatchReader:
-    """A staged Parquet file as a stream of batches (for the lake's commit)."""
-    handle = pq.ParquetFile(path)
-    target = schema or handle.schema_arrow
-    batches = (
-        batch.select(target.names).cast(target) for batch in handle.iter_batches(batch_size=65536)
-    )
-    return pa.RecordBatchReader.from_batches(target, batches)
+def staged_reader(
+    path: Path, schema: pa.Schema | None = None
+) -> Callable[[], pa.RecordBatchReader]:
+    """A function that opens a staged Parquet file as a stream of batches (for the lake's
+    commit, which may need to read it again)."""
+
+    def open_stream() -> pa.RecordBatchReader:
+        handle = pq.ParquetFile(path)
+        target = schema or handle.schema_arrow
+        batches = (
+            batch.select(target.names).cast(target)
+            for batch in handle.iter_batches(batch_size=65536)
+        )
+        return pa.RecordBatchReader.from_batches(target, batches)
+
+    return open_stream

@@ -16,8 +16,11 @@ and the data files it added for the window can be read back exactly and recorded
 from __future__ import annotations
 
 import hashlib
+import json
+import re
+import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -39,6 +42,12 @@ _WINDOW = "civitai_sync.window"
 _WRITER = WriterProperties(compression="ZSTD", compression_level=1)
 # How far back in a table's history a commit of this process is looked for.
 _HISTORY_LOOKBACK = 50
+# Two processes creating the same new table race on its first commit; the loser's writes then
+# fail on "metadata changed" although no window was touched: those are retried.
+_METADATA_RACE = "Metadata changed"
+_METADATA_RETRIES = 3
+_CREATE_LOCK = threading.Lock()
+_COMMIT_FILE = re.compile(r"^\d{20}\.json$")
 
 
 @dataclass(frozen=True)
@@ -107,69 +116,104 @@ class Lake:
         return self._open(table) is not None
 
     def _create(self, table: str) -> DeltaTable:
-        DeltaTable.create(
-            self.table_uri(table),
-            schema=tables.schema_for(table),
-            partition_by=[PARTITION],
-            mode="ignore",
-            storage_options=self.storage_options,
-        )
+        with _CREATE_LOCK:
+            found = self._open(table)
+            if found is not None:
+                return found
+            DeltaTable.create(
+                self.table_uri(table),
+                schema=tables.schema_for(table),
+                partition_by=[PARTITION],
+                mode="ignore",
+                storage_options=self.storage_options,
+            )
         found = self._open(table)
         if found is None:
             raise LakeError(f"could not create the lake table {self.table_uri(table)}")
         return found
 
     def replace_window(
-        self, table: str, day: date, data: pa.RecordBatchReader | pa.Table
+        self,
+        table: str,
+        day: date,
+        data: pa.Table | pa.RecordBatchReader | Callable[[], pa.RecordBatchReader],
     ) -> Committed:
         """Replace every row of `day` in `table` with `data`, in one commit.
 
-        Raises ConcurrentWriteError when another writer changed the same window of the same
-        table since this one read it: the lake is then as that writer left it.
+        `data` is a table, a stream, or a function that opens the stream (then a commit that
+        lost a race on the table's metadata, which only happens while a new lake's tables are
+        being created, is retried). Raises ConcurrentWriteError when another writer changed
+        the same window of the same table since this one read it: the lake is then as that
+        writer left it.
         """
         schema = tables.schema_for(table)
-        current = self._open(table) or self._create(table)
-        if isinstance(data, pa.Table):
-            data = data.select(schema.names).cast(schema).to_reader()
         write_id = uuid.uuid4().hex
-        try:
-            write_deltalake(
-                current,
-                data,
-                mode="overwrite",
-                predicate=_predicate(day),
-                partition_by=[PARTITION],
-                # A column added to a schema since the table was created joins the table here.
-                schema_mode="merge",
-                writer_properties=_WRITER,
-                commit_properties=CommitProperties(
-                    custom_metadata={_WRITE_ID: write_id, _WINDOW: day.isoformat()}
-                ),
-                storage_options=self.storage_options,
-            )
-        except CommitFailedError as exc:
-            raise ConcurrentWriteError(
-                f"window {day}: another sync replaced the {table} table's rows of this day "
-                "while this one was writing; this run changed nothing there. Check "
-                "`civitai-sync status`, then run the window again if needed."
-            ) from exc
-        except DeltaError as exc:
-            raise LakeError(f"window {day}: writing the {table} table failed: {exc}") from exc
+        for attempt in range(_METADATA_RETRIES + 1):
+            current = self._open(table) or self._create(table)
+            if isinstance(data, pa.Table):
+                source: pa.RecordBatchReader = data.select(schema.names).cast(schema).to_reader()
+            elif isinstance(data, pa.RecordBatchReader):
+                source = data
+            else:
+                source = data()
+            try:
+                self._write(current, source, day, write_id)
+                break
+            except CommitFailedError as exc:
+                retry = callable(data) or isinstance(data, pa.Table)
+                if retry and _METADATA_RACE in str(exc) and attempt < _METADATA_RETRIES:
+                    continue
+                raise ConcurrentWriteError(
+                    f"window {day}: another sync replaced the {table} table's rows of this day "
+                    "while this one was writing; this run changed nothing there. Check "
+                    "`civitai-sync status`, then run the window again if needed."
+                ) from exc
+            except DeltaError as exc:
+                raise LakeError(f"window {day}: writing the {table} table failed: {exc}") from exc
         return self._committed(table, day, write_id)
 
+    def _write(
+        self, current: DeltaTable, source: pa.RecordBatchReader, day: date, write_id: str
+    ) -> None:
+        write_deltalake(
+            current,
+            source,
+            mode="overwrite",
+            predicate=_predicate(day),
+            partition_by=[PARTITION],
+            # A column added to a schema since the table was created joins the table here.
+            schema_mode="merge",
+            writer_properties=_WRITER,
+            commit_properties=CommitProperties(
+                custom_metadata={_WRITE_ID: write_id, _WINDOW: day.isoformat()}
+            ),
+            storage_options=self.storage_options,
+        )
+
     def _committed(self, table: str, day: date, write_id: str) -> Committed:
-        latest = self._open(table)
-        assert latest is not None
-        for entry in latest.history(_HISTORY_LOOKBACK):
-            if entry.get(_WRITE_ID) == write_id:
-                version = int(entry["version"])
-                break
-        else:  # pragma: no cover - only if 50 commits landed in between
-            raise LakeError(f"window {day}: the {table} commit could not be found again")
+        version = self._find_commit(table, write_id)
         at_version = self._open(table, version)
         assert at_version is not None
         files, rows = _window_files(at_version, day)
         return Committed(table, version, files, rows, self._columns_id(table, files))
+
+    def _find_commit(self, table: str, write_id: str) -> int:
+        """The version of the commit labelled `write_id`, read from the table's log itself
+        (`_delta_log/<version>.json`, one JSON action per line): other writers may have
+        committed since, so "the latest version" would not do."""
+        filesystem, root = pafs.FileSystem.from_uri(f"{self.table_uri(table)}/_delta_log")
+        entries = filesystem.get_file_info(pafs.FileSelector(root))
+        commits = sorted(
+            (info.base_name for info in entries if _COMMIT_FILE.match(info.base_name)),
+            reverse=True,
+        )
+        for name in commits[:_HISTORY_LOOKBACK]:
+            with filesystem.open_input_stream(f"{root}/{name}") as stream:
+                for line in stream.read().splitlines():
+                    info = json.loads(line).get("commitInfo")
+                    if info is not None and info.get(_WRITE_ID) == write_id:
+                        return int(name.split(".")[0])
+        raise LakeError(f"the {table} commit {write_id} could not be found in the table's log")
 
     def _columns_id(self, table: str, files: Sequence[str]) -> str:
         if not files:
@@ -217,7 +261,7 @@ class Lake:
             if not wanted:
                 return schema.empty_table()
             filters = [(PARTITION, "in", wanted)]
-        data = current.to_pyarrow_table(partitions=filters)
+        data = current.to_pyarrow_table(filters=filters)
         missing = [f for f in schema if f.name not in data.column_names]
         for column in missing:
             data = data.append_column(column, pa.nulls(data.num_rows, column.type))
@@ -232,7 +276,9 @@ class Lake:
         current = self._open(table)
         if current is None:
             return
-        dataset = current.to_pyarrow_dataset(partitions=[(PARTITION, "=", day.isoformat())])
+        dataset = current.to_pyarrow_dataset(
+            file_pruning_predicate=[(PARTITION, "=", day.isoformat())]
+        )
         wanted = list(columns or schema.names)
         present = [name for name in wanted if name in dataset.schema.names]
         for batch in dataset.to_batches(columns=present):

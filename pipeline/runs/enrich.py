@@ -202,8 +202,8 @@ class _Outputs:
         self.scores.add_batches(_carried(lake, "scan_scores", day, carried))
         self.details.add_batches(_carried(lake, "job_details", day, carried))
         commits = {
-            "scan_scores": lake.replace_window("scan_scores", day, self.scores.reader()),
-            "job_details": lake.replace_window("job_details", day, self.details.reader()),
+            "scan_scores": lake.replace_window("scan_scores", day, self.scores.opener()),
+            "job_details": lake.replace_window("job_details", day, self.details.opener()),
         }
         self.discard()
         return commits

@@ -44,7 +44,7 @@ from pipeline.flatten import schemas
 from pipeline.flatten import window as flatten
 from pipeline.lake import tables
 from pipeline.lake.ledger import Ledger, WindowRow
-from pipeline.lake.staging import StagedTable, read_staged
+from pipeline.lake.staging import StagedTable, staged_reader
 from pipeline.lake.store import Committed, Lake
 from pipeline.runs import enrich, upgrade
 
@@ -195,7 +195,7 @@ def _commit(
 ) -> dict[str, Committed]:
     """One commit per workflow table, then the enrichment rows of jobs that are gone."""
     commits = {
-        name: lake.replace_window(name, day, read_staged(path, tables.schema_for(name)))
+        name: lake.replace_window(name, day, staged_reader(path, tables.schema_for(name)))
         for name, path in temps.items()
     }
     job_ids = pq.read_table(temps["jobs"], columns=["job_id"]).column("job_id")
@@ -221,7 +221,7 @@ def _prune_derived(
                 dropped += batch.num_rows - (pc.sum(keep).as_py() or 0)
                 staged.add_batches([batch.filter(keep)])
             if dropped:
-                commits[name] = lake.replace_window(name, day, staged.reader())
+                commits[name] = lake.replace_window(name, day, staged.opener())
         finally:
             staged.discard()
     return commits

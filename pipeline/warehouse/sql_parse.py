@@ -77,6 +77,8 @@ def parse_file(con: duckdb.DuckDBPyConnection, path: Path, reserved: Collection[
     grain = tuple(col.strip() for col in header["grain"].split(","))
     if not all(NAME.match(col) for col in grain):
         raise fail(f"`-- grain:` must list column names, got {header['grain']!r}.")
+    tables: set[str] = set()
+    params: set[str] = set()
     materialized = header.get("materialized") or _default_materialization(grain)
     if materialized not in MATERIALIZATIONS:
         raise fail(
@@ -89,9 +91,11 @@ def parse_file(con: duckdb.DuckDBPyConnection, path: Path, reserved: Collection[
     statements = tree.get("statements", [])
     if len(statements) != 1:
         raise fail(f"a model is exactly one select statement, found {len(statements)}.")
-    tables: set[str] = set()
-    params: set[str] = set()
     _walk(statements[0], frozenset(), tables, params, fail)
+    if params and materialized == "view":
+        # A view would read the parameters of the connection that queries it, which an analyst's
+        # has not set: a model with parameters keeps the rows they were built with.
+        materialized = "table"
     return ParsedFile(
         name=name,
         path=path,

@@ -37,7 +37,7 @@ def test_groups_kinds_and_partitions(repo):
         node = graph.get(dg.AssetKey(table))
         assert node.group_name == "lake"
         assert node.partitions_def is not None
-        assert "parquet" in node.kinds
+        assert "deltalake" in node.kinds
     warehouse = graph.get(dg.AssetKey("warehouse"))
     assert warehouse.partitions_def is None
     assert set(warehouse.parent_keys) == {dg.AssetKey(t) for t in LAKE_ASSETS}
