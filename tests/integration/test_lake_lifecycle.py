@@ -272,3 +272,22 @@ def test_an_incremental_publish_equals_a_full_one(make_simulator, tmp_path: Path
     assert _report_tables(tmp_path) == after_incremental
     # Nothing changed since: nothing is recomputed.
     assert publish_warehouse(settings).changed_days == []
+
+
+def test_the_dagster_maintenance_job_vacuums_the_lake(make_simulator, tmp_path: Path) -> None:
+    from assets.definitions import defs
+    from assets.resources import DataDirResource
+
+    server = make_simulator(days=1, workflows_per_day=10)
+    day = server.account.days[0]
+    sync(server, tmp_path, [day], enrich=False)
+    sync(server, tmp_path, [day], enrich=False)
+    assert len(list((tmp_path / "lake" / "workflows").glob("window_date=*/*.parquet"))) == 2
+    job = defs.get_job_def("maintain_job")
+    result = job.execute_in_process(
+        resources={"data": DataDirResource(data_dir=str(tmp_path))},
+        run_config={"ops": {"maintain_lake": {"config": {"retention_hours": 0}}}},
+    )
+    assert result.success
+    assert len(list((tmp_path / "lake" / "workflows").glob("window_date=*/*.parquet"))) == 1
+    assert "maintain_job" in {s.job_name for s in defs.schedules}
