@@ -254,7 +254,12 @@ def build_models(
         for model in ordered:
             used = {p: bound[p] for p in model.params}
             state = _state(model, used)
-            days = None if previous.get(model.name) != state else changed_days
+            unchanged = previous.get(model.name) == state
+            if unchanged and model.materialized == "view" and _relation_kind(con, model.name):
+                # A view reads its inputs by name when it is queried: same SQL, nothing to do.
+                results.append(ModelResult(model.name, model.layer, None, 0.0))
+                continue
+            days = changed_days if unchanged else None
             results.append(_build_one(con, model, used, state, days))
     except BaseException:
         con.rollback()
