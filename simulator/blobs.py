@@ -43,17 +43,19 @@ _NSFW_GREEN = Weighted((("pg", 70), ("pg13", 25), ("r", 3), ("x", 1), ("xxx", 0.
 _CSAM_REASONS = Weighted(
     (("CSAM", 50), ("Child Sexual - Realistic", 30), ("Child Sexual - Anime", 20))
 )
-# A probability-form scan (0.97 rather than "97.00 %") carries a high score ten times as
-# often, so that a small account still shows one (a report must flag it).
-HIGH_SHARE = {"probability": 0.15}
-DEFAULT_HIGH_SHARE = 0.015
+# (high share, low share) of a job's scores by how its scan is written. Numeric forms carry
+# nonzero scores more often and a probability-form scan (0.97 rather than "97.00 %") a high
+# one ten times as often, so that a small account shows each (a report must flag 0.97).
+SCORE_SHARES = {"probability": (0.15, 0.4), "percent": (0.015, 0.5)}
+DEFAULT_SHARES = (0.015, 0.105)
 
 
-def csam_percent(u: float, v: float, high_share: float = DEFAULT_HIGH_SHARE) -> float:
+def csam_percent(u: float, v: float, shares: tuple[float, float] = DEFAULT_SHARES) -> float:
     """A Hive CSAM score in percent: mostly 0, some low, a few at or above 50."""
-    if u < high_share:
+    high, low = shares
+    if u < high:
         return round(50 + v * 49.99, 2)
-    if u < high_share + 0.105:
+    if u < high + low:
         return round(0.01 + v * 24.99, 2)
     return 0.0
 
@@ -136,8 +138,8 @@ class OutputContext:
         future_blob, null_blocked, tier = chances(rng, 0.01, 0.3, 0.01)
         bits = rng.getrandbits(64)
         visual = kind in VISUAL
-        high = HIGH_SHARE.get(owner.scan_form or "", DEFAULT_HIGH_SHARE)
-        csam = csam_percent(u, v, high) if visual else 0.0
+        shares = SCORE_SHARES.get(owner.scan_form or "", DEFAULT_SHARES)
+        csam = csam_percent(u, v, shares) if visual else 0.0
         blocked = self._blocked_reason(csam, level, other, casing) if visual else None
         lost = self.flags.lost and not self.blobs and self.status == "succeeded"
         available = self.status == "succeeded" and blocked in (None, "none") and not lost
