@@ -28,6 +28,7 @@ import orjson
 from simulator import vocab
 from simulator.blobs import WorkflowFlags
 from simulator.config import SimulatorConfig
+from simulator.envelope import callbacks, metadata, nsfw_level
 from simulator.ids import (
     TICKS_PER_MS,
     IdCodec,
@@ -42,7 +43,6 @@ from simulator.ids import (
 from simulator.model import (
     MATURE_LEVELS,
     NSFW_ORDER,
-    SIGNALS_HOST,
     GeneratedWorkflow,
     JobInfo,
     StepPlan,
@@ -194,7 +194,7 @@ class Generator:
     def generate(self, g: int, finished: bool) -> GeneratedWorkflow:
         """Workflow `g` as served now (still running unless `finished` or it was not drawn to
         run). Longer than most functions here: it is the one place that orders a workflow's
-        draws, and splitting it would scatter that order."""
+        draws and assembles the served document in the API's field order."""
         day, index = divmod(g, self.per_day)
         rng = Random(self._k_workflow ^ g)
         created = self.created_ticks(g)
@@ -210,14 +210,7 @@ class Generator:
             if cached is not None:
                 plans, status, (wf_tag, media) = src_plans, "succeeded", src_tags
 
-        if w.api_user:
-            currencies, color = ["yellow"], None
-        elif w.color < 0.45:
-            currencies, color = ["blue", "green"], "green"
-        elif w.color < 0.85:
-            currencies, color = ["blue", "yellow"], "blue"
-        else:
-            currencies, color = ["yellow"], "blue"
+        currencies, color = _currencies(w)
         allow_mature = color != "green" and w.allow_mature < 0.75
         flags = WorkflowFlags(
             green=color == "green",
@@ -227,26 +220,17 @@ class Generator:
             lost=w.lost_blob,
         )
         build = WorkflowBuild(rng, self.codec, day, index, w.api_user, flags, cached)
-
-        # The failing step is the last one most of the time; what follows a failed,
-        # expired or canceled step never runs.
-        n_steps = len(plans)
-        fail_at = n_steps - 1 if status == "succeeded" or not w.fail_first else 0
-        steps: list[dict[str, Any]] = []
-        jobs: list[JobInfo] = []
-        cursor = created + ticks(0.2 + rng.random() * 2.5)
-        completed = created
-        for s, plan in enumerate(plans):
-            step_status = "succeeded" if s < fail_at else (status if s == fail_at else "canceled")
-            step, step_jobs, end = build_step(build, s, plan, step_status, s == fail_at, cursor)
-            steps.append(step)
-            jobs.extend(step_jobs)
-            if end is not None:
-                completed = max(completed, end)
-                cursor = end + ticks(0.05 + rng.random() * 0.5)
+        steps, jobs, completed = _run_steps(build, plans, status, w.fail_first, created)
         starts = [j.start_ticks for j in jobs if j.start_ticks is not None]
         started = min(starts) if starts else None
-        lost = any(not b.blob["available"] and b.step == 0 for b in build.blobs[:1]) and w.lost_blob
+        # The storage incident took step 0's first blob (see OutputContext.blob).
+        lost = (
+            w.lost_blob
+            and cached is None
+            and status == "succeeded"
+            and bool(build.blobs)
+            and build.blobs[0].step == 0
+        )
         money = settle(
             rng,
             plans,
@@ -263,7 +247,7 @@ class Generator:
             else "0-" + uuid7(ms, w.id_bits),
             "createdAt": format_ticks(created),
             "transactions": money.transactions,
-            "metadata": _metadata(rng, w.api_user, wf_tag, w.priority, plans[0], flags.private),
+            "metadata": metadata(rng, w.api_user, wf_tag, w.priority, plans[0], flags.private),
             "status": status,
         }
         if started is not None:
@@ -272,16 +256,12 @@ class Generator:
         doc["tags"] = _tags(w, wf_tag, media, plans[0], color)
         doc["arguments"] = {}
         doc["steps"] = steps
-        doc["callbacks"] = _callbacks(w.api_user, w.user, plans[0].type, w.external_bits)
+        doc["callbacks"] = callbacks(w.api_user, w.user, plans[0].type, w.external_bits)
         doc["tips"] = money.tips_rates
         doc["cost"] = money.cost
-        if status == "succeeded":
-            levels = [b.blob.get("nsfwLevel") for b in build.blobs if b.blob.get("nsfwLevel")]
-            ranked = [lvl for lvl in levels if lvl in NSFW_ORDER]
-            if ranked:
-                doc["nsfwLevel"] = max(ranked, key=NSFW_ORDER.__getitem__)
-            elif levels:
-                doc["nsfwLevel"] = "na"
+        level = nsfw_level(build.blobs) if status == "succeeded" else None
+        if level is not None:
+            doc["nsfwLevel"] = level
         if not w.api_user:
             doc["experimental"] = w.experimental
             doc["allowMatureContent"] = allow_mature
@@ -340,6 +320,39 @@ class Generator:
         return CachedOutput(src.id, output, blobs), plans, (wf_tag, media)
 
 
+def _currencies(w: _WorkflowDraws) -> tuple[list[str], str | None]:
+    """(accounts the workflow may charge, the site colour it came from)."""
+    if w.api_user:
+        return ["yellow"], None
+    if w.color < 0.45:
+        return ["blue", "green"], "green"
+    if w.color < 0.85:
+        return ["blue", "yellow"], "blue"
+    return ["yellow"], "blue"
+
+
+def _run_steps(
+    build: WorkflowBuild, plans: list[StepPlan], status: str, fail_first: bool, created: int
+) -> tuple[list[dict[str, Any]], list[JobInfo], int]:
+    """(served steps, their jobs, when the last one ended). The failing step is the last one
+    most of the time; what follows a failed, expired or canceled step never runs."""
+    rng = build.rng
+    fail_at = len(plans) - 1 if status == "succeeded" or not fail_first else 0
+    steps: list[dict[str, Any]] = []
+    jobs: list[JobInfo] = []
+    cursor = created + ticks(0.2 + rng.random() * 2.5)
+    completed = created
+    for s, plan in enumerate(plans):
+        step_status = "succeeded" if s < fail_at else (status if s == fail_at else "canceled")
+        step, step_jobs, end = build_step(build, s, plan, step_status, s == fail_at, cursor)
+        steps.append(step)
+        jobs.extend(step_jobs)
+        if end is not None:
+            completed = max(completed, end)
+            cursor = end + ticks(0.05 + rng.random() * 0.5)
+    return steps, jobs, completed
+
+
 def _tags(
     w: _WorkflowDraws, wf_tag: str, media: str, first: StepPlan, color: str | None
 ) -> list[str]:
@@ -350,59 +363,6 @@ def _tags(
     if 0.85 <= w.id_style < 0.97:
         tags.append(f"user:{w.user}")
     return tags
-
-
-def _metadata(
-    rng: Random, api_user: bool, wf_tag: str, priority: str, first: StepPlan, private: bool
-) -> dict[str, Any]:
-    batch = int(rng.random() * 1000)
-    lora_draw = int(rng.random() * len(vocab.LORAS))
-    if api_user:
-        return {"batch": f"batch-{batch}"} if batch % 2 else {}
-    params: dict[str, Any] = {"workflow": wf_tag, "priority": priority}
-    if first.prompt:
-        params["prompt"] = first.prompt
-    if first.negative:
-        params["negativePrompt"] = first.negative
-    params["quantity"] = max(first.quantity, 1)
-    inp = first.input if isinstance(first.input, dict) else {}
-    seed = inp.get("seed")
-    if seed is not None:
-        params["seed"] = seed
-    if first.eco:
-        params["ecosystem"] = first.eco
-    resources: list[dict[str, Any]] = []
-    model = inp.get("model")
-    for air, _eco, base_model, version_id in vocab.CHECKPOINTS:
-        if air == model:
-            params["baseModel"] = base_model
-            resources.append({"id": version_id, "model": {"type": "Checkpoint"}})
-    if "additionalNetworks" in inp:
-        _lora, vid = vocab.LORAS[lora_draw]
-        resources.append({"id": vid, "model": {"type": "LORA"}, "strength": 0.8})
-    return {"params": params, "resources": resources, "isPrivateGeneration": private}
-
-
-def _callbacks(api_user: bool, user: int, first_type: str, bits: int) -> list[dict[str, Any]]:
-    if api_user:
-        if bits % 3 == 0:
-            return []
-        return [
-            {
-                "url": "https://hooks.example.invalid/civitai",
-                "type": ["workflow:succeeded", "workflow:failed"],
-                "detailed": False,
-            }
-        ]
-    kind = {"videoGen": "video-gen", "comfy": "comfy", "training": "training"}.get(
-        first_type, "text-to-image"
-    )
-    return [
-        {
-            "url": f"{SIGNALS_HOST}/users/{user}/signals/orchestrator:{kind}-update",
-            "type": ["step:*"],
-        }
-    ]
 
 
 __all__ = ["MATURE_LEVELS", "NSFW_ORDER", "Generator"]

@@ -61,14 +61,7 @@ def build_job_doc(seed: int, wf: GeneratedWorkflow, job: JobInfo) -> dict[str, A
     provider_draw = rng.random()
 
     status = job.status
-    if status == "canceled":
-        event_type = "Deleted" if deleted else "Canceled"
-    elif status in EVENT_TYPES:
-        event_type = EVENT_TYPES[status]
-    elif status == "processing":
-        event_type = "Updated" if progress > 0.3 else "Claimed"
-    else:
-        event_type = "Initialized"
+    event_type = _event_type(status, deleted, progress)
     final = status in FINAL_STATUSES
     claimed = job.start_ticks is not None
     priority = priority_value(step)
@@ -100,26 +93,7 @@ def build_job_doc(seed: int, wf: GeneratedWorkflow, job: JobInfo) -> dict[str, A
     event["claimHasCompleted"] = claimed
     event["jobHasCompleted"] = final
 
-    prompt, negative = wf.prompts[job.step]
-    definition: dict[str, Any] = {
-        "id": job.id,
-        "type": job_type(step["$type"]),
-        "createdAt": format_ticks(created),
-        "expireAt": format_ticks(created + 20 * 60 * TICKS_PER_SECOND),
-        "properties": {"workflowId": wf.id, "stepName": step["name"]},
-        "params": _params(step.get("input"), prompt, negative),
-        "priority": {"min": priority, "max": priority + 5} if ranged else {"value": priority},
-        "cost": job.cost,
-        "maxRetryAttempt": 2,
-    }
-    if prompt is not None and classified:
-        sexual, young, cr, extra_scan = flags
-        definition["promptClassificationResult"] = {
-            "sexual": sexual,
-            "young": young,
-            "cr": cr,
-            "scan": sexual or young or extra_scan,
-        }
+    definition = _definition(wf, job, created, priority, ranged, flags if classified else None)
 
     result: list[dict[str, Any]] | None
     if status == "succeeded":
@@ -138,6 +112,49 @@ def build_job_doc(seed: int, wf: GeneratedWorkflow, job: JobInfo) -> dict[str, A
         "serviceProviders": _providers(job, provider, worker, created, preceding, provider_draw),
         "scheduled": status not in ("unassigned", "preparing"),
     }
+
+
+def _event_type(status: str, deleted: bool, progress: float) -> str:
+    if status == "canceled":
+        return "Deleted" if deleted else "Canceled"
+    if status in EVENT_TYPES:
+        return EVENT_TYPES[status]
+    if status == "processing":
+        return "Updated" if progress > 0.3 else "Claimed"
+    return "Initialized"
+
+
+def _definition(
+    wf: GeneratedWorkflow,
+    job: JobInfo,
+    created: int,
+    priority: int,
+    ranged: bool,
+    classification: list[bool] | None,
+) -> dict[str, Any]:
+    """The `job` object (detailed=true): type, params, priority, prompt classification."""
+    step = wf.doc["steps"][job.step]
+    prompt, negative = wf.prompts[job.step]
+    definition: dict[str, Any] = {
+        "id": job.id,
+        "type": job_type(step["$type"]),
+        "createdAt": format_ticks(created),
+        "expireAt": format_ticks(created + 20 * 60 * TICKS_PER_SECOND),
+        "properties": {"workflowId": wf.id, "stepName": step["name"]},
+        "params": _params(step.get("input"), prompt, negative),
+        "priority": {"min": priority, "max": priority + 5} if ranged else {"value": priority},
+        "cost": job.cost,
+        "maxRetryAttempt": 2,
+    }
+    if prompt is not None and classification is not None:
+        sexual, young, cr, extra_scan = classification
+        definition["promptClassificationResult"] = {
+            "sexual": sexual,
+            "young": young,
+            "cr": cr,
+            "scan": sexual or young or extra_scan,
+        }
+    return definition
 
 
 def _params(inp: Any, prompt: str | None, negative: str | None) -> dict[str, Any]:

@@ -33,7 +33,7 @@ class Money:
     def running(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(transactions, cost) while the workflow still runs: charged, nothing refunded."""
         txns = [
-            {"type": "debit", "amount": amount, "id": txn_id(self.txn_rand[n]), "accountType": acct}
+            _txn("debit", amount, self.txn_rand[n], acct)
             for n, (amount, acct) in enumerate(self.debits)
         ]
         cost = dict(self.cost)
@@ -47,6 +47,10 @@ class Money:
 
 def txn_id(bits: int) -> str:
     return format_uuid(bits, version=4)
+
+
+def _txn(kind: str, amount: int, bits: int, account: str) -> dict[str, Any]:
+    return {"type": kind, "amount": amount, "id": txn_id(bits), "accountType": account}
 
 
 def settle(
@@ -87,37 +91,14 @@ def settle(
     refunded = status in REFUNDED_STATUSES
     txns: list[dict[str, Any]] = []
     if not (status == "canceled" and never_started):
-        for n, (amount, account) in enumerate(debits):
-            txns.append(
-                {
-                    "type": "debit",
-                    "amount": amount,
-                    "id": txn_id(txn_rand[n]),
-                    "accountType": account,
-                }
-            )
+        txns = [_txn("debit", amount, txn_rand[n], acct) for n, (amount, acct) in enumerate(debits)]
         if refunded:
-            for n, (amount, account) in enumerate(debits):
-                txns.append(
-                    {
-                        "type": "credit",
-                        "amount": amount,
-                        "id": txn_id(txn_rand[2 + n]),
-                        "accountType": account,
-                    }
-                )
+            txns += [_txn("credit", a, txn_rand[2 + n], acct) for n, (a, acct) in enumerate(debits)]
     # lostBlobsRefund: null = never checked; 0 = checked, nothing lost.
     lost_refund: int | None = None
     if status == "succeeded" and lost_blob:
         lost_refund = max(1, charged // max(1, plans[0].quantity))
-        txns.append(
-            {
-                "type": "credit",
-                "amount": lost_refund,
-                "id": txn_id(txn_rand[4]),
-                "accountType": debits[0][1],
-            }
-        )
+        txns.append(_txn("credit", lost_refund, txn_rand[4], debits[0][1]))
     elif status == "succeeded" and checked:
         lost_refund = 0
 
