@@ -32,7 +32,6 @@ from simulator.model import (
     JobInfo,
     VerdictInfo,
     Weighted,
-    chances,
 )
 
 VISUAL = frozenset({"image", "video"})
@@ -135,7 +134,12 @@ class OutputContext:
         # Fixed draws first: the stream must not depend on the branch taken below.
         level = (_NSFW_GREEN if self.flags.green else _NSFW_BLUE).pick(rng)
         u, v, other, casing = rng.random(), rng.random(), rng.random(), rng.random()
-        future_blob, null_blocked, tier = chances(rng, 0.01, 0.3, 0.01)
+        flags = rng.getrandbits(30)  # three rare yes/no draws, 10 bits each
+        future_blob, null_blocked, tier = (
+            flags & 1023 < 10,
+            flags >> 10 & 1023 < 307,
+            flags >> 20 < 10,
+        )
         bits = rng.getrandbits(64)
         visual = kind in VISUAL
         shares = SCORE_SHARES.get(owner.scan_form or "", DEFAULT_SHARES)
