@@ -183,7 +183,7 @@ def _sync_and_enrich(
 def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
     config = SimulatorConfig(
         # A seed with flagged jobs, 404s, running jobs and several context value forms.
-        seed=34,
+        seed=46,
         days=3,
         workflows_per_day=40,
         token=TOKEN,
