@@ -30,6 +30,7 @@ def maintain_job() -> None:
 
 
 weekly_maintenance = dg.ScheduleDefinition(
+    name="weekly_maintenance",
     job=maintain_job,
     cron_schedule=MAINTAIN_CRON,
     execution_timezone="UTC",
