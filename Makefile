@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo dev lint bench clean
+.PHONY: test demo dev lint bench clean e2e-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ dev: $(STAMP)
 	CIVITAI_SYNC_DATA_DIR=$(CURDIR)/$(DEV_DATA_DIR) CIVITAI_SYNC_START_DATE=$$start \
 	$(CURDIR)/$(BIN)/dagster dev -m assets.definitions --working-directory $(CURDIR) \
 		-p $(DAGSTER_PORT)
+
+# The official npm client for tests/e2e (pinned in tests/e2e/npm/package.json and its lock);
+# tests/e2e/test_npm_client.py skips until it is installed.
+CIVITAI_CLIENT_VERSION := 0.2.0-beta.86
+
+e2e-deps:
+	npm install --prefix tests/e2e/npm --save-exact @civitai/client@$(CIVITAI_CLIENT_VERSION)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline assets tests benchmarks

@@ -16,19 +16,16 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from assets.lake import (
-    ENRICH_TABLES,
-    INGEST_TABLES,
-    LAKE_TABLES,
-    partition_files,
-    partition_path,
-)
+from assets.lake import ENRICH_TABLES, INGEST_TABLES, LAKE_TABLES
 from assets.resources import DataDirResource
 from assets.warehouse import MODELS, WAREHOUSE_KEY
 from pipeline.core.settings import Settings
-from pipeline.lake.tables import KEYS, schema_for
+from pipeline.lake.ledger import Ledger
+from pipeline.lake.store import Lake
+from pipeline.lake.tables import KEYS
 from pipeline.reports import checks as report_checks
 from pipeline.reports.report import open_warehouse
+from pipeline.warehouse.views import lake_connection
 
 SAMPLE_ROWS = report_checks.SAMPLE_ROWS
 CheckFn = Callable[[duckdb.DuckDBPyConnection], tuple[bool, dict[str, Any]]]
@@ -99,26 +96,21 @@ def _unique_key(table: str) -> CheckFn:
 
 
 def _rows_in_window(table: str) -> CheckFn:
-    # `_partition_date` is the day of the `date=` directory the row was read from.
-    condition = "window_date is distinct from _partition_date"
+    # A row's window_date is its Delta partition; a workflow's createdAt must fall in that day.
+    condition = "window_date is null"
     if table == "workflows":
         condition += (
-            " or created_at < _partition_date::timestamptz"
-            " or created_at >= (_partition_date + 1)::timestamptz"
+            " or created_at < window_date::timestamptz"
+            " or created_at >= (window_date + 1)::timestamptz"
             " or created_at is null"
         )
-    columns = ", ".join([*KEYS[table], "window_date", "_partition_date"])
+    columns = ", ".join([*KEYS[table], "window_date"])
     if table == "workflows":
         columns += ", created_at"
 
     def run(con: duckdb.DuckDBPyConnection) -> tuple[bool, dict[str, Any]]:
         count, sample = _offenders(con, f"select {columns} from {table} where {condition}")
-        missing = _missing_files(con, table) if table in INGEST_TABLES else []
-        return count == 0 and not missing, {
-            "rows_outside_window": count,
-            "missing_partition_files": missing,
-            "sample": sample,
-        }
+        return count == 0, {"rows_outside_window": count, "sample": sample}
 
     return run
 
@@ -187,9 +179,8 @@ def _lake_checks() -> list[Check]:
             Check(
                 table,
                 "rows_in_window",
-                "Every row's window_date is the window of its partition"
-                + (", and created_at is inside that UTC day." if table == "workflows" else ".")
-                + (" The window's file exists." if table in INGEST_TABLES else ""),
+                "Every row has its window"
+                + (", and created_at is inside that UTC day." if table == "workflows" else "."),
                 _rows_in_window(table),
                 reads=(table,),
             )
@@ -241,48 +232,14 @@ def _lake_checks() -> list[Check]:
 LAKE_CHECKS = _lake_checks()
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def open_lake(
     settings: Settings, tables: Sequence[str], windows: Sequence[date] | None
 ) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with one view per lake table over the given windows (all if None).
-
-    Each view adds `_partition_date`, the day of the partition directory a row came from; a
-    table without files is an empty view of its schema, so every check query runs.
-    """
-    con = duckdb.connect()
-    con.execute("set timezone = 'UTC'")
-    for table in tables:
-        if windows is None:
-            files = partition_files(settings, table)
-        else:
-            files = [partition_path(settings, table, day) for day in windows]
-        present = [f for f in files if f.is_file()]
-        con.execute(
-            f"create table _missing_{table} as select unnest(?::varchar[]) as path",
-            [[str(f) for f in files if not f.is_file()]],
-        )
-        if present:
-            paths = ", ".join(_quote(str(f)) for f in present)
-            con.execute(
-                f"create view {table} as select * exclude (date), "
-                f"cast(date as date) as _partition_date "
-                f"from read_parquet([{paths}], hive_partitioning = true, union_by_name = true)"
-            )
-        else:
-            con.register(f"_empty_{table}", schema_for(table).empty_table())
-            con.execute(
-                f"create view {table} as select *, null::date as _partition_date "
-                f"from _empty_{table}"
-            )
-    return con
-
-
-def _missing_files(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [row[0] for row in con.execute(f"select path from _missing_{table}").fetchall()]
+    """An in-memory DuckDB with one view per lake table over the files the ledger lists as
+    live for the given windows (all published windows if None)."""
+    lake = Lake.from_settings(settings)
+    rows = [row for row in Ledger(lake).rows(windows) if row.published]
+    return lake_connection(lake, rows, tables)
 
 
 def _windows(context: dg.AssetCheckExecutionContext) -> list[date] | None:

@@ -16,6 +16,7 @@ from assets.checks import ALL_CHECKS
 from assets.enrichment import enrich_window
 from assets.html_report import html_report
 from assets.ingest import ingest_window
+from assets.maintenance import maintain_job, weekly_maintenance
 from assets.resources import DataDirResource, ModelParamsResource, OrchestrationApiResource
 from assets.schedules import nightly_sync, sync_windows_job, warehouse_after_sync, warehouse_job
 from assets.warehouse import build_warehouse
@@ -24,8 +25,8 @@ from pipeline.core import settings as defaults
 defs = dg.Definitions(
     assets=[ingest_window, enrich_window, build_warehouse, html_report],
     asset_checks=ALL_CHECKS,
-    jobs=[sync_windows_job, warehouse_job],
-    schedules=[nightly_sync],
+    jobs=[sync_windows_job, warehouse_job, maintain_job],
+    schedules=[nightly_sync, weekly_maintenance],
     sensors=[warehouse_after_sync],
     executor=dg.in_process_executor,
     resources={

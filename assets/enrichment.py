@@ -14,12 +14,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-import pyarrow.parquet as pq
 
 from assets.ingest import API_POOL
-from assets.lake import ENRICH_TABLES, LAKE_GROUP, partition_path, window_of
+from assets.lake import ENRICH_TABLES, LAKE_GROUP, window_of
 from assets.partitions import daily_window_partitions
 from assets.resources import DataDirResource, OrchestrationApiResource
+from pipeline.lake.ledger import Ledger
+from pipeline.lake.store import Lake
 from pipeline.runs import enrich
 
 
@@ -45,7 +46,7 @@ _DESCRIPTIONS = {
             table,
             description=_DESCRIPTIONS[table],
             group_name=LAKE_GROUP,
-            kinds={"parquet"},
+            kinds={"deltalake"},
             deps=["jobs"],
         )
         for table in ENRICH_TABLES
@@ -91,15 +92,16 @@ def enrich_window(
         "seconds": dg.MetadataValue.float(float(result.seconds)),
         "force": config.force,
     }
+    row = Ledger(Lake.from_settings(settings)).get(window_date)
     for table in ENRICH_TABLES:
-        path = partition_path(settings, table, window_date)
-        rows = pq.read_metadata(path).num_rows if path.is_file() else 0
+        committed = row.tables.get(table) if row is not None else None
+        rows = committed.rows if committed is not None else 0
         yield dg.MaterializeResult(
             asset_key=table,
             metadata={
                 **shared,
                 "rows": rows,
                 "dagster/row_count": rows,
-                "parquet_path": dg.MetadataValue.path(str(path)),
+                "delta_version": committed.version if committed is not None else None,
             },
         )

@@ -10,9 +10,11 @@ from typing import Any
 
 import dagster as dg
 
-from assets.lake import INGEST_TABLES, LAKE_GROUP, partition_path, window_of
+from assets.lake import INGEST_TABLES, LAKE_GROUP, window_of
 from assets.partitions import daily_window_partitions
 from assets.resources import DataDirResource, OrchestrationApiResource
+from pipeline.lake.ledger import Ledger
+from pipeline.lake.store import Lake
 from pipeline.runs import sync
 
 API_POOL = "orchestration_api"
@@ -33,7 +35,7 @@ _DESCRIPTIONS = {
             table,
             description=_DESCRIPTIONS[table],
             group_name=LAKE_GROUP,
-            kinds={"parquet"},
+            kinds={"deltalake"},
         )
         for table in INGEST_TABLES
     ],
@@ -47,8 +49,8 @@ def ingest_window(
     """Fetch every workflow created in the partition's UTC day and replace that window in the
     lake (workflows, steps, jobs, blobs, transactions), plus the raw page archive and the ledger.
 
-    Re-running a partition is idempotent: the window is written aside and swapped in whole,
-    so a late finisher re-synced tomorrow replaces its row instead of adding one. Filters on
+    Re-running a partition is idempotent: the window is replaced whole, one Delta commit per
+    table, so a late finisher re-synced tomorrow replaces its row instead of adding one. Filters on
     `createdAt` client-side too; when the API ignores the date filter the metadata says
     `filter_mode = client`.
     """
@@ -75,15 +77,16 @@ def ingest_window(
         "retries": result.retries,
         "seconds": dg.MetadataValue.float(float(result.seconds)),
     }
+    row = Ledger(Lake.from_settings(settings)).get(window_date)
     for table in INGEST_TABLES:
+        committed = row.tables.get(table) if row is not None else None
+        rows = committed.rows if committed is not None else 0
         yield dg.MaterializeResult(
             asset_key=table,
             metadata={
                 **shared,
-                "rows": int(getattr(result, table)),
-                "dagster/row_count": int(getattr(result, table)),
-                "parquet_path": dg.MetadataValue.path(
-                    str(partition_path(settings, table, window_date))
-                ),
+                "rows": rows,
+                "dagster/row_count": rows,
+                "delta_version": committed.version if committed is not None else None,
             },
         )

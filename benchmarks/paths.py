@@ -161,6 +161,138 @@ def models(spec: Spec) -> dict[str, Any]:
     return {"seconds": seconds, "models": len(built)}
 
 
+# --------------------------------------------------------------------------- history
+
+
+def history_build(spec: Spec) -> dict[str, Any]:
+    """Sync `days` (jobs off) into a data dir and publish once: a history to measure on."""
+    from pipeline.api.client import OrchestrationClient
+    from pipeline.runs.housekeeping import maintain
+    from pipeline.runs.sync import sync_range
+    from pipeline.warehouse.publish import publish_warehouse
+
+    settings = _settings(spec)
+    days = _days(spec)
+    started = time.perf_counter()
+    with OrchestrationClient(base_url=settings.api_url, token=settings.token) as client:
+        results = sync_range(settings, client, days, enrich=False)
+    synced = time.perf_counter() - started
+    publish_warehouse(settings)
+    maintain(settings, retention_hours=0)
+    return {
+        "seconds": time.perf_counter() - started,
+        "sync_seconds": synced,
+        "workflows": sum(r.workflows for r in results),
+        "errors": [r.error for r in results if r.status != "complete" or r.error],
+    }
+
+
+def nightly(spec: Spec) -> dict[str, Any]:
+    """A nightly run: sync the new day (jobs off), then publish the warehouse."""
+    from pipeline.api.client import OrchestrationClient
+    from pipeline.runs.sync import sync_range
+    from pipeline.warehouse.publish import publish_warehouse
+
+    settings = _settings(spec)
+    started = time.perf_counter()
+    with OrchestrationClient(base_url=settings.api_url, token=settings.token) as client:
+        results = sync_range(settings, client, _days(spec), enrich=False)
+    synced = time.perf_counter()
+    published = publish_warehouse(settings)
+    done = time.perf_counter()
+    return {
+        "seconds": done - started,
+        "sync_seconds": synced - started,
+        "publish_seconds": done - synced,
+        "changed_days": [d.isoformat() for d in published.changed_days],
+        "rebuilt": published.rebuilt,
+        "workflows": sum(r.workflows for r in results),
+        "pages": sum(r.pages for r in results),
+        "errors": [r.error for r in results if r.status != "complete" or r.error],
+    }
+
+
+def unsync(spec: Spec) -> dict[str, Any]:
+    """Undo a nightly run on a history fixture (forget the day, republish, vacuum): set-up."""
+    from pipeline.runs.housekeeping import forget, maintain
+    from pipeline.warehouse.publish import publish_warehouse
+
+    settings = _settings(spec)
+    started = time.perf_counter()
+    forget(settings, _days(spec))
+    publish_warehouse(settings)
+    maintain(settings, retention_hours=0)
+    return {"seconds": time.perf_counter() - started}
+
+
+def publish_full(spec: Spec) -> dict[str, Any]:
+    """The warehouse rebuilt whole (what every publish cost before it was incremental)."""
+    from pipeline.warehouse.publish import publish_warehouse
+
+    settings = _settings(spec)
+    started = time.perf_counter()
+    publish_warehouse(settings, full=True)
+    return {"seconds": time.perf_counter() - started}
+
+
+def _disk_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.exists() else 0
+
+
+def reads(spec: Spec) -> dict[str, Any]:
+    """Analysts' reads on the published warehouse (views over the lake, day-by-day report
+    tables) against a copy where every core table and model is a materialized table (how the
+    warehouse was built before), plus the disk each takes."""
+    import duckdb
+
+    from pipeline.warehouse.publish import configure
+
+    settings = _settings(spec)
+    queries: dict[str, str] = spec["queries"]
+    copy = settings.data_dir / "bench-materialized.duckdb"
+    copy.unlink(missing_ok=True)
+    views = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    views.execute("SET TimeZone = 'UTC'")
+    relations = views.execute(
+        "select table_name from information_schema.tables where table_schema = 'main'"
+    ).fetchall()
+    views.close()
+    con = duckdb.connect(str(copy))
+    configure(con, settings.work_dir)
+    con.execute(f"ATTACH '{settings.warehouse_path}' AS published (READ_ONLY)")
+    for (name,) in relations:
+        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM published.main."{name}"')
+    con.execute("DETACH published")
+    con.execute("CHECKPOINT")
+    con.close()
+
+    def timed(path: Path, sql: str) -> float:
+        con = duckdb.connect(str(path), read_only=True)
+        con.execute("SET TimeZone = 'UTC'")
+        try:
+            con.execute(sql).fetchall()  # first read: file and OS caches warm, as for an analyst
+            runs = []
+            for _ in range(5):
+                started = time.perf_counter()
+                con.execute(sql).fetchall()
+                runs.append(time.perf_counter() - started)
+        finally:
+            con.close()
+        return sorted(runs)[len(runs) // 2]
+
+    results = {
+        name: {"views": timed(settings.warehouse_path, sql), "materialized": timed(copy, sql)}
+        for name, sql in queries.items()
+    }
+    disk = {
+        "lake": _disk_bytes(settings.data_dir / "lake"),
+        "warehouse": settings.warehouse_path.stat().st_size,
+        "materialized": copy.stat().st_size,
+    }
+    copy.unlink(missing_ok=True)
+    return {"seconds": 0.0, "queries": results, "disk": disk}
+
+
 # --------------------------------------------------------------------------- references
 
 
@@ -274,7 +406,7 @@ def bareload(spec: Spec) -> dict[str, Any]:
         con.execute(f"SET memory_limit = '{warehouse.WAREHOUSE_MEMORY_LIMIT}'")
         con.execute(f"SET threads = {warehouse.DUCKDB_THREADS}")
         for table_dir in sorted(settings.lake_dir.iterdir()):
-            files = sorted(table_dir.glob("date=*/*.parquet"))
+            files = sorted(table_dir.glob("window_date=*/*.parquet"))
             if not files:
                 continue
             listing = "[" + ", ".join(f"'{f}'" for f in files) + "]"
@@ -296,6 +428,11 @@ def dlt(spec: Spec) -> dict[str, Any]:
 
 
 PATHS: dict[str, Callable[[Spec], dict[str, Any]]] = {
+    "history_build": history_build,
+    "nightly": nightly,
+    "unsync": unsync,
+    "publish_full": publish_full,
+    "reads": reads,
     "sync": sync,
     "enrich": enrich,
     "rebuild": rebuild,

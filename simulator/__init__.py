@@ -13,7 +13,15 @@ Serves, in the API's own shapes and from data generated deterministically from a
     with SimulatorServer(SimulatorConfig(days=2, workflows_per_day=50)) as server:
         server.url, server.account.workflows(day), server.faults.rate_429 = 0.2
 
-`SimulatedAccount` is the ground truth the tests compare the pipeline's output against.
+`SimulatedAccount` is the ground truth the tests compare the pipeline's output against: the
+served documents (`workflows(day)`, `job(id)`) and, from the generator's own records, every
+blob at any depth with its JSON path (`blob_truth`), every moderation verdict
+(`verdict_truth`), every scan score on the 0-100 scale (`scan_truth`, the forms and the scale
+rule in `simulator.scancontext`) and every job's failure / blocked reason (`job_truth`).
+
+The data: the 45 step types of the OpenAPI document (builders in `simulator.steptypes`) plus
+one newer type, output-cache hits sharing blob ids across workflows, running workflows in
+every non-final status (`simulator.running`), Buzz refunds and fees (`simulator.money`).
 """
 
 from simulator.account import SimulatedAccount

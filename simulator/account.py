@@ -8,7 +8,7 @@ flips one flag: entries made before it are simply never asked for again.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -16,10 +16,13 @@ from typing import Any
 
 import orjson
 
+from simulator import truth
+from simulator.blobs import hide_mature, iter_blob_paths
 from simulator.config import SimulatorConfig
-from simulator.generate import MATURE_LEVELS, GeneratedWorkflow, Generator
+from simulator.generate import Generator
 from simulator.ids import parse_compact_ms, uuid7_ms
 from simulator.jobdocs import build_job_doc, is_purged
+from simulator.model import MATURE_LEVELS, GeneratedWorkflow
 
 # Serialized workflows (a few KB each): bounds memory for a 100,000-workflow day.
 RECORD_CACHE_SIZE = 8192
@@ -43,53 +46,29 @@ class WorkflowRecord:
     running: bool
 
 
-_URL_KEYS = frozenset({"url", "urlExpiresAt", "previewUrl", "previewUrlExpiresAt"})
-
-
 def iter_output_blobs(output: Any) -> Iterator[dict[str, Any]]:
-    """Blobs inside a step output, whatever the step type: a blob is a dict with a string `id`
-    and an `available` flag, found as a value or as an item of a list value."""
-    if not isinstance(output, dict):
-        return
-    for value in output.values():
-        items = value if isinstance(value, list) else [value]
-        for item in items:
-            if isinstance(item, dict) and isinstance(item.get("id"), str) and "available" in item:
-                yield item
+    """Blobs inside a step output, whatever the step type and at any depth (lists of lists,
+    objects in lists, the output itself): a blob is a dict with a string `id` and an
+    `available` flag."""
+    for _path, blob in iter_blob_paths(output):
+        yield blob
 
 
-def _hidden_blob(blob: dict[str, Any]) -> dict[str, Any]:
-    if blob.get("nsfwLevel") not in MATURE_LEVELS:
-        return blob
-    hidden = {k: v for k, v in blob.items() if k not in _URL_KEYS}
-    hidden["available"] = False
-    return hidden
-
-
-def hidden_copy(doc: dict[str, Any]) -> dict[str, Any] | None:
+def hidden_copy(doc: dict[str, Any], steps: Container[int] | None = None) -> dict[str, Any] | None:
     """The workflow as hideMatureContent=true serves it (mature blobs unavailable, without
     URLs), or None when nothing is mature. Copies only the path to each changed blob: the
-    original is shared through the cache and must never change."""
-    steps = doc.get("steps") or []
+    original is shared through the cache and must never change. `steps`: the positions of
+    the only steps that can hold a mature blob, when known."""
     new_steps = []
     changed = False
-    for step in steps:
+    for s, step in enumerate(doc.get("steps") or []):
         output = step.get("output")
-        if isinstance(output, dict) and any(
-            b.get("nsfwLevel") in MATURE_LEVELS for b in iter_output_blobs(output)
-        ):
-            new_output: dict[str, Any] = {}
-            for key, value in output.items():
-                if isinstance(value, list):
-                    new_output[key] = [
-                        _hidden_blob(v) if isinstance(v, dict) and "available" in v else v
-                        for v in value
-                    ]
-                elif isinstance(value, dict) and "available" in value:
-                    new_output[key] = _hidden_blob(value)
-                else:
-                    new_output[key] = value
-            step = {**step, "output": new_output}
+        if steps is not None and s not in steps:
+            new_steps.append(step)
+            continue
+        hidden = hide_mature(output)
+        if hidden is not output:
+            step = {**step, "output": hidden}
             changed = True
         new_steps.append(step)
     return {**doc, "steps": new_steps} if changed else None
@@ -225,8 +204,12 @@ class SimulatedAccount:
     def job_bytes(self, job_id: str) -> bytes | None:
         return self._job_bytes(job_id, self._finished)
 
-    def blob(self, blob_id: str) -> tuple[str, dict[str, Any]] | None:
-        """(workflow id, blob) for a blob this account produced and that exists now."""
+    def blob(
+        self, blob_id: str, workflow_id: str | None = None
+    ) -> tuple[str, dict[str, Any]] | None:
+        """(workflow id, blob) for a blob this account produced and that exists now. With
+        `workflow_id`, the blob as that workflow lists it (an output-cache hit lists another
+        workflow's blob), or None when it does not."""
         pos = self.generator.codec.decode_blob_id(blob_id)
         if pos is None:
             return None
@@ -234,16 +217,49 @@ class SimulatedAccount:
         if day >= len(self.days) or index >= self.per_day:
             return None
         wf = self.generated(day * self.per_day + index)
+        owner = None
         for info in wf.blobs:
             if info.step == step and info.item == item and info.blob["id"] == blob_id:
-                return wf.id, info.blob
+                owner = wf.id, info.blob
+        if owner is None or workflow_id is None or workflow_id == owner[0]:
+            return owner
+        g = self.position_of(workflow_id)
+        if g is None:
+            return None
+        for info in self.generated(g).blobs:
+            if info.blob["id"] == blob_id:
+                return workflow_id, info.blob
         return None
+
+    # --- ground truth of a day, from the generator's own records ---------------------------
+    def blob_truth(self, day: date) -> Iterator[truth.BlobTruth]:
+        """Every blob at any depth of every step output of the day's workflows (as served
+        now), with where it was placed (`json_path`)."""
+        for g in self.day_range(day):
+            yield from truth.blob_truth(self.generated(g))
+
+    def verdict_truth(self, day: date) -> Iterator[truth.VerdictTruth]:
+        """Every verdict of every moderation step of the day's workflows."""
+        for g in self.day_range(day):
+            yield from truth.verdict_truth(self.generated(g))
+
+    def scan_truth(self, day: date) -> Iterator[truth.ScanTruth]:
+        """Every scan score item of the day's jobs that the v1 endpoint serves, on the 0-100
+        scale (see `simulator.scancontext` for the forms and the scale rule)."""
+        for g in self.day_range(day):
+            yield from truth.scan_truth(self.generated(g), self.config.seed)
+
+    def job_truth(self, day: date) -> Iterator[truth.JobTruth]:
+        """Every job of the day's workflows: status, failure reason, blocked reason, priority."""
+        for g in self.day_range(day):
+            yield from truth.job_truth(self.generated(g), self.config.seed)
 
     # --- builders (cached) -----------------------------------------------------------------
     def _build_record(self, g: int, finished: bool) -> WorkflowRecord:
         wf = self._generated(g, finished)
         full = orjson.dumps(wf.doc)
-        copy = hidden_copy(wf.doc) if wf.blobs else None
+        mature = {b.step for b in wf.blobs if b.blob.get("nsfwLevel") in MATURE_LEVELS}
+        copy = hidden_copy(wf.doc, mature) if mature else None
         hidden = full if copy is None else orjson.dumps(copy)
         return WorkflowRecord(
             g=g,

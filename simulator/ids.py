@@ -180,13 +180,17 @@ def day_start_ms(day: date) -> int:
     return (day.toordinal() - _EPOCH_DAY) * 86_400_000
 
 
+@lru_cache(maxsize=4096)
+def _day_text(day_number: int) -> str:
+    return date.fromordinal(day_number + _EPOCH_DAY).isoformat()
+
+
 @lru_cache(maxsize=65536)
 def _second_text(seconds: int) -> str:
     day_number, second_of_day = divmod(seconds, 86_400)
     hours, rest = divmod(second_of_day, 3600)
     minutes, secs = divmod(rest, 60)
-    day = date.fromordinal(day_number + _EPOCH_DAY).isoformat()
-    return f"{day}T{hours:02d}:{minutes:02d}:{secs:02d}"
+    return f"{_day_text(day_number)}T{hours:02d}:{minutes:02d}:{secs:02d}"
 
 
 @lru_cache(maxsize=16384)

@@ -1,10 +1,13 @@
 """v1 job documents (`GET /v1/consumer/jobs/{id}?detailed=true`) for generated workflows.
 
-The shape follows the old `civitai` SDK's JobStatus/JobEvent; the moderation scan scores live
-in `lastEvent.context`, whose value types are only inferred. So the simulator serves the
-inferred main form (`"0.00 %, 12.50 %"`, one item per output blob) and, rarely, every other
-form a consumer has to survive: a bare number, a JSON list, an unparseable "n/a", no context,
-a context without scan keys and keys nobody knows yet.
+The shape follows the old `civitai` SDK's JobStatus/JobEvent/Job: `job` (the definition, with
+type-specific `params` and a `priority`, fixed `{value}` or ranged `{min, max}`), `result`
+(`{blobKey, available}` per output blob), `lastEvent` (with `jobPriority` and the free-form
+`context`) and `serviceProviders` (queue positions per provider; `{}` while unscheduled).
+
+`lastEvent.context` carries what `simulator.scancontext` decided at generation: the scan
+scores in every form, the job's failure `reason` and `blockedReason`, worker metrics, or
+nothing at all (null).
 """
 
 from __future__ import annotations
@@ -13,54 +16,55 @@ from random import Random
 from typing import Any
 
 from simulator import vocab
-from simulator.generate import NSFW_LABELS, NSFW_ORDER, GeneratedWorkflow, JobInfo
 from simulator.ids import TICKS_PER_SECOND, format_ticks, mix, timespan, unit
+from simulator.model import FINAL_STATUSES, GeneratedWorkflow, JobInfo, pick
+from simulator.scancontext import scan_context
 
 EVENT_TYPES = {"succeeded": "Succeeded", "failed": "Failed", "expired": "Expired"}
+PRIORITY_VALUES = {"high": 1, "normal": 5, "low": 10}
 # Share of final jobs the v1 endpoint no longer knows (404): the lake must record them as
 # not found instead of failing the window.
 PURGED_SHARE = 0.01
+_PARAM_LIMIT = 12
 
 
 def is_purged(seed: int, job: JobInfo, g: int) -> bool:
-    final = job.status in ("succeeded", "failed", "expired", "canceled")
-    return final and unit(mix(seed, 0x9E6, g, job.step, job.job)) < PURGED_SHARE
+    return (
+        job.status in FINAL_STATUSES and unit(mix(seed, 0x9E6, g, job.step, job.job)) < PURGED_SHARE
+    )
+
+
+def job_type(step_type: str) -> str:
+    """The v1 job type of a step type (PascalCase, as the v1 API names them)."""
+    return vocab.JOB_TYPES.get(step_type) or step_type[:1].upper() + step_type[1:] + "Job"
+
+
+def priority_value(step: dict[str, Any]) -> int:
+    return PRIORITY_VALUES.get(step.get("priority", "normal"), 5)
 
 
 def build_job_doc(seed: int, wf: GeneratedWorkflow, job: JobInfo) -> dict[str, Any]:
     rng = Random(mix(seed, 0x10B, wf.g, job.step, job.job))
     step = wf.doc["steps"][job.step]
-    step_type = step["$type"]
-    prompt, negative = wf.prompts[job.step]
-    provider = vocab.PROVIDERS[int(rng.random() * len(vocab.PROVIDERS))]
+    provider = pick(rng, vocab.PROVIDERS)
     worker = f"{provider.lower()}-{rng.getrandbits(32):08x}"
-    group = vocab.WORKER_GROUPS[int(rng.random() * len(vocab.WORKER_GROUPS))]
+    group = pick(rng, vocab.WORKER_GROUPS)
     trace = f"{rng.getrandbits(64):016x}{rng.getrandbits(64):016x}"
     claim_ticks = int((0.005 + rng.random() * 0.4) * TICKS_PER_SECOND)
-    context_draw = rng.random()
-    form_draw = rng.random()
-    future_key = rng.random() < 0.03
-    future_value = rng.random() * 5
+    running_draw = rng.random()
     deleted = rng.random() < 0.3
     classified = rng.random() < 0.9
-    sexual = rng.random() < 0.15
-    young = rng.random() < 0.04
-    cr = rng.random() < 0.01
-    extra_scan = rng.random() < 0.05
+    flags = [rng.random() < p for p in (0.15, 0.04, 0.01, 0.05)]  # sexual, young, cr, extra scan
     progress = round(0.05 + rng.random() * 0.9, 4)
     preceding = 1 + int(rng.random() * 40)
+    ranged = rng.random() < 0.1
+    provider_draw = rng.random()
 
     status = job.status
-    if status == "canceled":
-        event_type = "Deleted" if deleted else "Canceled"
-    elif status in EVENT_TYPES:
-        event_type = EVENT_TYPES[status]
-    elif status == "processing":
-        event_type = "Updated" if progress > 0.3 else "Claimed"
-    else:
-        event_type = "Initialized"
-    final = status in ("succeeded", "failed", "expired", "canceled")
+    event_type = _event_type(status, deleted, progress)
+    final = status in FINAL_STATUSES
     claimed = job.start_ticks is not None
+    priority = priority_value(step)
 
     created = wf.created_ticks + 2_000 + job.step * 10_000
     if job.end_ticks is not None:
@@ -82,33 +86,14 @@ def build_job_doc(seed: int, wf: GeneratedWorkflow, job: JobInfo) -> dict[str, A
         event["jobDuration"] = timespan(job.end_ticks - job.start_ticks)  # type: ignore[operator]
     event["retryAttempt"] = job.retry_attempt
     event["context"] = _context(
-        job, status, context_draw, form_draw, future_key, future_value, group, trace, progress
+        job, {"worker_group": group, "trace_id": trace}, running_draw, progress
     )
+    event["jobType"] = job_type(step["$type"])
+    event["jobPriority"] = priority
     event["claimHasCompleted"] = claimed
     event["jobHasCompleted"] = final
 
-    params: dict[str, Any] = {}
-    if prompt is not None:
-        params["prompt"] = prompt
-        if negative is not None:
-            params["negativePrompt"] = negative
-    definition: dict[str, Any] = {
-        "id": job.id,
-        "type": vocab.JOB_TYPES.get(step_type, "UnknownJob"),
-        "createdAt": format_ticks(created),
-        "expireAt": format_ticks(created + 20 * 60 * TICKS_PER_SECOND),
-        "properties": {"workflowId": wf.id, "stepName": step["name"]},
-        "params": params,
-        "cost": job.cost,
-        "maxRetryAttempt": 2,
-    }
-    if prompt is not None and classified:
-        definition["promptClassificationResult"] = {
-            "sexual": sexual,
-            "young": young,
-            "cr": cr,
-            "scan": sexual or young or extra_scan,
-        }
+    definition = _definition(wf, job, created, priority, ranged, flags if classified else None)
 
     result: list[dict[str, Any]] | None
     if status == "succeeded":
@@ -117,21 +102,6 @@ def build_job_doc(seed: int, wf: GeneratedWorkflow, job: JobInfo) -> dict[str, A
         result = []
     else:
         result = None
-
-    providers: dict[str, Any] = {}
-    if status == "scheduled":
-        start_in = preceding * 3 * TICKS_PER_SECOND
-        providers[provider] = {
-            "support": "Available",
-            "queuePosition": {
-                "precedingJobs": preceding,
-                "precedingCost": preceding * 4.0,
-                "throughputRate": 1.5,
-                "workerId": None,
-                "estimatedStartDuration": timespan(start_in),
-                "estimatedStartDate": format_ticks(created + start_in),
-            },
-        }
     return {
         "jobId": job.id,
         "cost": job.cost,
@@ -139,53 +109,114 @@ def build_job_doc(seed: int, wf: GeneratedWorkflow, job: JobInfo) -> dict[str, A
         "job": definition,
         "result": result,
         "lastEvent": event,
-        "serviceProviders": providers,
-        "scheduled": True,
+        "serviceProviders": _providers(job, provider, worker, created, preceding, provider_draw),
+        "scheduled": status not in ("unassigned", "preparing"),
     }
 
 
-def _context(
+def _event_type(status: str, deleted: bool, progress: float) -> str:
+    if status == "canceled":
+        return "Deleted" if deleted else "Canceled"
+    if status in EVENT_TYPES:
+        return EVENT_TYPES[status]
+    if status == "processing":
+        return "Updated" if progress > 0.3 else "Claimed"
+    return "Initialized"
+
+
+def _definition(
+    wf: GeneratedWorkflow,
     job: JobInfo,
-    status: str,
-    draw: float,
-    form: float,
-    future_key: bool,
-    future_value: float,
-    group: str,
-    trace: str,
-    progress: float,
-) -> Any:
-    metrics = {"worker_group": group, "trace_id": trace}
-    if status in ("processing", "scheduled"):
-        if draw < 0.3 or status == "scheduled":
+    created: int,
+    priority: int,
+    ranged: bool,
+    classification: list[bool] | None,
+) -> dict[str, Any]:
+    """The `job` object (detailed=true): type, params, priority, prompt classification."""
+    step = wf.doc["steps"][job.step]
+    prompt, negative = wf.prompts[job.step]
+    definition: dict[str, Any] = {
+        "id": job.id,
+        "type": job_type(step["$type"]),
+        "createdAt": format_ticks(created),
+        "expireAt": format_ticks(created + 20 * 60 * TICKS_PER_SECOND),
+        "properties": {"workflowId": wf.id, "stepName": step["name"]},
+        "params": _params(step.get("input"), prompt, negative),
+        "priority": {"min": priority, "max": priority + 5} if ranged else {"value": priority},
+        "cost": job.cost,
+        "maxRetryAttempt": 2,
+    }
+    if prompt is not None and classification is not None:
+        sexual, young, cr, extra_scan = classification
+        definition["promptClassificationResult"] = {
+            "sexual": sexual,
+            "young": young,
+            "cr": cr,
+            "scan": sexual or young or extra_scan,
+        }
+    return definition
+
+
+def _params(inp: Any, prompt: str | None, negative: str | None) -> dict[str, Any]:
+    """The job's parameters: the prompts, then the step input's plain values (not URLs)."""
+    params: dict[str, Any] = {}
+    if prompt is not None:
+        params["prompt"] = prompt
+        if negative is not None:
+            params["negativePrompt"] = negative
+    if isinstance(inp, dict):
+        for key, value in inp.items():
+            if len(params) >= _PARAM_LIMIT:
+                break
+            if key in params or isinstance(value, dict | list):
+                continue
+            if isinstance(value, str) and "://" in value:
+                continue
+            params[key] = value
+    return params
+
+
+def _providers(
+    job: JobInfo, provider: str, worker: str, created: int, preceding: int, draw: float
+) -> dict[str, Any]:
+    status = job.status
+    if status == "unassigned":
+        return {}
+    if status in ("scheduled", "preparing", "processing"):
+        start_in = preceding * 3 * TICKS_PER_SECOND
+        queue = {
+            "precedingJobs": 0 if status == "processing" else preceding,
+            "precedingCost": 0.0 if status == "processing" else preceding * 4.0,
+            "throughputRate": 1.5,
+            "workerId": worker if status == "processing" else None,
+            "estimatedStartDuration": timespan(0 if status == "processing" else start_in),
+            "estimatedStartDate": format_ticks(created + start_in),
+        }
+        return {provider: {"support": "Available", "queuePosition": queue}}
+    if status == "expired" and job.start_ticks is None:
+        # Expired unclaimed: nobody could run it.
+        return {provider: {"support": "Unavailable"}, "OctoML": {"support": "Unsupported"}}
+    if job.start_ticks is not None and draw < 0.4:
+        return {provider: {"support": "Available"}}
+    return {}
+
+
+def _context(job: JobInfo, metrics: dict[str, Any], draw: float, progress: float) -> Any:
+    kind = job.context_kind
+    if kind == "running":
+        if draw < 0.3 or job.status != "processing":
             return None
         return {**metrics, "progress": progress} if draw > 0.6 else metrics
-    if status == "expired":
+    if kind == "none":
         return None
-    if status == "canceled":
-        return None if draw < 0.7 else {"reason": "UserCanceled"}
-    if status == "failed":
-        return None if draw < 0.2 else {**metrics, "error": "GenerationFailed"}
-    if draw < 0.07:
-        return None
-    if draw < 0.17 or not job.blobs:
-        return metrics
-    scores = [b.csam_percent for b in job.blobs]
-    value: Any
-    if form < 0.01:
-        value = max(scores)
-    elif form < 0.02:
-        value = [f"{s:.2f} %" for s in scores] if form < 0.015 else scores
-    elif form < 0.025:
-        value = "n/a"
-    else:
-        value = ", ".join(f"{s:.2f} %" for s in scores)
-    levels = [b.blob.get("nsfwLevel") for b in job.blobs]
-    ranked = [lvl for lvl in levels if lvl in NSFW_ORDER]
-    rating = NSFW_LABELS[max(ranked, key=NSFW_ORDER.__getitem__)] if ranked else "PG"
-    child = "Child" if max(scores) >= 50 else "No_Child"
-    context: dict[str, Any] = {"hive_csam_score": value, "hive_vlm_summary": f"{rating}, {child}"}
+    if kind == "canceled":
+        return {"reason": job.reason}
+    context: dict[str, Any] = {}
+    if kind == "failed":
+        context["reason"] = job.reason
+    elif kind == "scan":
+        context.update(scan_context(job))
+    if job.blocked_reason is not None:
+        context["blockedReason"] = job.blocked_reason
     context.update(metrics)
-    if future_key:
-        context[vocab.FUTURE_CONTEXT_KEY] = f"{future_value:.2f} %"
     return context

@@ -18,8 +18,8 @@ import orjson
 
 from simulator.account import SimulatedAccount
 from simulator.config import Faults
-from simulator.generate import REFUNDED_STATUSES
 from simulator.ids import TICKS_PER_SECOND, mix
+from simulator.model import REFUNDED_STATUSES
 
 DEFAULT_TAKE = 100
 

@@ -26,7 +26,6 @@ import orjson
 from simulator.account import SimulatedAccount
 from simulator.config import Faults, SimulatorConfig
 from simulator.faults import GATEWAY_HTML, FaultInjector, SimulatorStats
-from simulator.generate import NSFW_ORDER
 from simulator.ids import mix
 from simulator.listing import (
     BadRequest,
@@ -35,6 +34,7 @@ from simulator.listing import (
     parse_bool,
     parse_list_query,
 )
+from simulator.model import NSFW_ORDER
 
 # GetWorkflow `wait` is honoured up to this many seconds (the real ceiling is ~100 s; tests
 # must not sit that long), after which a still-running workflow is answered with 202.
@@ -52,7 +52,17 @@ _PROBLEM_TYPES = {
 }
 JSON = "application/json; charset=utf-8"
 PROBLEM_JSON = "application/problem+json; charset=utf-8"
-_CONTENT_TYPES = {"jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png", "mp4": "video/mp4"}
+_CONTENT_TYPES = {
+    "jpeg": "image/jpeg",
+    "jpg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "svg": "image/svg+xml",
+    "mp4": "video/mp4",
+    "mp3": "audio/mpeg",
+    "glb": "model/gltf-binary",
+    "json": "application/json",
+}
 
 
 def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> bytes:
@@ -371,13 +381,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _blob_redirect(self, blob_id: str, one: Any) -> tuple[int, bytes, dict[str, str]]:
         sim = self.server.simulator
-        found = sim.account.blob(blob_id)
-        if found is None:
-            raise _not_found(f"Blob {blob_id} was not found.")
-        workflow_id, blob = found
         wanted_workflow = one("workflowId")
-        if wanted_workflow and wanted_workflow != workflow_id:
-            raise _not_found(f"Blob {blob_id} was not found in workflow {wanted_workflow}.")
+        found = sim.account.blob(blob_id, wanted_workflow or None)
+        if found is None:
+            where = f" in workflow {wanted_workflow}" if wanted_workflow else ""
+            raise _not_found(f"Blob {blob_id} was not found{where}.")
+        _workflow_id, blob = found
         max_level = one("nsfwLevel")
         if max_level:
             limit = max_level.strip().lower()

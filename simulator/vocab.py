@@ -112,22 +112,20 @@ IMAGE_GEN_ENGINES = (
     ("flux2", "Flux2"),
     ("seedream", "Seedream"),
 )
-VIDEO_ENGINES = (("wan", "WanVideo"), ("kling", "Kling"), ("veo3", "Veo3"))
+VIDEO_ENGINES = (("wan", "WanVideo"), ("kling", "Kling"), ("veo3", "Veo3"), ("ltx2.3", "LTXV2"))
 WAN_MODEL = "urn:air:wanvideo:checkpoint:civitai:1329096@1500141"
 
 PROVIDERS = ("ValdiAI", "Civitai", "SaladML", "RunPods", "RunDiffusion", "FalAI")
 WORKER_GROUPS = ("gpu-a100", "gpu-4090", "gpu-l40s", "gpu-h100", "cpu-small")
 
-# v1 job types by step `$type` (the v1 API names job types in PascalCase).
+# v1 job types (PascalCase) where they differ from `{StepType}Job`.
 JOB_TYPES = {
     "textToImage": "TextToImageV2",
     "imageGen": "ImageGenJob",
     "videoGen": "VideoGenJob",
     "comfy": "ComfyJob",
-    "imageUpscaler": "ImageUpscalerJob",
-    "mediaRating": "MediaRatingJob",
     "wdTagging": "WDTaggingJob",
-    "hyperGen9": "HyperGen9Job",
+    "imageResourceTraining": "ImageResourceTrainingJob",
 }
 
 FAILURE_MESSAGES = (
@@ -135,10 +133,58 @@ FAILURE_MESSAGES = (
     "The provider rejected the request.",
     "Worker ran out of memory.",
 )
+# A failed job's `lastEvent.context.reason` (weights); "Blocked" comes with a blockedReason.
+JOB_FAILURE_REASONS = (
+    ("ProviderError", 30),
+    ("WorkerOutOfMemory", 15),
+    ("InvalidInput", 15),
+    ("Timeout", 10),
+    ("Blocked", 20),
+    ("InternalError", 10),
+)
+JOB_BLOCKED_REASONS = (
+    ("ChildReference", 35),
+    ("Child Sexual - Realistic", 15),
+    ("Child Sexual - Anime", 15),
+    ("NSFWLevel", 20),
+    ("Bestiality", 5),
+    ("PrivateGen", 5),
+    ("CSAM", 5),
+)
 
 # A step `$type` newer than the OpenAPI document; the pipeline must keep it, not crash.
 FUTURE_STEP_TYPE = "hyperGen9"
 # Fields newer than the OpenAPI document, placed now and then on workflows, steps and blobs.
-FUTURE_FIELDS = {"workflow": "queueRegion", "step": "attemptCount", "blob": "perceptualHash"}
+# `epoch` is seen in real training outputs (a trace URL per epoch) but not in the document.
+FUTURE_FIELDS = {
+    "workflow": "queueRegion",
+    "step": "attemptCount",
+    "blob": "perceptualHash",
+    "epoch": "traceUrl",
+}
 # Context keys newer than the ones the pipeline knows about.
 FUTURE_CONTEXT_KEY = "shield_v2_score"
+
+# --- rarer step types ----------------------------------------------------------------------
+VIDEO_UPSCALER_MODEL = "urn:air:other:upscaler:civitai:147759@1593123"
+COMFY_IMAGE = "urn:air:comfy:image:civitai:1002@2025.11"
+TRACE_HOST = "https://orchestration.simulator.invalid/v2/consumer/traces"
+# (ai-toolkit ecosystem, base model AIR when the ecosystem takes one, model variant) a LoRA
+# is trained on; `ltx2` trains a video LoRA (video samples).
+TRAINING_BASES = (
+    ("sdxl", "urn:air:sdxl:checkpoint:civitai:101055@128078", None),
+    ("flux1", None, "dev"),
+    ("ltx2", None, None),
+)
+NODEPACKS = (
+    "urn:air:comfy:nodepack:github:ltdrdata/ComfyUI-Impact-Pack@8.8.1",
+    "urn:air:comfy:nodepack:github:kijai/ComfyUI-KJNodes@1.1.0",
+    "urn:air:comfy:nodepack:github:cubiq/ComfyUI_IPAdapter_plus@2.0.0",
+)
+CHAT_MODELS = ("urn:air:qwen3:llm:civitai:1:qwen3-8b", "gpt-4o-mini", "mistral-small-3.2")
+LYRICS = "[verse]\nneon rain on the window\n[chorus]\nwe keep on dreaming"
+# Labels / policies the prompt moderation steps score (illustrative names).
+XGUARD_LABELS = ("csam", "minor", "nsfw", "violence", "hate", "self_harm")
+SHIELDSTRAL_POLICIES = ("sexual_minors", "sexual", "violence", "hate", "self_harm")
+MINOR_AGE_LABELS = ("0-2", "3-9", "10-12", "13-17")
+ADULT_AGE_LABELS = ("18-24", "25-34", "35-44", "45-54", "55+")

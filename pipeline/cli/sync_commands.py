@@ -26,6 +26,7 @@ from pipeline.core.settings import Settings
 from pipeline.fetch import archive
 from pipeline.fetch.windows import day_range, nightly_dates, utc_today
 from pipeline.lake.ledger import Ledger, WindowRow
+from pipeline.lake.store import Lake
 from pipeline.runs.sync import Progress as SyncProgress
 from pipeline.runs.sync import WindowResult, rebuild_range, sync_range, window_locked
 from pipeline.warehouse.publish import PublishResult, publish_warehouse
@@ -200,7 +201,7 @@ def _finish(console: Console, results: Sequence[WindowResult], settings: Setting
     """Publish the warehouse (the good windows are worth publishing even when one failed)
     and exit 1 if any window failed."""
     _published(console, publish_warehouse(settings))
-    failed = [r for r in results if r.status != "complete"]
+    failed = [r for r in results if r.status not in ("complete", "partial")]
     if failed:
         days = ", ".join(str(r.window_date) for r in failed)
         raise click.ClickException(
@@ -233,7 +234,19 @@ def _client(settings: Settings) -> Any:
     f"[default: {defaults.DEFAULT_LOOKBACK_DAYS}].",
 )
 @click.option("--no-jobs", is_flag=True, help="Skip job enrichment (scan scores, providers).")
-def sync(date_from: str | None, date_to: str | None, lookback: int | None, no_jobs: bool) -> None:
+@click.option(
+    "--allow-shrink",
+    is_flag=True,
+    help="Accept a re-synced day that came back with less than half of the workflows the "
+    "ledger recorded for it (refused by default: the previous data is kept).",
+)
+def sync(
+    date_from: str | None,
+    date_to: str | None,
+    lookback: int | None,
+    no_jobs: bool,
+    allow_shrink: bool,
+) -> None:
     """Sync UTC days from the API into the lake, then publish the warehouse.
 
     Without dates: the nightly run, yesterday plus --lookback earlier days (late finishers
@@ -249,13 +262,24 @@ def sync(date_from: str | None, date_to: str | None, lookback: int | None, no_jo
         )
     else:
         dates = day_range(first, last or max(first, yesterday))
+    if dates and dates[-1] > utc_today():
+        raise click.UsageError(
+            f"{dates[-1]} is in the future (today is {utc_today()} UTC): sync days up to today."
+        )
     settings = Settings.from_env()
     console = stdout_console()
     with _client(settings) as client:
         reporter = _Reporter(console, len(dates), "syncing")
         with reporter.running():
-            results = sync_range(settings, client, dates, enrich=not no_jobs, on_progress=reporter)
-    _summary(console, results, f"Synced {len(dates)} day(s) into {settings.lake_dir}")
+            results = sync_range(
+                settings,
+                client,
+                dates,
+                enrich=not no_jobs,
+                on_progress=reporter,
+                allow_shrink=allow_shrink,
+            )
+    _summary(console, results, f"Synced {len(dates)} day(s) into {settings.lake_location}")
     _finish(console, results, settings)
 
 
@@ -313,10 +337,7 @@ def status() -> None:
     """The window ledger: which days are synced, when, how many workflows, and the gaps."""
     settings = Settings.from_env()
     console = stdout_console()
-    if not settings.ledger_path.exists():
-        console.print(f"Nothing synced yet in {settings.data_dir}: run `civitai-sync sync`.")
-        return
-    ledger = Ledger(settings.ledger_path)
+    ledger = Ledger(Lake.from_settings(settings))
     rows = ledger.rows()
     if not rows:
         console.print(f"Nothing synced yet in {settings.data_dir}: run `civitai-sync sync`.")
@@ -325,7 +346,7 @@ def status() -> None:
     wide = console.width >= 120
     columns = ["day", "status", "pages", "workflows", "jobs enriched/jobs", "mode", "finished"]
     table = data_table(
-        f"Sync windows ({settings.ledger_path})",
+        f"Sync windows ({ledger.uri})",
         [*columns, "error"] if wide else columns,
         no_wrap=[c for c in columns if c != "jobs enriched/jobs"],
     )
@@ -383,11 +404,9 @@ def _spans(days: Sequence[date]) -> list[str]:
 
 def _check_demo_dir(settings: Settings) -> None:
     """The demo writes simulated days; never into a data dir that holds real syncs."""
-    if not settings.ledger_path.exists():
-        return
     real = [
         r
-        for r in Ledger(settings.ledger_path).rows()
+        for r in Ledger(Lake.from_settings(settings)).rows()
         if not (r.run_id or "").startswith(DEMO_RUN_PREFIX)
     ]
     if real:
@@ -490,9 +509,9 @@ def _where(console: Console, settings: Settings) -> None:
     console.print()
     console.print(Text("Where it is:", style="bold"))
     for label, path in (
-        ("lake (Parquet)", settings.lake_dir),
+        ("lake (Delta Lake)", settings.lake_location),
         ("raw pages", settings.raw_dir),
-        ("ledger", settings.ledger_path),
+        ("ledger", f"{settings.lake_location}/_ledger"),
         ("warehouse", warehouse),
     ):
         console.print(Text(f"  {label:15} {path}"), soft_wrap=True)

@@ -128,3 +128,7 @@ class ModelGraphError(ModelBuildError):
 
 class WarehouseNotFoundError(PipelineError):
     """There is no warehouse to report from yet (or it was built without the SQL models)."""
+
+
+class LakeError(PipelineError):
+    """The lake (Delta tables, raw archive, ledger) could not be read or written."""

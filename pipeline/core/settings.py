@@ -16,6 +16,8 @@ DEFAULT_API_URL = "https://orchestration.civitai.com"
 ENV_TOKEN = "CIVITAI_API_TOKEN"
 ENV_API_URL = "CIVITAI_API_URL"
 ENV_DATA_DIR = "CIVITAI_SYNC_DATA_DIR"
+# A local path or `s3://bucket/prefix`; default DATA_DIR/lake.
+ENV_LAKE_URI = "CIVITAI_SYNC_LAKE_URI"
 DEFAULT_DATA_DIR = "./data"
 
 # Query endpoint default is 100 and no maximum is published; a server that clamps is handled
@@ -85,6 +87,7 @@ class Settings:
     api_url: str = DEFAULT_API_URL
     token: str | None = field(default=None, repr=False)
     data_dir: Path = Path(DEFAULT_DATA_DIR)
+    lake_uri: str | None = None
 
     @classmethod
     def from_env(
@@ -97,11 +100,17 @@ class Settings:
             api_url=merged.get(ENV_API_URL, DEFAULT_API_URL).rstrip("/"),
             token=merged.get(ENV_TOKEN) or None,
             data_dir=Path(merged.get(ENV_DATA_DIR, DEFAULT_DATA_DIR)),
+            lake_uri=merged.get(ENV_LAKE_URI) or None,
         )
 
     @property
     def lake_dir(self) -> Path:
         return self.data_dir / LAKE_DIR
+
+    @property
+    def lake_location(self) -> str:
+        """Where the lake's tables are: CIVITAI_SYNC_LAKE_URI, else DATA_DIR/lake (absolute)."""
+        return self.lake_uri or str(self.lake_dir.resolve())
 
     @property
     def raw_dir(self) -> Path:

@@ -1,18 +1,20 @@
-"""Sync windows: fetch -> archive -> flatten -> publish, one UTC day at a time.
+"""Sync windows: fetch -> archive -> flatten -> lake commits -> ledger, one UTC day at a time.
 
 The same functions back the CLI (`civitai-sync sync/rebuild`) and the Dagster assets.
 
-A window is replaced whole. Its pages go to a fresh archive attempt and its tables to temp
-files beside the lake partitions; only when everything is written are the archive swapped
-in, the lake files renamed over the old ones, and the ledger marked complete. A crash or an
-error at any point before that leaves the previous archive, lake files and ledger counts as
-they were, and the next run of the window starts clean. Re-running a window is idempotent.
+A window is replaced whole. Its pages go to a fresh archive attempt and its tables to staged
+files in the window's own work directory; only when everything is written are the archive
+swapped in, one Delta commit made per table, and the ledger told which files are now the
+window's. The warehouse reads exactly the files the ledger lists for complete windows, so a
+crash or an error at any point leaves what analysts see as it was, and the next run of the
+window starts clean. Re-running a window is idempotent.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
 import threading
 import time
 import uuid
@@ -24,27 +26,38 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pipeline.core import locks
 from pipeline.core.errors import AuthenticationError, PipelineError, WindowError
 from pipeline.core.settings import Settings
+from pipeline.enrich import archive as job_archive
 from pipeline.fetch import archive
 from pipeline.fetch.paging import ExtractResult, PageError, PageSource, extract_window
-from pipeline.fetch.windows import Bounds, Window
+from pipeline.fetch.windows import Bounds, Window, utc_today
 from pipeline.fetch.windows import (
     nightly_dates as nightly_dates,  # re-exported: the contract names it here
 )
 from pipeline.flatten import schemas
 from pipeline.flatten import window as flatten
-from pipeline.flatten.live import LiveFlattener
-from pipeline.lake import partitions as lake
-from pipeline.lake.ledger import Ledger
-from pipeline.runs import enrich
+from pipeline.lake import tables
+from pipeline.lake.ledger import Ledger, WindowRow
+from pipeline.lake.staging import StagedTable, staged_reader
+from pipeline.lake.store import Committed, Lake
+from pipeline.runs import enrich, upgrade
 
 log = logging.getLogger(__name__)
 
 # How long a sync waits for another process that holds the same window before giving up.
 LOCK_TIMEOUT_SECONDS = 120.0
+# A re-synced window whose workflow count falls below this share of the ledger's count is
+# refused (without --allow-shrink): a server that suddenly answers less is far likelier than a
+# day that lost half its workflows, and replacing would delete the good copy.
+SHRINK_RATIO = 0.5
+# Tables whose rows derive from a window's jobs; pruned when a re-sync drops jobs.
+DERIVED_FROM_JOBS = ("job_details", "scan_scores")
 
 
 @dataclass
@@ -61,6 +74,7 @@ class WindowResult:
     retries: int
     seconds: float
     error: str | None = None
+    verdicts: int = 0
 
 
 @dataclass
@@ -101,32 +115,42 @@ def window_locked(settings: Settings, day: date) -> bool:
     return locks.is_locked(_window_lock_path(settings, day))
 
 
-# --------------------------------------------------------------------------- one window
+def window_work_dir(settings: Settings, day: date) -> Path:
+    """Scratch space of the window's sync (staged tables, DuckDB spill). Only the holder of the
+    window's lock uses it, so whatever is there when the lock is taken was left by a killed
+    run and is swept."""
+    return settings.work_dir / f"window-{day.isoformat()}"
 
 
-def _flatten_to_temps(
+def _sweep(settings: Settings, day: date) -> None:
+    archive.recover(settings.raw_dir, day)
+    shutil.rmtree(window_work_dir(settings, day), ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- flatten + commit
+
+
+def _flatten(
     settings: Settings,
     day: date,
     pages: Sequence[Path],
     synced_at: datetime,
-    page_bounds: dict[int, Bounds] | None = None,
+    page_bounds: dict[int, Bounds] | None,
 ) -> tuple[dict[str, Path], flatten.FlattenResult]:
-    temps = _temp_paths(settings, day)
+    work = window_work_dir(settings, day)
+    work.mkdir(parents=True, exist_ok=True)
+    temps = {name: work / f"{name}-{uuid.uuid4().hex}.parquet" for name in schemas.WORKFLOW_TABLES}
     try:
         result = flatten.flatten_pages(
             pages,
             Window(day),
             temps,
             synced_at=synced_at,
-            work_dir=settings.work_dir,
+            work_dir=work / "duckdb",
             page_bounds=page_bounds,
         )
     except duckdb.Error as exc:
-        _remove(temps)
         raise _unflattenable(settings, day, pages, exc) from exc
-    except BaseException:
-        _remove(temps)
-        raise
     return temps, result
 
 
@@ -143,31 +167,9 @@ def _unflattenable(
     )
 
 
-def _finish_flatten(
-    settings: Settings, fetched: _Fetched, pages: Sequence[Path]
-) -> tuple[dict[str, Path], flatten.FlattenResult]:
-    day = fetched.day
-    try:
-        flat = fetched.flattener.finish(pages, fetched.extracted.page_bounds)
-    except duckdb.Error as exc:
-        _remove(fetched.temps)
-        raise _unflattenable(settings, day, pages, exc) from exc
-    return fetched.temps, flat
-
-
-def _temp_paths(settings: Settings, day: date) -> dict[str, Path]:
-    """Fresh temporary lake files, one per workflow table, for the window of `day`."""
-    return {name: lake.temp_path(settings.lake_dir, name, day) for name in schemas.WORKFLOW_TABLES}
-
-
-def _remove(paths: dict[str, Path]) -> None:
-    for path in paths.values():
-        path.unlink(missing_ok=True)
-
-
 def _find_bad_page(settings: Settings, day: date, pages: Sequence[Path]) -> int | None:
     """The first page DuckDB cannot read on its own (only runs after a failure)."""
-    con = flatten.connect(settings.work_dir)
+    con = flatten.connect(window_work_dir(settings, day) / "duckdb")
     try:
         for path in pages:
             try:
@@ -188,14 +190,58 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _publish_lake(settings: Settings, day: date, temps: dict[str, Path]) -> None:
-    for name, temp in temps.items():
-        lake.publish(temp, lake.partition_path(settings.lake_dir, name, day))
+def _commit(
+    settings: Settings, lake: Lake, day: date, temps: dict[str, Path]
+) -> dict[str, Committed]:
+    """One commit per workflow table, then the enrichment rows of jobs that are gone."""
+    commits = {
+        name: lake.replace_window(name, day, staged_reader(path, tables.schema_for(name)))
+        for name, path in temps.items()
+    }
+    job_ids = pq.read_table(temps["jobs"], columns=["job_id"]).column("job_id")
+    commits.update(_prune_derived(settings, lake, day, job_ids))
+    return commits
 
 
-def _cleanup(settings: Settings, day: date) -> None:
-    archive.recover(settings.raw_dir, day)
-    lake.remove_stale_temps(settings.lake_dir, day)
+def _prune_derived(
+    settings: Settings, lake: Lake, day: date, job_ids: pa.ChunkedArray
+) -> dict[str, Committed]:
+    """Replacing a window removes every row derived from it: enrichment rows of jobs that the
+    new copy of the window no longer has are dropped (one commit per table that had any)."""
+    kept_ids = pc.unique(job_ids.combine_chunks())
+    commits = {}
+    for name in DERIVED_FROM_JOBS:
+        if not lake.window_files(name, day):
+            continue
+        staged = StagedTable(window_work_dir(settings, day), tables.schema_for(name), name)
+        dropped = 0
+        try:
+            for batch in lake.batches(name, day):
+                keep = pc.is_in(batch.column("job_id"), value_set=kept_ids)
+                dropped += batch.num_rows - (pc.sum(keep).as_py() or 0)
+                staged.add_batches([batch.filter(keep)])
+            if dropped:
+                commits[name] = lake.replace_window(name, day, staged.opener())
+        finally:
+            staged.discard()
+    return commits
+
+
+def _check_shrink(previous: WindowRow | None, workflows: int, day: date) -> None:
+    if previous is None or not previous.published or not previous.workflows:
+        return
+    if workflows >= previous.workflows * SHRINK_RATIO:
+        return
+    raise WindowError(
+        f"window {day}: the server now returns {workflows} workflows where the last good sync "
+        f"kept {previous.workflows}; refused to replace the day (below {SHRINK_RATIO:.0%}). If "
+        "workflows really were deleted, run again with --allow-shrink; the previous data is "
+        "kept.",
+        window=day.isoformat(),
+    )
+
+
+# --------------------------------------------------------------------------- one window
 
 
 @dataclass
@@ -210,9 +256,6 @@ class _Fetched:
     attempt: Path
     extracted: ExtractResult
     stack: contextlib.ExitStack
-    # Already flattening the pages into `temps` as they arrived.
-    flattener: LiveFlattener
-    temps: dict[str, Path]
 
 
 class _Cancelled(Exception):
@@ -220,7 +263,7 @@ class _Cancelled(Exception):
 
 
 def _failure(
-    settings: Settings, day: date, exc: Exception, started: float, run_id: str | None
+    settings: Settings, day: date, exc: BaseException, started: float, run_id: str | None
 ) -> WindowError:
     """The WindowError for `exc`, recorded in the ledger (the window's data is untouched)."""
     if isinstance(exc, WindowError):
@@ -239,10 +282,19 @@ def _failure(
         error = WindowError(
             f"window {day} failed: {type(exc).__name__}: {_short(exc)}", window=day.isoformat()
         )
-    Ledger(settings.ledger_path).fail(
-        day, str(error), seconds=time.monotonic() - started, run_id=run_id
-    )
+    with contextlib.suppress(Exception):  # the original failure is the one to report
+        Ledger(Lake.from_settings(settings)).fail(
+            day, str(error), seconds=time.monotonic() - started, run_id=run_id
+        )
     return error
+
+
+def _refuse_future(day: date) -> None:
+    if day > utc_today():
+        raise WindowError(
+            f"window {day} is in the future (today is {utc_today()} UTC); pick days up to today.",
+            window=day.isoformat(),
+        )
 
 
 def _fetch(
@@ -255,174 +307,169 @@ def _fetch(
     force_mode: str | None = None,
 ) -> _Fetched:
     """Phase 1: take the window's lock and archive its pages into a fresh attempt."""
+    _refuse_future(day)
     stack = contextlib.ExitStack()
     started = time.monotonic()
     try:
         stack.enter_context(window_lock(settings, day))
         started = time.monotonic()
-        _cleanup(settings, day)
-        Ledger(settings.ledger_path).start(day, run_id=run_id)
+        _sweep(settings, day)
+        stack.callback(shutil.rmtree, window_work_dir(settings, day), True)
+        Ledger(Lake.from_settings(settings)).start(day, run_id=run_id)
         attempt = archive.new_attempt_dir(settings.raw_dir, day)
         stack.callback(archive.discard, attempt)
-        temps = _temp_paths(settings, day)
-        fetched_at = datetime.now(UTC)
-        flattener = LiveFlattener(
-            Window(day), temps, synced_at=fetched_at, work_dir=settings.work_dir
-        )
-        stack.callback(_remove, temps)
-        stack.callback(flattener.abort)
         before = _retries(client)
         try:
             extracted = extract_window(
-                _as_source(client),
-                Window(day),
-                attempt,
-                on_page=on_page,
-                force_mode=force_mode,
-                fetched_at=fetched_at,
-                on_archived=flattener.add,
-                on_restart=flattener.restart,
+                client, Window(day), attempt, on_page=on_page, force_mode=force_mode
             )
         except Exception as exc:
             raise _failure(settings, day, exc, started, run_id) from exc
-        return _Fetched(
-            day,
-            run_id,
-            started,
-            _retries(client) - before,
-            attempt,
-            extracted,
-            stack,
-            flattener,
-            temps,
-        )
+        return _Fetched(day, run_id, started, _retries(client) - before, attempt, extracted, stack)
     except BaseException:
         stack.close()
         raise
 
 
-def _publish(settings: Settings, fetched: _Fetched) -> WindowResult:
-    """Phase 2: flatten the attempt, swap in the archive and the lake files, mark complete."""
+def _manifest(fetched: _Fetched) -> archive.Manifest:
+    extracted = fetched.extracted
+    return archive.Manifest(
+        window_date=fetched.day.isoformat(),
+        filter_mode=extracted.filter_mode,
+        pages=extracted.pages,
+        items_seen=extracted.items_seen,
+        items_in_window=extracted.items_in_window,
+        fetched_at=extracted.fetched_at.isoformat(),
+        finished_at=extracted.finished_at.isoformat(),
+        run_id=fetched.run_id,
+        request={k: v for k, v in extracted.request.items() if k != "cursor"},
+        chains=extracted.chains,
+        page_bounds={
+            str(page): [lo.isoformat(), hi.isoformat()]
+            for page, (lo, hi) in extracted.page_bounds.items()
+        },
+    )
+
+
+def _publish(settings: Settings, fetched: _Fetched, *, allow_shrink: bool = False) -> WindowResult:
+    """Phase 2: flatten the attempt, check it, swap in the archive, commit, record."""
     day, extracted = fetched.day, fetched.extracted
+    lake = Lake.from_settings(settings)
+    ledger = Ledger(lake)
     with fetched.stack:
         try:
             pages = archive.page_files(fetched.attempt)
-            temps, flat = _finish_flatten(settings, fetched, pages)
-            try:
-                archive.write_manifest(
-                    fetched.attempt,
-                    archive.Manifest(
-                        window_date=day.isoformat(),
-                        filter_mode=extracted.filter_mode,
-                        pages=extracted.pages,
-                        items_seen=extracted.items_seen,
-                        items_in_window=extracted.items_in_window,
-                        fetched_at=extracted.fetched_at.isoformat(),
-                        finished_at=extracted.finished_at.isoformat(),
-                        run_id=fetched.run_id,
-                        request={k: v for k, v in extracted.request.items() if k != "cursor"},
-                        chains=extracted.chains,
-                        page_bounds={
-                            str(page): [lo.isoformat(), hi.isoformat()]
-                            for page, (lo, hi) in extracted.page_bounds.items()
-                        },
-                    ),
-                )
-                archive.publish_attempt(settings.raw_dir, day, fetched.attempt)
-                _publish_lake(settings, day, temps)
-            finally:
-                for temp in temps.values():
-                    temp.unlink(missing_ok=True)
+            temps, flat = _flatten(
+                settings, day, pages, extracted.fetched_at, extracted.page_bounds
+            )
+            if not allow_shrink:
+                _check_shrink(ledger.get(day), flat.rows["workflows"], day)
+            archive.write_manifest(fetched.attempt, _manifest(fetched))
+            archive.publish_attempt(settings.raw_dir, day, fetched.attempt)
+            commits = _commit(settings, lake, day, temps)
             result = _result(
                 day,
-                "complete",
+                _status(day),
                 extracted.pages,
                 flat,
                 extracted.filter_mode,
                 fetched.retries,
                 time.monotonic() - fetched.started,
             )
-            Ledger(settings.ledger_path).complete(
-                day, **_ledger_counts(result), run_id=fetched.run_id
+            ledger.complete(
+                day,
+                tables=commits,
+                partial=result.status == "partial",
+                run_id=fetched.run_id,
+                **_ledger_counts(result),
             )
             return result
         except Exception as exc:
             raise _failure(settings, day, exc, fetched.started, fetched.run_id) from exc
 
 
+def _status(day: date) -> str:
+    """Today's window is still growing: published, but never `complete`."""
+    return "partial" if day >= utc_today() else "complete"
+
+
 def _abandon(settings: Settings, fetched: _Fetched, reason: str) -> None:
     """A fetched window that will not be published (the run stopped): say so, unlock."""
     with fetched.stack:
-        Ledger(settings.ledger_path).fail(
+        Ledger(Lake.from_settings(settings)).fail(
             fetched.day, f"window {fetched.day}: not published: {reason}", run_id=fetched.run_id
         )
 
 
 def sync_window(
     settings: Settings,
-    client: Any,
+    client: PageSource,
     window_date: date,
     *,
     run_id: str | None = None,
     on_page: Callable[[int, int], None] | None = None,
     force_mode: str | None = None,
+    allow_shrink: bool = False,
 ) -> WindowResult:
     """Fetch, archive, flatten and publish one window; raises WindowError on failure.
 
     `client` is an OrchestrationClient (anything with its `fetch_workflow_page`; its `stats`
-    give the retry count). On failure the window's previous archive and lake files stay, and
+    give the retry count). On failure the window's previous archive and lake data stay, and
     the ledger records the error.
     """
+    upgrade.upgrade(settings)
     fetched = _fetch(
         settings, client, window_date, run_id=run_id, on_page=on_page, force_mode=force_mode
     )
-    return _publish(settings, fetched)
+    return _publish(settings, fetched, allow_shrink=allow_shrink)
 
 
 def rebuild_window(settings: Settings, window_date: date) -> WindowResult:
     """Re-flatten a window from its raw archive (no API call) and publish it."""
     day = window_date
-    ledger = Ledger(settings.ledger_path)
+    lake = Lake.from_settings(settings)
+    ledger = Ledger(lake)
     with window_lock(settings, day):
         started = time.monotonic()
-        _cleanup(settings, day)
-        directory = archive.archive_dir(settings.raw_dir, day)
-        pages = archive.page_files(directory)
-        manifest = archive.read_manifest(directory)
-        if not pages or manifest is None:
-            raise WindowError(
-                f"window {day}: no raw archive under {directory}; fetch it with "
-                f"`civitai-sync sync --from {day} --to {day}`.",
-                window=day.isoformat(),
-            )
-        previous = ledger.get(day)
+        _sweep(settings, day)
         try:
-            temps, flat = _flatten_to_temps(
-                settings, day, pages, manifest.fetched_at_dt, manifest.bounds()
+            directory = archive.archive_dir(settings.raw_dir, day)
+            pages = archive.page_files(directory)
+            manifest = archive.read_manifest(directory)
+            if not pages or manifest is None:
+                raise WindowError(
+                    f"window {day}: no raw archive under {directory}; fetch it with "
+                    f"`civitai-sync sync --from {day} --to {day}`.",
+                    window=day.isoformat(),
+                )
+            previous = ledger.get(day)
+            try:
+                temps, flat = _flatten(
+                    settings, day, pages, manifest.fetched_at_dt, manifest.bounds()
+                )
+                commits = _commit(settings, lake, day, temps)
+            except WindowError as exc:
+                ledger.fail(day, str(exc), seconds=time.monotonic() - started)
+                raise
+            result = _result(
+                day,
+                _status(day),
+                manifest.pages,
+                flat,
+                manifest.filter_mode,
+                (previous.retries or 0) if previous else 0,
+                time.monotonic() - started,
             )
-        except WindowError as exc:
-            ledger.fail(day, str(exc), seconds=time.monotonic() - started)
-            raise
-        try:
-            _publish_lake(settings, day, temps)
+            ledger.complete(
+                day,
+                tables=commits,
+                partial=result.status == "partial",
+                run_id=manifest.run_id,
+                **_ledger_counts(result),
+            )
+            return result
         finally:
-            for temp in temps.values():
-                temp.unlink(missing_ok=True)
-        result = _result(
-            day,
-            "complete",
-            manifest.pages,
-            flat,
-            manifest.filter_mode,
-            (previous.retries or 0) if previous else 0,
-            time.monotonic() - started,
-        )
-        ledger.complete(day, **_ledger_counts(result), run_id=manifest.run_id)
-        return result
-
-
-def _as_source(client: Any) -> PageSource:
-    return client
+            shutil.rmtree(window_work_dir(settings, day), ignore_errors=True)
 
 
 def _retries(client: Any) -> int:
@@ -452,6 +499,7 @@ def _result(
         filter_mode=mode,
         retries=retries,
         seconds=round(seconds, 3),
+        verdicts=rows.get("moderation_verdicts", 0),
     )
 
 
@@ -463,6 +511,7 @@ def _ledger_counts(result: WindowResult) -> dict[str, Any]:
         "jobs": result.jobs,
         "blobs": result.blobs,
         "transactions": result.transactions,
+        "verdicts": result.verdicts,
         "filter_mode": result.filter_mode,
         "retries": result.retries,
         "seconds": result.seconds,
@@ -488,10 +537,11 @@ def default_enricher(settings: Settings) -> Iterator[Enricher]:
 
 def _is_auth_failure(exc: BaseException) -> bool:
     seen = 0
-    while exc is not None and seen < 5:
-        if isinstance(exc, AuthenticationError):
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        if isinstance(current, AuthenticationError):
             return True
-        exc = exc.__cause__  # type: ignore[assignment]
+        current = current.__cause__
         seen += 1
     return False
 
@@ -505,6 +555,7 @@ def sync_range(
     on_progress: Callable[[Progress], None] | None = None,
     enricher: Enricher | None = None,
     run_id: str | None = None,
+    allow_shrink: bool = False,
 ) -> list[WindowResult]:
     """Sync each day in turn; a failed window is reported and the others still run.
 
@@ -514,9 +565,12 @@ def sync_range(
     stays that of one window).
 
     With `enrich`, each completed window's jobs are then enriched (`enricher`, by default
-    `pipeline.runs.enrich.enrich_window` when that module exists). A 401 stops the whole range:
-    every other window would fail the same way.
+    `pipeline.runs.enrich.enrich_window`). A 401 stops the whole range: every other window
+    would fail the same way.
     """
+    for day in dates:
+        _refuse_future(day)
+    upgrade.upgrade(settings)
     run_id = run_id or f"sync-{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
     results: list[WindowResult] = []
     cancel = threading.Event()
@@ -543,8 +597,9 @@ def sync_range(
         try:
             for index, day in enumerate(dates):
                 assert pending is not None
+                failure = ""
                 try:
-                    fetched = pending.result()
+                    fetched: _Fetched | None = pending.result()
                 except WindowError as exc:
                     if _is_auth_failure(exc):
                         pending = None
@@ -558,7 +613,7 @@ def sync_range(
                     report(failed_result(day, failure))
                     continue
                 try:
-                    result = _publish(settings, fetched)
+                    result = _publish(settings, fetched, allow_shrink=allow_shrink)
                 except WindowError as exc:
                     report(failed_result(day, str(exc)))
                     continue
@@ -585,6 +640,7 @@ def rebuild_range(
 ) -> list[WindowResult]:
     """Rebuild each day from the raw archive; with `enrichment`, also its job_details and
     scan_scores from raw/jobs/ where that archive exists."""
+    upgrade.upgrade(settings)
     results = []
     for day in dates:
         try:
@@ -602,5 +658,4 @@ def rebuild_range(
 
 
 def _has_job_archive(settings: Settings, day: date) -> bool:
-    directory = settings.raw_dir / "jobs" / f"date={day.isoformat()}"
-    return directory.is_dir() and any(directory.iterdir())
+    return job_archive.archive_path(settings.raw_dir, day).exists()

@@ -37,7 +37,8 @@ Columns = Mapping[str, Sequence[tuple[str, str]]]
 CORE_DESCRIPTIONS = {
     **tables.DESCRIPTIONS,
     "jobs": tables.DESCRIPTIONS["jobs"]
-    + " The warehouse adds the enrichment columns of `job_details`.",
+    + " The warehouse presents it with the enrichment of `job_details` (sql/core/jobs.sql); "
+    "reason and blocked_reason fall back to the v1 event's.",
     "sync_windows": "The sync ledger: one row per UTC day window with its status and counts.",
 }
 LAYER_TITLES = {
@@ -124,17 +125,17 @@ def render(models: Sequence[SqlModel], columns: Columns) -> str:
 def _source_types(table: str) -> dict[str, str]:
     """Arrow type of each column where the core table gets it from: a lake table, the
     job_details columns joined onto `jobs`, or the ledger for `sync_windows`."""
-    from pipeline.warehouse import publish as warehouse
+    from pipeline.warehouse.views import SYNC_WINDOWS_SCHEMA
 
     lake = tables.all_schemas()
     if table == "sync_windows":
-        return {f.name: f"{f.type} (ledger)" for f in warehouse.SYNC_WINDOWS_SCHEMA}
+        return {f.name: f"{f.type} (ledger)" for f in SYNC_WINDOWS_SCHEMA}
     types = {f.name: str(f.type) for f in lake.get(table, pa.schema([]))}
-    if table == "jobs" and "job_details" in lake:
+    if table == "jobs":
         details = lake["job_details"]
-        for column, source in warehouse.JOB_ENRICHMENT:
-            if source in details.names:
-                types[column] = f"{details.field(source).type} (job_details.{source})"
+        for column in details:
+            name = "enriched_at" if column.name == "fetched_at" else column.name
+            types.setdefault(name, f"{column.type} (job_details.{column.name})")
     return types
 
 

@@ -5,6 +5,13 @@ One model per file, named after the table it creates: `sql/<layer>/<name>.sql` h
 
     -- purpose: one line saying what the table is for
     -- grain: the columns that identify one row, comma-separated
+    -- materialized: view | incremental | table   (optional)
+
+How a model is kept: a `view` is computed when it is read (staging, marts, whole-history
+reports: nothing is copied); an `incremental` model (the default when the grain starts with
+`day` or `window_date`) is a table whose rows of the days that changed are recomputed at each
+publish, so a nightly run costs the changed days, not the history; a `table` is rebuilt whole.
+An incremental model is rebuilt whole when its SQL, its parameters or its kind changed.
 
 Dependencies are not listed by hand. DuckDB's own parser (`json_serialize_sql`) turns each file
 into a syntax tree, and every base table it reads (CTE names excluded) is a dependency: either
@@ -15,11 +22,14 @@ editing a file.
 
 from __future__ import annotations
 
+import graphlib
+import hashlib
 import importlib.resources
 import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -32,6 +42,9 @@ from pipeline.warehouse.sql_parse import NAME, display_path, parse_file
 # The repo's top-level sql/ folder, installed inside the package as `pipeline.sql`.
 SQL_DIR = Path(str(importlib.resources.files("pipeline.sql")))
 LAYERS = ("staging", "intermediate", "marts", "reports")
+# sql/core/<table>.sql: how a core table is presented in the warehouse when it is more than
+# its lake table (read by the publish, not a model).
+CORE_LAYER = "core"
 CORE_TABLES = (*tables.SCHEMAS, "sync_windows")
 # The warehouse's own record of what was built, with which parameters (read by the reports).
 CATALOG_TABLE = "sql_models"
@@ -71,6 +84,7 @@ class SqlModel:
     source_deps: tuple[str, ...]
     params: tuple[str, ...]
     notes: str = ""
+    materialized: str = "view"
 
     @property
     def display_path(self) -> str:
@@ -84,8 +98,9 @@ class ModelResult:
 
     name: str
     layer: str
-    rows: int
+    rows: int | None  # None for a view (counting would read the whole lake)
     seconds: float
+    days: int | None = None  # days recomputed; None when built whole
 
 
 def discover_models(sql_dir: Path | None = None) -> list[SqlModel]:
@@ -102,6 +117,7 @@ def discover_models(sql_dir: Path | None = None) -> list[SqlModel]:
         parsed = [
             parse_file(con, path, reserved)
             for path in sorted(Path(sql_dir or SQL_DIR).glob("*/*.sql"))
+            if path.parent.name != CORE_LAYER
         ]
     finally:
         con.close()
@@ -139,6 +155,7 @@ def discover_models(sql_dir: Path | None = None) -> list[SqlModel]:
                 source_deps=tuple(sorted(t for t in item.tables if t in CORE_TABLES)),
                 params=item.params,
                 notes=item.notes,
+                materialized=item.materialized,
             )
         )
     return toposort(models)
@@ -154,40 +171,29 @@ def toposort(models: Sequence[SqlModel]) -> list[SqlModel]:
     """
     by_name = {m.name: m for m in models}
     layer_rank = {layer: i for i, layer in enumerate(LAYERS)}
-
-    def key(m: SqlModel) -> tuple[int, str]:
-        return (layer_rank.get(m.layer, len(LAYERS)), m.name)
-
-    waiting = {m.name: {d for d in m.model_deps if d in by_name} for m in models}
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter(
+        {m.name: {d for d in m.model_deps if d in by_name} for m in models}
+    )
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        cycle = list(reversed(exc.args[1]))
+        raise ModelGraphError(
+            "SQL models depend on each other in a cycle: "
+            + " -> ".join(by_name[n].display_path for n in cycle)
+            + ". Break it by reading from a lower layer.",
+            model=cycle[0],
+            path=str(by_name[cycle[0]].path),
+        ) from None
     ordered: list[SqlModel] = []
-    while waiting:
-        ready = sorted((by_name[n] for n, deps in waiting.items() if not deps), key=key)
-        if not ready:
-            cycle = _find_cycle(waiting)
-            raise ModelGraphError(
-                "SQL models depend on each other in a cycle: "
-                + " -> ".join(by_name[n].display_path for n in cycle)
-                + ". Break it by reading from a lower layer.",
-                model=cycle[0],
-                path=str(by_name[cycle[0]].path),
-            )
-        for model in ready:
-            ordered.append(model)
-            del waiting[model.name]
-        for deps in waiting.values():
-            deps.difference_update(m.name for m in ready)
+    while sorter.is_active():
+        ready = sorted(
+            (by_name[n] for n in sorter.get_ready()),
+            key=lambda m: (layer_rank.get(m.layer, len(LAYERS)), m.name),
+        )
+        ordered.extend(ready)
+        sorter.done(*(m.name for m in ready))
     return ordered
-
-
-def _find_cycle(waiting: Mapping[str, set[str]]) -> list[str]:
-    """A cycle among models that all still wait on each other, as a closed path (a -> b -> a)."""
-    start = min(waiting)
-    path = [start]
-    while True:
-        step = min(waiting[path[-1]])
-        if step in path:
-            return [*path[path.index(step) :], step]
-        path.append(step)
 
 
 def resolve_params(params: Mapping[str, object] | None = None) -> dict[str, object]:
@@ -209,21 +215,25 @@ def build_models(
     con: duckdb.DuckDBPyConnection,
     models: Sequence[SqlModel] | None = None,
     params: Mapping[str, object] | None = None,
+    *,
+    changed_days: Sequence[date] | None = None,
 ) -> list[ModelResult]:
-    """Create or replace each model's table, upstream first, in one transaction.
+    """Create or refresh each model, upstream first, in one transaction.
 
     Args:
-        con: a writable connection to the warehouse being built (core tables already loaded).
+        con: a writable connection to the warehouse being published (core views in place).
         models: the models to build; all of `sql/` when None. Models they read that are not in
             the list must already exist.
         params: SQL parameters, overlaid on DEFAULT_PARAMS (e.g. {"csam_threshold": 40}).
+        changed_days: the days whose lake data changed since the warehouse was last published:
+            incremental models recompute only these days' rows. None rebuilds everything.
 
     Returns:
         One ModelResult per model, in build order.
 
     Raises:
         ModelBuildError: a model failed; the message names its file and DuckDB's error. Nothing
-            of this call is kept: every table built before the failure is rolled back.
+            of this call is kept: every change made before the failure is rolled back.
     """
     ordered = discover_models() if models is None else toposort(models)
     bound = resolve_params(params)
@@ -241,13 +251,147 @@ def build_models(
     con.begin()
     try:
         _ensure_catalog(con)
+        previous = _catalog_state(con)
         for model in ordered:
-            results.append(_build_one(con, model, bound))
+            used = {p: bound[p] for p in model.params}
+            state = _state(model, used)
+            unchanged = previous.get(model.name) == state
+            if unchanged and model.materialized == "view" and _relation_kind(con, model.name):
+                # A view reads its inputs by name when it is queried: same SQL, nothing to do.
+                results.append(ModelResult(model.name, model.layer, None, 0.0))
+                continue
+            days = changed_days if unchanged else None
+            results.append(_build_one(con, model, used, state, days))
     except BaseException:
         con.rollback()
         raise
     con.commit()
     return results
+
+
+def _state(model: SqlModel, used: Mapping[str, object]) -> str:
+    """What a built model depends on besides the data: its SQL, parameters and kind."""
+    text = json.dumps([model.sql, model.materialized, used], sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _catalog_state(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    rows = con.execute(f"select name, state from {CATALOG_TABLE}").fetchall()
+    return {name: state for name, state in rows if state}
+
+
+def _relation_kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
+    row = con.execute(
+        "select table_type from information_schema.tables "
+        "where table_schema = 'main' and table_name = ?",
+        [name],
+    ).fetchone()
+    if row is None:
+        return None
+    return "view" if row[0] == "VIEW" else "table"
+
+
+def _day_column(con: duckdb.DuckDBPyConnection, model: SqlModel) -> str:
+    columns = {row[0] for row in con.execute(f"describe {model.name}").fetchall()}
+    for candidate in ("day", "window_date"):
+        if candidate in columns:
+            return candidate
+    raise ModelBuildError(
+        f"{model.display_path} is incremental but has no `day` or `window_date` column to "
+        "recompute by; add one or declare `-- materialized: view`.",
+        model=model.name,
+        path=str(model.path),
+    )
+
+
+def _materialize(
+    con: duckdb.DuckDBPyConnection, model: SqlModel, days: Sequence[date] | None
+) -> int | None:
+    """Build or refresh one model; its row count (None for a view)."""
+    kind = "view" if model.materialized == "view" else "table"
+    existing = _relation_kind(con, model.name)
+    if existing is not None and existing != kind:
+        con.execute(f"drop {existing} {model.name}")
+        existing = None
+    if kind == "view":
+        con.execute(f"create or replace view {model.name} as\n{model.sql}")
+        return None
+    if model.materialized == "table" or existing is None or days is None:
+        con.execute(f"create or replace table {model.name} as\n{model.sql}")
+    elif days:
+        column = _day_column(con, model)
+        # Restricting the core views to the changed days keeps the recompute to their files;
+        # the outer filter keeps only those days' rows whatever the model reads.
+        con.execute("set variable civitai_sync_days = ?::DATE[]", [sorted(days)])
+        try:
+            con.execute(
+                f"delete from {model.name} where {column} in (select unnest(?::DATE[]))",
+                [sorted(days)],
+            )
+            con.execute(
+                f"insert into {model.name} select * from (\n{model.sql}\n) "
+                f"where {column} in (select unnest(?::DATE[]))",
+                [sorted(days)],
+            )
+        finally:
+            con.execute("reset variable civitai_sync_days")
+    row = con.execute(f"select count(*) from {model.name}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _build_one(
+    con: duckdb.DuckDBPyConnection,
+    model: SqlModel,
+    used: Mapping[str, object],
+    state: str,
+    days: Sequence[date] | None,
+) -> ModelResult:
+    started = time.perf_counter()
+    try:
+        rows = _materialize(con, model, days)
+    except duckdb.OutOfMemoryException as exc:
+        raise ModelBuildError(
+            f"SQL model {model.display_path} ran out of DuckDB's memory budget: {exc}. The "
+            "published warehouse was not changed. Raise WAREHOUSE_MEMORY_LIMIT in "
+            "pipeline/warehouse/publish.py where the machine has the memory.",
+            model=model.name,
+            path=str(model.path),
+        ) from exc
+    except duckdb.Error as exc:
+        raise ModelBuildError(
+            f"SQL model {model.display_path} failed to build: {exc}. Fix the SQL in that file "
+            "and run again.",
+            model=model.name,
+            path=str(model.path),
+        ) from exc
+    seconds = time.perf_counter() - started
+    con.execute(f"delete from {CATALOG_TABLE} where name = ?", [model.name])
+    con.execute(
+        f"insert into {CATALOG_TABLE} values "
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp, ?, ?)",
+        [
+            model.name,
+            model.layer,
+            model.display_path,
+            model.description,
+            list(model.grain),
+            list(model.deps),
+            json.dumps(used, sort_keys=True),
+            model.sql,
+            rows,
+            seconds,
+            model.materialized,
+            state,
+        ],
+    )
+    incremental = model.materialized == "incremental" and days is not None
+    return ModelResult(
+        name=model.name,
+        layer=model.layer,
+        rows=rows,
+        seconds=seconds,
+        days=len(days) if incremental and days is not None else None,
+    )
 
 
 def models_using(models: Iterable[SqlModel], param: str) -> set[str]:
@@ -272,8 +416,8 @@ def built_models(con: duckdb.DuckDBPyConnection) -> list[SqlModel]:
     """
     try:
         rows = con.execute(
-            f"select name, layer, path, description, grain, deps, params_json, sql "
-            f"from {CATALOG_TABLE}"
+            f"select name, layer, path, description, grain, deps, params_json, sql, "
+            f"coalesce(materialized, 'table') from {CATALOG_TABLE}"
         ).fetchall()
     except duckdb.CatalogException:
         return []
@@ -290,54 +434,11 @@ def built_models(con: duckdb.DuckDBPyConnection) -> list[SqlModel]:
             model_deps=tuple(d for d in deps if d in names),
             source_deps=tuple(d for d in deps if d not in names),
             params=tuple(sorted(json.loads(params_json or "{}"))),
+            materialized=materialized,
         )
-        for name, layer, path, description, grain, deps, params_json, sql in rows
+        for name, layer, path, description, grain, deps, params_json, sql, materialized in rows
     ]
     return toposort(models)
-
-
-def _build_one(
-    con: duckdb.DuckDBPyConnection, model: SqlModel, params: Mapping[str, object]
-) -> ModelResult:
-    started = time.perf_counter()
-    try:
-        con.execute(f"create or replace table {model.name} as\n{model.sql}")
-        row = con.execute(f"select count(*) from {model.name}").fetchone()
-    except duckdb.OutOfMemoryException as exc:
-        raise ModelBuildError(
-            f"SQL model {model.display_path} ran out of DuckDB's memory budget: {exc}. The "
-            "published warehouse was not changed. Raise WAREHOUSE_MEMORY_LIMIT in "
-            "pipeline/warehouse.py where the machine has the memory.",
-            model=model.name,
-            path=str(model.path),
-        ) from exc
-    except duckdb.Error as exc:
-        raise ModelBuildError(
-            f"SQL model {model.display_path} failed to build: {exc}. Fix the SQL in that file "
-            "and run again.",
-            model=model.name,
-            path=str(model.path),
-        ) from exc
-    rows = int(row[0]) if row else 0
-    seconds = time.perf_counter() - started
-    used = {p: params[p] for p in model.params}
-    con.execute(f"delete from {CATALOG_TABLE} where name = ?", [model.name])
-    con.execute(
-        f"insert into {CATALOG_TABLE} values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, current_timestamp)",
-        [
-            model.name,
-            model.layer,
-            model.display_path,
-            model.description,
-            list(model.grain),
-            list(model.deps),
-            json.dumps(used, sort_keys=True),
-            model.sql,
-            rows,
-            seconds,
-        ],
-    )
-    return ModelResult(name=model.name, layer=model.layer, rows=rows, seconds=seconds)
 
 
 def _ensure_catalog(con: duckdb.DuckDBPyConnection) -> None:
@@ -354,7 +455,9 @@ def _ensure_catalog(con: duckdb.DuckDBPyConnection) -> None:
             sql varchar,
             row_count bigint,
             seconds double,
-            built_at timestamp with time zone
+            built_at timestamp with time zone,
+            materialized varchar,
+            state varchar
         )
         """
     )

@@ -20,7 +20,9 @@ import duckdb
 from pipeline.core.errors import ModelBuildError
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_HEADER = re.compile(r"^--\s*(purpose|grain)\s*:\s*(.*?)\s*$")
+_HEADER = re.compile(r"^--\s*(purpose|grain|materialized)\s*:\s*(.*?)\s*$")
+# How a model is kept in the warehouse (see pipeline.warehouse.models).
+MATERIALIZATIONS = ("view", "incremental", "table")
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class ParsedFile:
     tables: frozenset[str]
     params: tuple[str, ...]
     notes: str
+    materialized: str = "view"
 
 
 def display_path(path: Path) -> str:
@@ -74,6 +77,13 @@ def parse_file(con: duckdb.DuckDBPyConnection, path: Path, reserved: Collection[
     grain = tuple(col.strip() for col in header["grain"].split(","))
     if not all(NAME.match(col) for col in grain):
         raise fail(f"`-- grain:` must list column names, got {header['grain']!r}.")
+    tables: set[str] = set()
+    params: set[str] = set()
+    materialized = header.get("materialized") or _default_materialization(grain)
+    if materialized not in MATERIALIZATIONS:
+        raise fail(
+            f"`-- materialized:` must be one of {', '.join(MATERIALIZATIONS)}, got {materialized!r}."
+        )
     row = con.execute("select json_serialize_sql(?)", [sql]).fetchone()
     tree = json.loads(row[0]) if row else {}
     if tree.get("error"):
@@ -81,9 +91,11 @@ def parse_file(con: duckdb.DuckDBPyConnection, path: Path, reserved: Collection[
     statements = tree.get("statements", [])
     if len(statements) != 1:
         raise fail(f"a model is exactly one select statement, found {len(statements)}.")
-    tables: set[str] = set()
-    params: set[str] = set()
     _walk(statements[0], frozenset(), tables, params, fail)
+    if params and materialized == "view":
+        # A view would read the parameters of the connection that queries it, which an analyst's
+        # has not set: a model with parameters keeps the rows they were built with.
+        materialized = "table"
     return ParsedFile(
         name=name,
         path=path,
@@ -94,7 +106,14 @@ def parse_file(con: duckdb.DuckDBPyConnection, path: Path, reserved: Collection[
         tables=frozenset(tables),
         params=tuple(sorted(params)),
         notes=" ".join(notes),
+        materialized=materialized,
     )
+
+
+def _default_materialization(grain: tuple[str, ...]) -> str:
+    """A model whose rows are keyed by day first is kept as a table updated day by day; any
+    other model is a view computed when it is read."""
+    return "incremental" if grain and grain[0] in ("day", "window_date") else "view"
 
 
 def _parse_error(sql: str, tree: Mapping[str, Any]) -> str:

@@ -9,7 +9,7 @@ blobs as (
 ),
 
 jobs as (
-    select * from int_jobs
+    select * from stg_jobs
 ),
 
 steps as (

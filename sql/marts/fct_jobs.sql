@@ -6,7 +6,11 @@
 with
 
 jobs as (
-    select * from int_jobs
+    select * from stg_jobs
+),
+
+job_details as (
+    select * from stg_job_details
 ),
 
 steps as (
@@ -58,7 +62,11 @@ final as (
         jobs.reason,
         jobs.blocked_reason,
         jobs.blocked_reason is not null as is_blocked,
-        jobs.enrichment_status,
+        case
+            when coalesce(job_details.found, jobs.enriched_at is not null) then 'enriched'
+            when job_details.found = false then 'not_found'
+            else 'pending'
+        end as enrichment_status,
         jobs.job_type,
         jobs.provider,
         jobs.service_providers,
@@ -90,6 +98,7 @@ final as (
         vlm.vlm_labels,
         steps.prompt
     from jobs
+    left join job_details on job_details.job_id = jobs.job_id
     left join steps on steps.workflow_id = jobs.workflow_id and steps.step_name = jobs.step_name
     left join workflows on workflows.workflow_id = jobs.workflow_id
     left join csam on csam.job_id = jobs.job_id

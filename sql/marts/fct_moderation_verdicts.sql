@@ -9,7 +9,7 @@ verdicts as (
 ),
 
 jobs as (
-    select * from int_jobs
+    select * from stg_jobs
 ),
 
 workflows as (

@@ -8,7 +8,7 @@ scan_scores as (
 ),
 
 jobs as (
-    select * from int_jobs
+    select * from stg_jobs
 ),
 
 steps as (

@@ -1,5 +1,6 @@
 -- purpose: every job a moderator must review: its highest hive_csam_score is at or above the csam_threshold parameter.
 -- grain: job_id
+-- materialized: incremental
 -- Newest first. csam_scores lists the score of each output item (percent), csam_score_max is their
 -- maximum; vlm_labels lists the hive_vlm_summary items; created_at is the workflow's creation time.
 with

@@ -1,6 +1,5 @@
--- purpose: outcome of each v1 job lookup: found or 404, provider, last event, priority, prompt classification, reasons.
+-- purpose: outcome of each v1 job lookup: found or 404, fetch time, claim duration.
 -- grain: job_id
--- The freshest lookup of a job wins.
 with
 
 source as (
@@ -22,30 +21,9 @@ final as (
         window_date,
         fetched_at,
         found,
-        job_type,
-        provider,
-        worker_id,
-        last_event_type,
-        last_event_at,
-        is_final,
-        retry_attempt,
-        job_duration_seconds,
         claim_duration_seconds,
-        cost,
-        priority,
-        priority_json,
-        service_providers,
-        nullif(trim(reason), '') as reason,
-        nullif(trim(blocked_reason), '') as blocked_reason,
-        prompt_sexual,
-        prompt_young,
-        prompt_cr,
-        prompt_scan,
-        csam_score_max,
         prompt_classification_json,
-        params_json,
-        result_json,
-        context_json
+        result_json
     from deduped
 )
 

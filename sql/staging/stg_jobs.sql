@@ -1,6 +1,6 @@
--- purpose: jobs as embedded in workflow steps, one row per job id, with statuses lower-cased.
+-- purpose: jobs with their enrichment from the v1 job endpoint (provider, last event, priority, prompt classification, reasons).
 -- grain: job_id
--- reason and blocked_reason are what the workflow says about the job; int_jobs adds the v1 job's.
+-- reason / blocked_reason: the workflow's word on the job, else the v1 event context's (see sql/core/jobs.sql).
 with
 
 source as (
@@ -8,10 +8,11 @@ source as (
 ),
 
 deduped as (
+    -- the freshest enrichment wins when a job id shows up twice
     select *
     from source
     qualify row_number() over (
-        partition by job_id order by window_date desc, workflow_id, step_name
+        partition by job_id order by enriched_at desc nulls last, window_date desc
     ) = 1
 ),
 
@@ -31,7 +32,25 @@ final as (
         queue_start_at,
         queue_complete_at,
         nullif(trim(reason), '') as reason,
-        nullif(trim(blocked_reason), '') as blocked_reason
+        nullif(trim(blocked_reason), '') as blocked_reason,
+        job_type,
+        provider,
+        service_providers,
+        worker_id,
+        priority,
+        last_event_type,
+        last_event_at,
+        is_final,
+        retry_attempt,
+        job_duration_seconds,
+        prompt_sexual,
+        prompt_young,
+        prompt_cr,
+        prompt_scan,
+        csam_score_max,
+        params_json,
+        context_json,
+        enriched_at
     from deduped
 )
 

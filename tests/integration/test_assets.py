@@ -13,7 +13,6 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 
 from assets.checks import ALL_CHECKS
@@ -22,7 +21,10 @@ from assets.ingest import ingest_window
 from assets.resources import DataDirResource, ModelParamsResource, OrchestrationApiResource
 from assets.schedules import warehouse_after_sync
 from assets.warehouse import MODELS, build_warehouse
+from pipeline.core.settings import Settings
 from pipeline.fetch import archive
+from pipeline.lake.ledger import Ledger
+from pipeline.lake.store import Lake
 from simulator import SimulatorConfig, SimulatorServer
 
 TOKEN = "sim-secret-7c1d0e5a"
@@ -93,7 +95,7 @@ def metadata(result: dg.ExecuteInProcessResult, key: str) -> dict[str, object]:
 
 
 def parquet(data_dir: Path, table: str, day: date) -> list[dict]:
-    return pq.read_table(data_dir / "lake" / table / f"date={day}" / "data.parquet").to_pylist()
+    return Lake.from_settings(Settings(data_dir=data_dir)).read(table, [day]).to_pylist()
 
 
 def truth_workflows(sim_server, day: date) -> list[dict]:
@@ -142,14 +144,15 @@ def test_lake_matches_the_simulator(lake_runs, sim_server, data_dir):
             assert sim_server.account.job(row["job_id"]) is not None
 
 
-def test_ingest_and_enrichment_metadata(lake_runs, sim_server):
+def test_ingest_and_enrichment_metadata(lake_runs, sim_server, data_dir):
     for day, result in lake_runs.items():
         truth = truth_workflows(sim_server, day)
         workflows = metadata(result, "workflows")
         assert workflows["workflows"] == len(truth) == workflows["rows"]
         assert workflows["pages"] >= 1
         assert workflows["filter_mode"] in ("server", "client")
-        assert str(workflows["parquet_path"]).endswith(f"workflows/date={day}/data.parquet")
+        row = Ledger(Lake.from_settings(Settings(data_dir=data_dir))).get(day)
+        assert workflows["delta_version"] == row.tables["workflows"].version
         details = metadata(result, "job_details")
         assert details["jobs_looked_up"] == details["rows"] > 0
         assert details["jobs_failed"] == 0

@@ -16,7 +16,9 @@ The document (OpenAPI 3.1, i.e. JSON Schema 2020-12) cannot be used as is:
 * Patterns use .NET named groups `(?<name>...)`; Python's `re` needs `(?P<name>...)`.
 
 Formats are checked with a small checker (date-time with .NET's 0-7 fractional digits,
-TimeSpan `date-span`, absolute `uri`), because jsonschema skips them unless told.
+`date-span`, absolute `uri`), because jsonschema skips them unless told. A `date-span` is a
+.NET TimeSpan (`00:20:00`, `1.00:00:00`: what the real sample shows) or an ISO-8601 duration
+(`PT20M`: what the developer docs describe); the simulator serves both.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ import pytest
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from simulator import Faults
+from simulator import Faults, SimulatedAccount, SimulatorConfig
 from simulator.vocab import FUTURE_FIELDS, FUTURE_STEP_TYPE
-from tests.support.simulated import STEP_TYPES
+from tests.support.simulated import DOCUMENTED_STEP_TYPES, STEP_TYPES
 
 SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "failed_workflow_redacted.json"
@@ -168,6 +170,7 @@ SpecValidator = jsonschema.validators.extend(jsonschema.Draft202012Validator, {D
 
 _DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,7})?(Z|[+-]\d{2}:\d{2})$")
 _TIME_SPAN = re.compile(r"^-?(\d+\.)?\d{1,2}:\d{2}:\d{2}(\.\d{1,7})?$")
+_ISO_DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 
 
 def _format_checker() -> jsonschema.FormatChecker:
@@ -179,7 +182,9 @@ def _format_checker() -> jsonschema.FormatChecker:
 
     @checker.checks("date-span")
     def _date_span(value: object) -> bool:
-        return not isinstance(value, str) or bool(_TIME_SPAN.match(value))
+        if not isinstance(value, str):
+            return True
+        return bool(_TIME_SPAN.match(value) or _ISO_DURATION.match(value))
 
     @checker.checks("uri")
     def _uri(value: object) -> bool:
@@ -243,9 +248,11 @@ def without_known_deviations(workflow: dict[str, Any]) -> dict[str, Any]:
     """The workflow minus what the simulator adds *because* the real API does it and the
     document does not describe it:
 
-    * fields newer than the document (`FUTURE_FIELDS`) on workflows, steps and blobs;
+    * fields newer than the document (`FUTURE_FIELDS`) on workflows, steps, blobs (at any
+      depth of an output) and training epochs;
     * image blobs shaped like the real sample's (no `type`, `nsfwLevel`, `jobId` although the
-      document requires `type`): given `type: image` here.
+      document requires `type`): given `type: image` here. A transcode output is a blob
+      without `type` by the document itself and stays as it is.
 
     Unknown step `$type`s need no change (the dispatcher checks their base fields only).
     """
@@ -254,14 +261,28 @@ def without_known_deviations(workflow: dict[str, Any]) -> dict[str, Any]:
     for step in doc.get("steps") or ():
         step.pop(FUTURE_FIELDS["step"], None)
         output = step.get("output")
-        if not isinstance(output, dict):
-            continue
-        for value in output.values():
-            for blob in value if isinstance(value, list) else [value]:
-                if isinstance(blob, dict) and "available" in blob and "id" in blob:
-                    blob.pop(FUTURE_FIELDS["blob"], None)
-                    blob.setdefault("type", "image")
+        if isinstance(output, dict):
+            for epoch in output.get("epochs") or ():
+                if isinstance(epoch, dict):
+                    epoch.pop(FUTURE_FIELDS["epoch"], None)
+            for blob in _nested_blobs(output, top=True):
+                blob.pop(FUTURE_FIELDS["blob"], None)
+                blob.setdefault("type", "image")
     return doc
+
+
+def _nested_blobs(node: Any, *, top: bool = False) -> Iterator[dict[str, Any]]:
+    """Objects with a string `id` and `available` anywhere below `node` (`node` itself
+    only when it is not the output: a transcode output is a blob of its own kind)."""
+    if isinstance(node, dict):
+        if not top and isinstance(node.get("id"), str) and "available" in node:
+            yield node
+            return
+        for value in node.values():
+            yield from _nested_blobs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _nested_blobs(value)
 
 
 # --- fixtures ------------------------------------------------------------------------------
@@ -381,11 +402,7 @@ def test_hidden_mature_content_conforms(client: httpx.Client) -> None:
 
 
 def _blobs(step: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    output = step.get("output") or {}
-    for value in output.values():
-        for item in value if isinstance(value, list) else [value]:
-            if isinstance(item, dict) and "available" in item and "id" in item:
-                yield item
+    yield from _nested_blobs(step.get("output"))
 
 
 def test_the_last_page_omits_next_which_the_document_requires(client: httpx.Client) -> None:
@@ -533,3 +550,88 @@ def test_dates_in_served_documents_use_dotnet_precision(server: Any) -> None:
         digits.add(len(frac) - 1 if frac else 0)
     assert 0 in digits or 1 in digits or 2 in digits
     assert 3 in digits and 7 in digits
+
+
+# --- every step type, input and output -----------------------------------------------------
+@cache
+def _default_steps() -> dict[str, list[dict[str, Any]]]:
+    """The default account's steps (3 days x 200 workflows, all finished), by `$type`."""
+    account = SimulatedAccount(SimulatorConfig(running_share=0))
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for day in account.days:
+        for workflow in account.workflows(day):
+            for step in without_known_deviations(workflow)["steps"]:
+                by_type.setdefault(step["$type"], []).append(step)
+    return by_type
+
+
+@cache
+def _io_components(step_type: str) -> tuple[Any, Any]:
+    """The schemas the document gives one step type's `input` and `output`: a component
+    name, or the inline schema itself (`imageUpload`'s input is a plain string)."""
+    spec = json.loads((SCHEMA_DIR / "orchestration-openapi.json").read_text())
+    components = spec["components"]["schemas"]
+    target = components["WorkflowStep"]["discriminator"]["mapping"][step_type]
+    props, _required, _closed = _flatten(target[len(_REF) :], components)
+    out: list[Any] = []
+    for key in ("input", "output"):
+        schema = props[key]
+        while "allOf" in schema and len(schema["allOf"]) == 2:  # base `{}` merged with the type's
+            schema = schema["allOf"][1]
+        ref = schema.get("$ref", "")
+        out.append(ref[len(_REF) :] if ref.startswith(_REF) else schema)
+    return out[0], out[1]
+
+
+def _errors_against(schema: Any, instance: Any) -> list[str]:
+    if isinstance(schema, str):
+        return errors(schema, instance)
+    return [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(instance)]
+
+
+@pytest.mark.parametrize("step_type", sorted(DOCUMENTED_STEP_TYPES))
+def test_each_step_type_serves_inputs_and_outputs_its_schema_accepts(step_type: str) -> None:
+    steps = _default_steps().get(step_type, [])
+    produced = [s for s in steps if s.get("output") is not None]
+    assert produced, f"the default account has no {step_type} step with an output"
+    input_schema, output_schema = _io_components(step_type)
+    for step in steps:
+        assert errors("WorkflowStep", step) == [], (step["name"], step_type)
+        assert _errors_against(input_schema, step["input"]) == []
+        if "output" in step:
+            assert _errors_against(output_schema, step["output"]) == []
+
+
+def test_the_io_schemas_are_the_types_own_and_not_rubber_stamps() -> None:
+    assert _io_components("training") == ("TrainingInput", "TrainingOutput")
+    assert _io_components("imageUpload")[0] == {
+        "type": "string",
+        "description": "The workflow's input.",
+    }
+    training = next(s for s in _default_steps()["training"] if "output" in s)
+    broken = copy.deepcopy(training["output"])
+    broken["epochs"][0]["samples"][0].pop("id")
+    assert errors("TrainingOutput", broken)
+    assert _errors_against(_io_components("imageUpload")[0], {"url": "x"})
+    transcode = next(s for s in _default_steps()["transcode"] if "output" in s)
+    assert errors("TranscodeOutput", {**transcode["output"], "type": "video"})  # not a Blob
+
+
+def test_the_default_account_covers_every_step_type() -> None:
+    config = SimulatorConfig()
+    assert (config.days, config.workflows_per_day) == (3, 200)
+    account = SimulatedAccount(config)
+    seen = {s["$type"] for day in account.days for w in account.workflows(day) for s in w["steps"]}
+    assert seen >= STEP_TYPES, sorted(STEP_TYPES - seen)
+    assert len(DOCUMENTED_STEP_TYPES) == 45
+
+
+def test_timeouts_in_every_form_conform() -> None:
+    timeouts = {s["timeout"] for steps in _default_steps().values() for s in steps}
+    assert {"00:20:00", "1.00:00:00"} <= timeouts
+    assert any(t.startswith("PT") for t in timeouts) and "P1D" in timeouts
+    step = next(s for s in _default_steps()["textToImage"] if "output" in s)
+    for good in ("00:20:00", "1.00:00:00", "PT20M", "P1D", "PT1H30M"):
+        assert errors("WorkflowStep", {**step, "timeout": good}) == []
+    for bad in ("20 minutes", "P", "PT", "1:2"):
+        assert errors("WorkflowStep", {**step, "timeout": bad})

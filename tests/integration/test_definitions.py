@@ -37,7 +37,7 @@ def test_groups_kinds_and_partitions(repo):
         node = graph.get(dg.AssetKey(table))
         assert node.group_name == "lake"
         assert node.partitions_def is not None
-        assert "parquet" in node.kinds
+        assert "deltalake" in node.kinds
     warehouse = graph.get(dg.AssetKey("warehouse"))
     assert warehouse.partitions_def is None
     assert set(warehouse.parent_keys) == {dg.AssetKey(t) for t in LAKE_ASSETS}
@@ -91,10 +91,10 @@ def test_asset_checks(repo):
 
 
 def test_jobs_schedules_and_sensors(repo):
-    assert sorted(s.name for s in repo.schedule_defs) == ["nightly_sync"]
+    assert sorted(s.name for s in repo.schedule_defs) == ["nightly_sync", "weekly_maintenance"]
     assert sorted(s.name for s in repo.sensor_defs) == ["warehouse_after_sync"]
     jobs = {j.name for j in repo.get_all_jobs()}
-    assert {"sync_windows_job", "warehouse_job"} <= jobs
+    assert {"sync_windows_job", "warehouse_job", "maintain_job"} <= jobs
     schedule = repo.get_schedule_def("nightly_sync")
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "UTC"

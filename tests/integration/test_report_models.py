@@ -6,10 +6,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from pipeline.core.settings import DEFAULT_CSAM_THRESHOLD
 from pipeline.enrich.job_details import job_rows
+from pipeline.lake import tables
 from pipeline.reports.checks import (
     check_flagged_jobs_over_threshold,
     check_no_null_keys,
@@ -18,7 +20,13 @@ from pipeline.reports.checks import (
     checks_for,
 )
 from pipeline.reports.report import load_report
-from pipeline.warehouse.models import build_models, built_models, discover_models
+from pipeline.warehouse.models import (
+    CORE_LAYER,
+    SQL_DIR,
+    build_models,
+    built_models,
+    discover_models,
+)
 from tests.support.core_tables import insert
 from tests.support.handmade_warehouse import (
     DAY1,
@@ -320,10 +328,49 @@ def test_jobs_carry_the_workflows_reason_else_the_events(con: duckdb.DuckDBPyCon
     )
     assert got == [
         ("ja", None, None, False, "enriched"),
-        ("jb", "Blocked", "ChildReference", True, "enriched"),  # the workflow's word wins
+        ("jb", "Blocked", "ChildReference", True, "enriched"),
         ("jc3", None, None, False, "not_found"),
         ("jd", None, None, False, "pending"),
-        ("jf", "Timeout", None, False, "enriched"),  # only the v1 event said why
+        ("jf", "Timeout", None, False, "enriched"),
+    ]
+
+
+def test_the_core_jobs_view_prefers_the_workflows_reason_to_the_events() -> None:
+    # sql/core/jobs.sql over the lake tables with their real schemas.
+    day = DAY1
+    lake_jobs = pa.Table.from_pylist(
+        [
+            {"job_id": "j1", "workflow_id": "w", "window_date": day, "reason": "Blocked",
+             "blocked_reason": "ChildReference"},
+            {"job_id": "j2", "workflow_id": "w", "window_date": day},
+            {"job_id": "j3", "workflow_id": "w", "window_date": day},
+        ],
+        schema=tables.SCHEMAS["jobs"],
+    )  # fmt: skip
+    lake_details = pa.Table.from_pylist(
+        [
+            {"job_id": "j1", "window_date": day, "reason": "GenerationFailed",
+             "blocked_reason": "Other", "priority": 5.0, "service_providers": ["ValdiAI"]},
+            {"job_id": "j2", "window_date": day, "reason": "Timeout",
+             "blocked_reason": "Bestiality", "provider": "RunPods"},
+        ],
+        schema=tables.SCHEMAS["job_details"],
+    )  # fmt: skip
+    con = duckdb.connect()
+    con.execute("create schema lake")
+    con.register("lake_jobs", lake_jobs)
+    con.register("lake_details", lake_details)
+    con.execute("create table lake.jobs as select * from lake_jobs")
+    con.execute("create table lake.job_details as select * from lake_details")
+    view = (SQL_DIR / CORE_LAYER / "jobs.sql").read_text(encoding="utf-8")
+    got = con.execute(
+        "select job_id, reason, blocked_reason, provider, priority, service_providers "
+        f"from ({view}) order by job_id"
+    ).fetchall()
+    assert got == [
+        ("j1", "Blocked", "ChildReference", None, 5.0, ["ValdiAI"]),  # the workflow's word
+        ("j2", "Timeout", "Bestiality", "RunPods", None, None),  # only the v1 event said why
+        ("j3", None, None, None, None, None),  # not looked up yet
     ]
 
 

@@ -378,7 +378,7 @@ def test_job_reasons_and_priority_match_the_simulators(
     got = {
         r[0]: r[1:]
         for r in con.execute(
-            "select job_id, reason, blocked_reason, priority from int_jobs "
+            "select job_id, reason, blocked_reason, priority from fct_jobs "
             "where enrichment_status = 'enriched'"
         ).fetchall()
     }

@@ -19,6 +19,7 @@ from tests.support.simulated import STEP_TYPES
 TOKEN = "sim-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 REFUNDED = {"failed", "expired", "canceled"}
+RUNNING = {"unassigned", "preparing", "scheduled", "processing"}
 MATURE = {"r", "x", "xxx"}
 DAY0 = date(2026, 11, 1)
 
@@ -61,11 +62,22 @@ def day_params(day: date) -> dict[str, str]:
 
 
 def output_blobs(workflow: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every blob at any depth of the workflow's step outputs."""
     for step in workflow["steps"]:
-        for value in (step.get("output") or {}).values():
-            for item in value if isinstance(value, list) else [value]:
-                if isinstance(item, dict) and "available" in item and "id" in item:
-                    yield item
+        for _path, blob in _walk(step.get("output"), "$"):
+            yield blob
+
+
+def _walk(node: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    if isinstance(node, dict):
+        if isinstance(node.get("id"), str) and "available" in node:
+            yield path, node
+            return
+        for key, value in node.items():
+            yield from _walk(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _walk(value, f"{path}[{i}]")
 
 
 # --- determinism and ground truth ----------------------------------------------------------
@@ -354,7 +366,7 @@ def test_bad_or_missing_token_is_401_without_echoing_it(server: SimulatorServer)
 def test_advance_finishes_running_workflows(make_simulator: Any) -> None:
     sim = make_simulator(seed=9, days=1, workflows_per_day=60, running_share=0.3)
     before = {w["id"]: w for w in sim.account.workflows(DAY0)}
-    running = [w for w in before.values() if w["status"] in ("processing", "scheduled")]
+    running = [w for w in before.values() if w["status"] in RUNNING]
     settled = [w for w in before.values() if w not in running]
     assert len(running) >= 8 and set(sim.account.running_ids()) == {w["id"] for w in running}
     with httpx.Client(base_url=sim.url, headers=AUTH) as c:
@@ -566,7 +578,7 @@ def test_workflow_data_is_varied_like_the_real_api() -> None:
     assert users.most_common(1)[0][1] / len(style_a) > 0.12  # skewed activity
     statuses = Counter(w["status"] for w in workflows)
     assert statuses["succeeded"] / len(workflows) > 0.7
-    assert all(statuses[s] for s in ("failed", "expired", "canceled", "processing", "scheduled"))
+    assert all(statuses[s] for s in ("failed", "expired", "canceled", *RUNNING))
     types = Counter(s["$type"] for w in workflows for s in w["steps"])
     assert set(types) >= STEP_TYPES
     assert any(len(w["steps"]) == 2 for w in workflows)
@@ -586,15 +598,19 @@ def test_workflow_data_is_varied_like_the_real_api() -> None:
         assert {t["accountType"] for t in txns} <= set(w["currencies"])
 
     blobs = [b for w in workflows for b in output_blobs(w)]
-    assert all(re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{26}\.(jpeg|png|mp4)", b["id"]) for b in blobs)
+    assert all(re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{26}\.[a-z0-9]{2,11}", b["id"]) for b in blobs)
     assert all("?sig=" in b["url"] for b in blobs if "url" in b)
     assert any("type" not in b and "nsfwLevel" not in b and "jobId" not in b for b in blobs)
     assert {b.get("nsfwLevel") for b in blobs} >= {"pg", "pg13", "r", "x", "xxx"}
     assert any(b.get("blockedReason") for b in blobs)
-    assert len({b["id"] for b in blobs}) == len(blobs)
+    for w in workflows:  # a blob is listed once per workflow; output-cache hits share ids
+        ids = [b["id"] for b in output_blobs(w)]
+        assert len(ids) == len(set(ids))
+    assert len({b["id"] for b in blobs}) < len(blobs)
     steps = [s for w in workflows for s in w["steps"]]
-    assert {s["timeout"] for s in steps} >= {"00:20:00", "01:00:00"}
-    inputs = [s["input"] for s in steps]
+    assert {s["timeout"] for s in steps} >= {"00:20:00", "01:00:00", "1.00:00:00", "PT20M"}
+    inputs = [s["input"] for s in steps if isinstance(s["input"], dict)]
+    assert any(isinstance(s["input"], str) for s in steps)  # imageUpload's input
     assert any(str(i.get("model", "")).startswith("urn:air:") for i in inputs)
     assert any("?sig=" in orjson.dumps(i).decode() for i in inputs)
     fractional = Counter(len(w["createdAt"][20:-1]) for w in workflows)
@@ -616,17 +632,18 @@ def test_job_contexts_cover_every_shape_a_consumer_must_survive() -> None:
     assert any(c is None for c in contexts)
     assert any(isinstance(c, dict) and "hive_csam_score" not in c for c in contexts)
     forms = Counter(type(c["hive_csam_score"]).__name__ for c in with_scan)
-    assert forms["str"] > 0.9 * len(with_scan) and forms["float"] and forms["list"]
+    assert forms["str"] > 0.8 * len(with_scan) and forms["float"] and forms["list"]
     assert any(c["hive_csam_score"] == "n/a" for c in with_scan)
     assert any(FUTURE_CONTEXT_KEY in c for c in with_scan)
-    pattern = re.compile(r"^\d{1,3}\.\d{2} %(, \d{1,3}\.\d{2} %)*$")
+    # A space or a no-break space before `%`.
+    pattern = re.compile(r"^\d{1,3}\.\d{2}[ \u00a0]%(, \d{1,3}\.\d{2}[ \u00a0]%)*$")
     strings = [
         c["hive_csam_score"]
         for c in with_scan
         if isinstance(c["hive_csam_score"], str) and c["hive_csam_score"] != "n/a"
     ]
     assert all(pattern.match(s) for s in strings)
-    high = [s for s in strings if max(float(x.rstrip(" %")) for x in s.split(", ")) >= 50]
+    high = [s for s in strings if max(float(x[:-1]) for x in s.split(", ")) >= 50]
     assert 0.005 < len(high) / len(strings) < 0.08
     assert all(
         re.fullmatch(r"(PG|PG13|R|X|XXX), (No_Child|Child)", c["hive_vlm_summary"])

@@ -20,7 +20,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -31,8 +30,8 @@ from pipeline.core.errors import PipelineError, WindowError
 from pipeline.core.settings import Settings
 from pipeline.fetch import archive
 from pipeline.flatten import schemas
-from pipeline.lake import partitions as lake
 from pipeline.lake.ledger import Ledger
+from pipeline.lake.store import Lake
 from pipeline.runs.sync import rebuild_window, sync_range, sync_window
 from pipeline.warehouse.publish import publish_warehouse
 from simulator import Faults, SimulatorServer
@@ -109,8 +108,16 @@ def run_sync(server: SimulatorServer, data_dir: Path, days: Iterable[date] | Non
         return sync_range(settings, client, list(days or server.account.days), enrich=False)
 
 
+def lake_of(data_dir: Path) -> Lake:
+    return Lake.from_settings(Settings(data_dir=data_dir))
+
+
+def ledger_of(data_dir: Path) -> Ledger:
+    return Ledger(lake_of(data_dir))
+
+
 def lake_table(data_dir: Path, table: str, day: date) -> pa.Table:
-    return pq.read_table(lake.partition_path(data_dir / "lake", table, day))
+    return lake_of(data_dir).read(table, [day])
 
 
 def snapshot(data_dir: Path, days: Iterable[date], *, drop: tuple[str, ...] = ("synced_at",)):
@@ -184,7 +191,7 @@ def assert_matches_truth(server: SimulatorServer, data_dir: Path, days: Iterable
 def no_leftovers(data_dir: Path) -> None:
     raw = data_dir / "raw" / "workflows"
     assert not [p.name for p in raw.iterdir() if p.name.startswith(".")]
-    assert not list((data_dir / "lake").rglob(".data-*"))
+    assert not list((data_dir / ".tmp").glob("window-*"))
 
 
 @pytest.fixture
@@ -202,7 +209,7 @@ def test_three_days_match_the_ground_truth_exactly(server, tmp_path: Path) -> No
     assert all(r.pages >= 3 for r in results)  # 60 workflows at <= 25 a page
     assert_matches_truth(server, tmp_path, server.account.days)
     no_leftovers(tmp_path)
-    rows = Ledger(tmp_path / "ledger.sqlite").rows()
+    rows = ledger_of(tmp_path).rows()
     assert [(r.window_date, r.status, r.workflows) for r in rows] == [
         (d, "complete", PER_DAY) for d in server.account.days
     ]
@@ -285,7 +292,8 @@ def test_an_archive_of_gzip_pages_still_rebuilds(server, tmp_path: Path) -> None
     assert {p.suffix for p in archive.page_files(directory)} == {".gz"}
     for table in schemas.WORKFLOW_TABLES:
         # The rebuild must recreate the window from the gzip pages alone.
-        lake.partition_path(tmp_path / "lake", table, day).unlink()
+        lake_of(tmp_path).drop_window(table, day)
+        assert lake_table(tmp_path, table, day).num_rows == 0
     rebuild_window(settings_for(server, tmp_path), day)
     assert snapshot(tmp_path, server.account.days, drop=()) == before
 
@@ -318,7 +326,7 @@ def test_a_malformed_page_fails_only_its_window_and_keeps_the_previous_data(
     assert snapshot(tmp_path, days, drop=()) == before  # this window and the others intact
     no_leftovers(tmp_path)
 
-    row = Ledger(settings.ledger_path).get(days[1])
+    row = ledger_of(settings.data_dir).get(days[1])
     assert row.status == "failed" and "page 2" in row.error and row.workflows == PER_DAY
     env = {"CIVITAI_SYNC_DATA_DIR": str(tmp_path)}
     shown = CliRunner().invoke(cli, ["status"], env=env)
@@ -328,7 +336,7 @@ def test_a_malformed_page_fails_only_its_window_and_keeps_the_previous_data(
     server.faults.malformed_pages = frozenset()
     with client_for(server) as client:
         assert sync_window(settings, client, days[1]).status == "complete"
-    assert Ledger(settings.ledger_path).get(days[1]).error is None
+    assert ledger_of(settings.data_dir).get(days[1]).error is None
 
 
 def test_a_reader_holding_the_warehouse_open_never_breaks_a_publish(server, tmp_path: Path) -> None:
@@ -531,7 +539,7 @@ def test_demo_command_syncs_the_simulator_and_says_where(tmp_path: Path) -> None
     assert "Warehouse published" in shown.output
     assert "duckdb " + str(tmp_path / "demo" / "warehouse.duckdb") in shown.output
     assert "make dev" in shown.output
-    rows = Ledger(tmp_path / "demo" / "ledger.sqlite").rows()
+    rows = ledger_of(tmp_path / "demo").rows()
     assert [r.workflows for r in rows] == [15, 15]
     # The reports name the synced days, and the run ends with the page written and its path.
     assert f"{rows[0].window_date} .. {rows[-1].window_date}" in shown.output
@@ -540,8 +548,9 @@ def test_demo_command_syncs_the_simulator_and_says_where(tmp_path: Path) -> None
     assert shown.output.rstrip().endswith(str(page))
 
     # A data dir that holds a real sync is refused.
-    Ledger(tmp_path / "demo" / "ledger.sqlite").complete(
+    ledger_of(tmp_path / "demo").complete(
         date(2020, 1, 1),
+        tables={},
         pages=1,
         workflows=1,
         steps=1,
@@ -656,7 +665,7 @@ def test_a_full_disk_while_archiving_fails_the_window_and_keeps_the_previous_dat
     assert str(days[0]) in str(failure.value) and "No space left" in str(failure.value)
     assert snapshot(tmp_path, days, drop=()) == before
     no_leftovers(tmp_path)
-    assert Ledger(settings.ledger_path).get(days[0]).status == "failed"
+    assert ledger_of(settings.data_dir).get(days[0]).status == "failed"
 
     monkeypatch.setattr(archive, "write_page", real_write)
     with client_for(busy) as client:

@@ -59,33 +59,26 @@ def load_core_tables(con: duckdb.DuckDBPyConnection) -> None:
         ("303-f", "$0", DAY2, 0, "textToImage", "expired", None),
     ))  # fmt: skip
     fetched = at(DAY2, 80_000)
-    # The embedded jobs, then what the v1 job endpoint said about them (enrichment).
-    insert(con, "jobs", rows(
-        "job_id workflow_id step_name window_date status reason blocked_reason",
-        ("ja", "101-a", "$0", DAY1, "succeeded", None, None),
-        ("jb", "101-b", "$0", DAY1, "failed", "Blocked", "ChildReference"),
-        ("jc1", "202-c", "$0", DAY1, "succeeded", None, None),
-        ("jc2", "202-c", "$0", DAY1, "succeeded", None, None),
-        ("jc3", "202-c", "$1", DAY1, "succeeded", None, None),
-        ("jd", "abc-d", "$0", DAY1, "processing", None, None),
-        ("jf", "303-f", "$0", DAY2, "expired", None, None),
-    ))  # fmt: skip
-    details = rows(
-        "job_id workflow_id found provider csam_score_max"
-        " prompt_sexual prompt_young prompt_scan prompt_cr reason",
-        ("ja", "101-a", True, "ValdiAI", 50.0, True, True, False, False, None),
-        # the workflow's own reason for jb wins over the event's
-        ("jb", "101-b", True, "ValdiAI", 49.99, False, False, True, False, "GenerationFailed"),
-        ("jc1", "202-c", True, "RunPods", 99.5, False, False, False, False, None),
-        ("jc2", "202-c", True, "RunPods", None, False, False, False, False, None),
+    # `jobs` as the warehouse presents it: the embedded jobs with their v1 enrichment, and the
+    # reason the workflow gives, else the one of the v1 event (sql/core/jobs.sql).
+    jobs = rows(
+        "job_id workflow_id step_name window_date status reason blocked_reason provider"
+        " csam_score_max prompt_sexual prompt_young prompt_scan prompt_cr enriched_at",
+        ("ja", "101-a", "$0", DAY1, "succeeded", None, None, "ValdiAI", 50.0, True, True, False, False, fetched),
+        ("jb", "101-b", "$0", DAY1, "failed", "Blocked", "ChildReference", "ValdiAI", 49.99, False, False, True, False, fetched),
+        ("jc1", "202-c", "$0", DAY1, "succeeded", None, None, "RunPods", 99.5, False, False, False, False, fetched),
+        ("jc2", "202-c", "$0", DAY1, "succeeded", None, None, "RunPods", None, False, False, False, False, fetched),
         # the v1 endpoint answered 404 for jc3; jd was never looked up
-        ("jc3", "202-c", False, None, None, None, None, None, None, None),
-        ("jf", "303-f", True, "ValdiAI", 80.0, False, False, False, False, "Timeout"),
+        ("jc3", "202-c", "$1", DAY1, "succeeded", None, None, None, None, None, None, None, None, fetched),
+        ("jd", "abc-d", "$0", DAY1, "processing", None, None, None, None, None, None, None, None, None),
+        ("jf", "303-f", "$0", DAY2, "expired", "Timeout", None, "ValdiAI", 80.0, False, False, False, False, fetched),
     )  # fmt: skip
-    window = {"101": DAY1, "202": DAY1, "303": DAY2}
-    for row in details:
-        row.update(window_date=window[row["workflow_id"][:3]], fetched_at=fetched)
-    insert(con, "job_details", details)
+    insert(con, "jobs", jobs)
+    insert(con, "job_details", [
+        {"job_id": j["job_id"], "workflow_id": j["workflow_id"], "window_date": j["window_date"],
+         "found": j["job_id"] != "jc3", "provider": j["provider"], "fetched_at": fetched}
+        for j in jobs if j["job_id"] != "jd"
+    ])  # fmt: skip
     insert(con, "scan_scores", rows(
         "job_id workflow_id window_date score_name item_index score label value_text",
         ("ja", "101-a", DAY1, "hive_csam_score", 0, 0.0, None, "0.00 %"),

@@ -1,5 +1,5 @@
-"""Lake partitions and the raw archive: atomic replacement, typed empty files, cleanup of
-what a killed process left."""
+"""The Delta lake and the raw archive: a window replaced by one commit per table, typed
+columns, concurrent writers, and cleanup of what a killed process left."""
 
 from __future__ import annotations
 
@@ -10,20 +10,21 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 
 from pipeline.fetch import archive
 from pipeline.flatten import schemas
-from pipeline.lake import partitions as lake
+from pipeline.lake.store import ConcurrentWriteError, Lake, columns_id
 
 DAY = date(2026, 4, 2)
 
 
-def txn_table(n: int, amount: int = 5) -> pa.Table:
+def txn_table(n: int, amount: int = 5, day: date = DAY) -> pa.Table:
     return pa.table(
         {
             "workflow_id": [f"1-{i}" for i in range(n)],
             "txn_index": pa.array([0] * n, pa.int32()),
-            "window_date": pa.array([DAY] * n, pa.date32()),
+            "window_date": pa.array([day] * n, pa.date32()),
             "txn_type": ["debit"] * n,
             "amount": pa.array([amount] * n, pa.int64()),
             "account_type": ["blue"] * n,
@@ -32,15 +33,27 @@ def txn_table(n: int, amount: int = 5) -> pa.Table:
     )
 
 
-def test_partition_is_replaced_whole(tmp_path: Path) -> None:
-    final = lake.replace_partition(tmp_path, "transactions", DAY, txn_table(3))
-    assert final == tmp_path / "transactions" / "date=2026-04-02" / "data.parquet"
-    assert lake.read_partition(tmp_path, "transactions", DAY).num_rows == 3
-    lake.replace_partition(tmp_path, "transactions", DAY, txn_table(1, amount=9))
-    table = lake.read_partition(tmp_path, "transactions", DAY)
+def test_a_window_is_replaced_whole_by_one_commit(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    first = lake.replace_window("transactions", DAY, txn_table(3))
+    other = lake.replace_window(
+        "transactions", date(2026, 4, 3), txn_table(2, day=date(2026, 4, 3))
+    )
+    second = lake.replace_window("transactions", DAY, txn_table(1, amount=9))
+    assert second.version == first.version + 2 == other.version + 1
+    assert second.rows == 1 and len(second.files) == 1
+    assert second.files[0].startswith("window_date=2026-04-02/")
+    table = lake.read("transactions", [DAY])
     assert table.column("amount").to_pylist() == [9]
-    # Only the published file is left: no temp file lingers after a replace.
-    assert [p.name for p in final.parent.iterdir()] == ["data.parquet"]
+    assert lake.read("transactions").num_rows == 3  # the other window is untouched
+    # The replaced file is still on disk (for readers of the older snapshot) but not live.
+    assert (tmp_path / "transactions" / first.files[0]).exists()
+    assert lake.window_files("transactions", DAY) == second.files
+    # Delta readers see the same rows at the latest version, and the old ones at the first.
+    delta = DeltaTable(str(tmp_path / "transactions"))
+    assert delta.version() == second.version
+    delta.load_as_version(first.version)
+    assert sorted(delta.to_pyarrow_table().column("amount").to_pylist()) == [5, 5, 5]
 
 
 def test_written_files_carry_the_explicit_schema(tmp_path: Path) -> None:
@@ -57,24 +70,28 @@ def test_written_files_carry_the_explicit_schema(tmp_path: Path) -> None:
         ]
     )
     data = data.set_column(2, "txn_index", data.column("txn_index").cast(pa.int64()))
-    path = lake.replace_partition(tmp_path, "transactions", DAY, data)
-    assert pq.read_schema(path).equals(schemas.TRANSACTIONS)
+    lake = Lake(str(tmp_path))
+    committed = lake.replace_window("transactions", DAY, data)
+    written = pq.read_schema(tmp_path / "transactions" / committed.files[0])
+    # The partition column lives in the directory name, as Delta Lake wants it.
+    expected = [f for f in schemas.TRANSACTIONS if f.name != "window_date"]
+    assert [(f.name, f.type) for f in written] == [(f.name, f.type) for f in expected]
+    assert committed.columns_id == columns_id(f.name for f in expected)
+    assert lake.read("transactions").schema.equals(schemas.TRANSACTIONS)
 
 
-def test_an_empty_window_still_gets_a_typed_file(tmp_path: Path) -> None:
-    assert lake.read_partition(tmp_path, "workflows", DAY) is None  # never synced
-    temp = lake.temp_path(tmp_path, "workflows", DAY)
-    lake.write_empty(temp, schemas.WORKFLOWS)
-    lake.publish(temp, lake.partition_path(tmp_path, "workflows", DAY))
-    table = lake.read_partition(tmp_path, "workflows", DAY)
-    assert table is not None and table.num_rows == 0  # synced, no rows
-    assert table.schema.equals(schemas.WORKFLOWS)
-    assert lake.partition_days(tmp_path, "workflows") == [DAY]
+def test_an_empty_window_replaces_the_old_rows_with_none(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    assert lake.read("workflows", [DAY]).num_rows == 0  # never synced
+    lake.replace_window("transactions", DAY, txn_table(2))
+    committed = lake.replace_window("transactions", DAY, schemas.TRANSACTIONS.empty_table())
+    assert committed.rows == 0 and committed.files == ()
+    assert lake.read("transactions", [DAY]).num_rows == 0
 
 
-def test_a_reader_never_sees_a_half_written_partition(tmp_path: Path) -> None:
-    lake.replace_partition(tmp_path, "transactions", DAY, txn_table(1000, amount=1))
-    path = lake.partition_path(tmp_path, "transactions", DAY)
+def test_a_reader_never_sees_a_half_written_window(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    lake.replace_window("transactions", DAY, txn_table(1000, amount=1))
     stop = threading.Event()
     seen: set[int] = set()
     errors: list[BaseException] = []
@@ -82,50 +99,102 @@ def test_a_reader_never_sees_a_half_written_partition(tmp_path: Path) -> None:
     def read() -> None:
         while not stop.is_set():
             try:
-                amounts = set(pq.read_table(path).column("amount").to_pylist())
-            except BaseException as exc:  # a torn file would fail to parse
+                amounts = set(lake.read("transactions", [DAY]).column("amount").to_pylist())
+            except BaseException as exc:
                 errors.append(exc)
                 return
-            assert len(amounts) == 1
+            if len(amounts) != 1:
+                errors.append(AssertionError(f"two versions mixed: {amounts}"))
+                return
             seen.update(amounts)
 
     reader = threading.Thread(target=read)
     reader.start()
     try:
-        for amount in range(2, 30):
-            lake.replace_partition(tmp_path, "transactions", DAY, txn_table(1000, amount=amount))
+        for amount in range(2, 15):
+            lake.replace_window("transactions", DAY, txn_table(1000, amount=amount))
     finally:
         stop.set()
         reader.join()
     assert not errors
-    assert seen <= set(range(1, 30))
+    assert seen <= set(range(1, 15))
 
 
-def test_stale_temps_of_a_window_are_removed_and_others_kept(tmp_path: Path) -> None:
-    stale = lake.temp_path(tmp_path, "jobs", DAY)
-    stale.write_bytes(b"half")
-    other_day = lake.temp_path(tmp_path, "jobs", date(2026, 4, 3))
-    other_day.write_bytes(b"someone else's")
-    assert lake.remove_stale_temps(tmp_path, DAY) == 1
-    assert not stale.exists() and other_day.exists()
-    # A temp name is never taken for a partition.
-    assert lake.partition_days(tmp_path, "jobs") == []
+def test_two_writers_of_one_window_collide_and_the_loser_changes_nothing(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    lake.replace_window("transactions", DAY, txn_table(1, amount=1))
+    barrier = threading.Barrier(2)
+    outcomes: dict[int, object] = {}
+    real_open = Lake._open
+    waited: set[str] = set()
+
+    def slow_open(self: Lake, table: str, version: int | None = None):  # type: ignore[no-untyped-def]
+        found = real_open(self, table, version)
+        name = threading.current_thread().name
+        if name.startswith("writer") and name not in waited:
+            waited.add(name)
+            barrier.wait(timeout=10)  # both writers read the same version before writing
+        return found
+
+    def write(amount: int) -> None:
+        try:
+            outcomes[amount] = lake.replace_window("transactions", DAY, txn_table(4, amount=amount))
+        except ConcurrentWriteError as exc:
+            outcomes[amount] = exc
+
+    pytest.MonkeyPatch().setattr(Lake, "_open", slow_open)
+    try:
+        threads = [threading.Thread(target=write, args=(a,), name=f"writer-{a}") for a in (7, 8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        pytest.MonkeyPatch().setattr(Lake, "_open", real_open)
+    failed = [a for a, o in outcomes.items() if isinstance(o, ConcurrentWriteError)]
+    won = [a for a, o in outcomes.items() if not isinstance(o, ConcurrentWriteError)]
+    assert len(failed) == 1 and len(won) == 1, outcomes
+    assert "another sync replaced" in str(outcomes[failed[0]])
+    assert set(lake.read("transactions", [DAY]).column("amount").to_pylist()) == {won[0]}
+
+
+def test_writers_of_different_windows_never_collide(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    days = [date(2026, 4, d) for d in range(1, 7)]
+    errors: list[BaseException] = []
+
+    def write(day: date) -> None:
+        try:
+            lake.replace_window("transactions", day, txn_table(3, day=day))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(d,)) for d in days]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    counts = lake.read("transactions").group_by("window_date").aggregate([("amount", "count")])
+    assert sorted(counts.to_pylist(), key=str) == sorted(
+        [{"window_date": d, "amount_count": 3} for d in days], key=str
+    )
 
 
 def test_unknown_table_is_refused(tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="unknown lake table"):
-        lake.replace_partition(tmp_path, "nope", DAY, txn_table(1))
+        Lake(str(tmp_path)).replace_window("nope", DAY, txn_table(1))
 
 
 def test_timestamps_are_utc_microseconds(tmp_path: Path) -> None:
     when = datetime(2026, 4, 2, 12, 0, 0, 123456, tzinfo=UTC)
     row = dict.fromkeys(schemas.BLOBS.names)
-    row.update(blob_id="B", window_date=DAY, url_expires_at=when)
-    path = lake.replace_partition(
-        tmp_path, "blobs", DAY, pa.Table.from_pylist([row], schemas.BLOBS)
-    )
-    assert pq.read_table(path).column("url_expires_at").to_pylist() == [when]
-    assert pq.read_schema(path).field("url_expires_at").type == pa.timestamp("us", tz="UTC")
+    row.update(blob_id="B", workflow_id="W", window_date=DAY, url_expires_at=when)
+    lake = Lake(str(tmp_path))
+    committed = lake.replace_window("blobs", DAY, pa.Table.from_pylist([row], schemas.BLOBS))
+    assert lake.read("blobs").column("url_expires_at").to_pylist() == [when]
+    written = pq.read_schema(tmp_path / "blobs" / committed.files[0])
+    assert written.field("url_expires_at").type == pa.timestamp("us", tz="UTC")
 
 
 def test_an_unfinished_archive_swap_is_undone(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -240,12 +241,73 @@ def test_build_creates_each_table_and_records_it(
         "select id from stg_w where score >= getvariable('csam_threshold')",
     )
     results = build_models(con, discover_models(tmp_path / "sql"), {"csam_threshold": 50})
-    assert [(r.name, r.rows) for r in results] == [("stg_w", 3), ("rpt_high", 2)]
+    # A staging model is a view (nothing copied, no count); a model with parameters is a
+    # table that keeps the rows they were built with.
+    assert [(r.name, r.rows) for r in results] == [("stg_w", None), ("rpt_high", 2)]
     assert con.execute("select id from rpt_high order by id").fetchall() == [("b",), ("c",)]
     recorded = con.execute(
-        f"select name, params_json, row_count from {CATALOG_TABLE} order by name"
+        f"select name, params_json, row_count, materialized from {CATALOG_TABLE} order by name"
     ).fetchall()
-    assert recorded == [("rpt_high", '{"csam_threshold": 50}', 2), ("stg_w", "{}", 3)]
+    assert recorded == [
+        ("rpt_high", '{"csam_threshold": 50}', 2, "table"),
+        ("stg_w", "{}", None, "view"),
+    ]
+    kinds = dict(
+        con.execute(
+            "select table_name, table_type from information_schema.tables "
+            "where table_name in ('stg_w', 'rpt_high')"
+        ).fetchall()
+    )
+    assert kinds == {"stg_w": "VIEW", "rpt_high": "BASE TABLE"}
+
+
+def test_a_day_grained_model_recomputes_only_the_changed_days(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.execute("create table workflows (workflow_id varchar, window_date date)")
+    con.execute(
+        "insert into workflows values ('a', '2026-01-01'), ('b', '2026-01-02'), ('c', '2026-01-02')"
+    )
+    write_model(
+        tmp_path / "sql",
+        "reports",
+        "rpt_daily",
+        "select window_date as day, count(*) as workflows from workflows group by 1",
+        grain="day",
+    )
+    models = discover_models(tmp_path / "sql")
+    assert models[0].materialized == "incremental"
+    build_models(con, models)
+    # Both days change in the source; only the second is said to have changed.
+    con.execute("insert into workflows values ('d', '2026-01-01'), ('e', '2026-01-02')")
+    (result,) = build_models(con, models, changed_days=[date(2026, 1, 2)])
+    assert result.days == 1
+    rows = con.execute("select day, workflows from rpt_daily order by day").fetchall()
+    assert rows == [(date(2026, 1, 1), 1), (date(2026, 1, 2), 3)]
+    # A day that disappeared from the source loses its rows.
+    con.execute("delete from workflows where window_date = '2026-01-02'")
+    build_models(con, models, changed_days=[date(2026, 1, 2)])
+    assert con.execute("select day from rpt_daily").fetchall() == [(date(2026, 1, 1),)]
+    # Without changed days (a full publish) every day is recomputed.
+    build_models(con, models)
+    assert con.execute("select workflows from rpt_daily").fetchall() == [(2,)]
+
+
+def test_a_changed_model_is_rebuilt_whole_even_when_few_days_changed(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.execute("create table workflows (workflow_id varchar, window_date date)")
+    con.execute("insert into workflows values ('a', '2026-01-01'), ('b', '2026-01-02')")
+    sql = "select window_date as day, count(*) as workflows from workflows group by 1"
+    write_model(tmp_path / "sql", "reports", "rpt_daily", sql, grain="day")
+    build_models(con, discover_models(tmp_path / "sql"))
+    write_model(
+        tmp_path / "sql",
+        "reports",
+        "rpt_daily",
+        sql.replace("count(*)", "count(*) * 10"),
+        grain="day",
+    )
+    build_models(con, discover_models(tmp_path / "sql"), changed_days=[])
+    assert con.execute("select workflows from rpt_daily order by day").fetchall() == [(10,), (10,)]
 
 
 def test_the_threshold_is_a_parameter_not_an_edit(
