@@ -59,6 +59,17 @@ class StagedTable:
         self.path.unlink(missing_ok=True)
 
 
+def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """A batch with exactly `schema`'s columns: cast, and NULL where the batch predates one (a
+    file of an older release lacks the columns added since)."""
+    names = set(batch.schema.names)
+    columns = [
+        batch.column(f.name).cast(f.type) if f.name in names else pa.nulls(batch.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
 def staged_reader(
     path: Path, schema: pa.Schema | None = None
 ) -> Callable[[], pa.RecordBatchReader]:
@@ -68,10 +79,7 @@ def staged_reader(
     def open_stream() -> pa.RecordBatchReader:
         handle = pq.ParquetFile(path)
         target = schema or handle.schema_arrow
-        batches = (
-            batch.select(target.names).cast(target)
-            for batch in handle.iter_batches(batch_size=65536)
-        )
+        batches = (conform(batch, target) for batch in handle.iter_batches(batch_size=65536))
         return pa.RecordBatchReader.from_batches(target, batches)
 
     return open_stream

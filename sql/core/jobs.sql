@@ -16,9 +16,10 @@ details as (
 
 final as (
     select
-        jobs.* exclude (reason, blocked_reason),
-        coalesce(jobs.reason, details.reason) as reason,
-        coalesce(jobs.blocked_reason, details.blocked_reason) as blocked_reason,
+        jobs.* replace (
+            coalesce(jobs.reason, details.reason) as reason,
+            coalesce(jobs.blocked_reason, details.blocked_reason) as blocked_reason
+        ),
         details.job_type,
         details.provider,
         details.service_providers,
