@@ -41,6 +41,7 @@ _TYPED = frozenset(
     }
 )
 _NO_COLUMN = frozenset({"url", "previewUrl"})
+_OWN_COLUMN = _TYPED | _NO_COLUMN  # members that never go to extra_json
 
 
 # Columns of a row built in Python, in `_row` order (window_date is added at the end).
@@ -75,22 +76,23 @@ def _row(
 ) -> tuple[Any, ...]:
     """One blob's values, in `_ROW_COLUMNS` order."""
     get = blob.get
+    text, int32 = values.text, values.int32
     return (
         workflow_id,
         get("id"),
         step_name,
-        values.text(get("jobId")) or single_job_id,
+        text(get("jobId")) or single_job_id,
         json_path,
-        values.text(get("type")),
+        text(get("type")),
         values.boolean(get("available")),
-        values.text(get("nsfwLevel")),
-        values.text(get("blockedReason")),
-        values.int32(get("width")),
-        values.int32(get("height")),
+        text(get("nsfwLevel")),
+        text(get("blockedReason")),
+        int32(get("width")),
+        int32(get("height")),
         values.number(get("duration")),
-        values.text(get("format")),
+        text(get("format")),
         get("urlExpiresAt"),
-        values.rest(blob, _TYPED | _NO_COLUMN),
+        values.rest(blob, _OWN_COLUMN),
     )
 
 
