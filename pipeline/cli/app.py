@@ -28,9 +28,15 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported here so that each family module can import `cli` without a cycle.
-    from pipeline.cli import api_commands, report_commands, simulator_commands, sync_commands
+    from pipeline.cli import (
+        api_commands,
+        report_commands,
+        simulator_commands,
+        sql_commands,
+        sync_commands,
+    )
 
-    for module in (api_commands, sync_commands, report_commands, simulator_commands):
+    for module in (api_commands, sync_commands, report_commands, sql_commands, simulator_commands):
         module.register(cli)
 
 
