@@ -46,17 +46,10 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A directory like a checkout after `make demo`: `.venv` and the demo's `data/`."""
     here = tmp_path_factory.mktemp("checkout")
     (here / ".venv").symlink_to(VENV)
-    env = {**os.environ, "CIVITAI_API_TOKEN": ""}
-    env.pop("CIVITAI_SYNC_DATA_DIR", None)
-    demo = subprocess.run(
-        [".venv/bin/civitai-sync", "demo", "--days", "1", "--workflows-per-day", "25"],
-        cwd=here,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert demo.returncode == 0, demo.stdout + demo.stderr
+    # `make demo` is `civitai-sync demo` with the default data dir, ./data (run in-process here).
+    env = {"CIVITAI_SYNC_DATA_DIR": str(here / "data"), "CIVITAI_API_TOKEN": ""}
+    demo = CliRunner().invoke(cli, ["demo", "--days", "1", "--workflows-per-day", "25"], env=env)
+    assert demo.exit_code == 0, demo.output
     assert (here / "data" / "warehouse.duckdb").is_file()
     return here
 
