@@ -138,7 +138,15 @@ def test_installed_wheel_serves_syncs_and_reports(wheel: Path, tmp_path: Path) -
     ]
     log = tmp_path / "simulator.log"
     with open(log, "wb") as out:
-        server = subprocess.Popen(serve, cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            serve,
+            cwd=work,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            # stopped with Ctrl-C's signal below, even when this run inherited SIGINT ignored
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
     try:
         _wait_for_port(port, server)
         day = DAY.isoformat()
