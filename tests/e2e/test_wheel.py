@@ -1,9 +1,9 @@
 """The project as a user installs it: a wheel built from the sources, installed into a fresh venv
 with the locked versions (constraints.txt), run from a directory far from the checkout.
 
-A simulator served by the installed command, a one-day sync against it and the usage report prove
-that the SQL models and the HTML templates ship inside the package: an install without them
-would build no report tables.
+A simulator served by the installed command, a one-day sync against it, the usage report, the
+SQL shell and the HTML page prove that the SQL models and the page's templates ship inside the
+package: an install without them would build no report tables and draw no page.
 """
 
 from __future__ import annotations
@@ -159,6 +159,7 @@ def test_installed_wheel_serves_syncs_and_reports(wheel: Path, tmp_path: Path) -
         count = _run(
             [cli, "sql", "--format", "csv", "-c", "select count(*) as n from workflows"], work, env
         )
+        _run([cli, "report", "html", "--out", str(tmp_path / "page.html")], work, env)
     finally:
         server.send_signal(signal.SIGINT)
         try:
@@ -173,3 +174,5 @@ def test_installed_wheel_serves_syncs_and_reports(wheel: Path, tmp_path: Path) -
     assert row["workflows"] == CONFIG.workflows_per_day == sum(truth.values())
     assert {s: row[s] for s in truth} == dict(truth)
     assert count.splitlines() == ["n", str(CONFIG.workflows_per_day)]
+    page = (tmp_path / "page.html").read_text()  # drawn from the installed templates
+    assert 'data-chart="workflows_by_status"' in page and 'data-metric="workflows"' in page
