@@ -109,12 +109,12 @@ def _window_lock_path(settings: Settings, day: date) -> Path:
 
 
 @contextlib.contextmanager
-def window_lock(
-    settings: Settings, day: date, timeout: float = LOCK_TIMEOUT_SECONDS
-) -> Iterator[None]:
-    """One process at a time per window (different windows may run in parallel)."""
+def window_lock(settings: Settings, day: date, timeout: float | None = None) -> Iterator[None]:
+    """One process at a time per window (different windows may run in parallel); waits up to
+    `timeout` (default LOCK_TIMEOUT_SECONDS, read when called) for another holder."""
     path = _window_lock_path(settings, day)
-    with locks.file_lock(path, timeout) as held:
+    wait = LOCK_TIMEOUT_SECONDS if timeout is None else timeout
+    with locks.file_lock(path, wait) as held:
         if not held:
             raise WindowBusyError(
                 f"window {day}: another process is syncing this window (lock {path}); "
