@@ -203,6 +203,12 @@ def _error_text(context: dg.RunFailureSensorContext) -> str:
     parts = []
     for event in context.get_step_failure_events():
         error = getattr(event.event_specific_data, "error", None)
+        # Dagster wraps what the op raised ("Error occurred while executing op ..."); the
+        # cause is the pipeline's own one-line message.
+        while (
+            error is not None and error.cause is not None and error.cls_name.startswith("Dagster")
+        ):
+            error = error.cause
         message = error.message.strip() if error is not None else (event.message or "")
         parts.append(f"{event.step_key}: {message}")
     if not parts and context.failure_event.message:
