@@ -16,9 +16,11 @@ secret path) is never logged or put in an error, only its host.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,9 +42,15 @@ ERROR_TEXT_LIMIT = 2000
 SOURCE = "civitai-orchestration-sync"
 
 
+# Waits before the second and third try of a post the webhook could not take (unreachable,
+# 429, 5xx). Dagster's run-status sensors do not evaluate a run again after an error, so a
+# webhook that is down for longer loses that alert (the failed tick stays in the UI).
+RETRY_DELAYS = (1.0, 3.0)
+
+
 class AlertDeliveryError(Exception):
-    """The webhook could not be reached or refused the alert (the sensor tick fails, so Dagster
-    shows it, and the run is posted again on a later tick)."""
+    """The webhook could not be reached or refused the alert (the sensor tick or the check
+    fails with this, so Dagster shows it)."""
 
 
 def freshness_hour(environ: Mapping[str, str] | None = None) -> int:
@@ -75,16 +83,21 @@ def post_alert(body: Mapping[str, Any], url: str | None = None) -> bool:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise AlertDeliveryError(f"{ENV_WEBHOOK} is not an http(s) URL; fix it to get alerts.")
     host = parts.hostname
-    try:
-        response = httpx.post(url, json=dict(body), timeout=POST_TIMEOUT_SECONDS)
-    except httpx.HTTPError as exc:
-        # httpx's message may quote the URL; only the host and the kind of failure are kept.
-        raise AlertDeliveryError(
-            f"alert webhook at {host} unreachable ({type(exc).__name__})"
-        ) from None
-    if response.status_code >= 300:
-        raise AlertDeliveryError(f"alert webhook at {host} answered HTTP {response.status_code}")
-    return True
+    problem = ""
+    for delay in (0.0, *RETRY_DELAYS):
+        time.sleep(delay)
+        try:
+            response = httpx.post(url, json=dict(body), timeout=POST_TIMEOUT_SECONDS)
+        except httpx.HTTPError as exc:
+            # httpx's message may quote the URL; only the host and the kind of failure are kept.
+            problem = f"unreachable ({type(exc).__name__})"
+            continue
+        if response.status_code < 300:
+            return True
+        problem = f"answered HTTP {response.status_code}"
+        if response.status_code != 429 and response.status_code < 500:
+            break  # a refusal that trying again will not change
+    raise AlertDeliveryError(f"alert webhook at {host} {problem}")
 
 
 def _clip(text: str) -> str:
@@ -118,7 +131,7 @@ def _complete(row: WindowRow | None, window: date) -> bool:
         return True
     # A re-sync running (or failed) since keeps the live data of the last good sync: complete
     # when that sync published after the day had ended.
-    end = datetime.combine(window + timedelta(days=1), time(), UTC)
+    end = datetime.combine(window + timedelta(days=1), clock_time(), UTC)
     return row.status in ("running", "failed") and bool(row.synced_at and row.synced_at >= end)
 
 

@@ -87,14 +87,14 @@ class LogfmtFormatter(logging.Formatter):
         return self.redact(" ".join(parts))
 
 
-class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever `sys.stderr` is when a record is emitted (a progress display, or a
     test runner, may have swapped it since the handler was installed)."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 

@@ -128,11 +128,17 @@ def test_no_webhook_no_post_and_a_refusing_webhook_fails_the_tick_without_its_ur
         assert receiver.bodies == []
 
         monkeypatch.setenv(alerts.ENV_WEBHOOK, receiver.url)
+        monkeypatch.setattr(alerts, "RETRY_DELAYS", (0.0, 0.0))
         receiver.status = 500
         with pytest.raises(Exception) as failed:
             alerts.alert_on_run_failure(_sensor_context(result, instance))
     assert "HTTP 500" in str(failed.value) and "127.0.0.1" in str(failed.value)
     assert "very-secret-path" not in str(failed.value)
+    assert len(receiver.bodies) == 3  # tried three times: a 5xx may pass
+    receiver.status = 403
+    with pytest.raises(alerts.AlertDeliveryError, match="HTTP 403"):
+        alerts.post_alert({"event": "test"}, receiver.url)
+    assert len(receiver.bodies) == 4  # a refusal is not tried again
 
     unreachable = receiver.url.replace(str(receiver.server.server_address[1]), "9")
     with pytest.raises(alerts.AlertDeliveryError) as down:

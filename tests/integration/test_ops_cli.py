@@ -417,3 +417,46 @@ def test_verbosity_before_or_after_the_command(env: dict[str, str]) -> None:
     for args in (["-vv", "status"], ["status", "-v"], ["--log-level", "debug", "status"]):
         result = invoke(env, *args)
         assert result.exit_code == 0, (args, result.output)
+
+
+# --------------------------------------------------------------------------- small things
+
+
+def test_report_headings_show_the_days_the_report_covers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.handmade_warehouse import DAY1, DAY2, build_handmade_warehouse
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    build_handmade_warehouse(tmp_path / "data" / "warehouse.duckdb")
+    env = {"CIVITAI_SYNC_DATA_DIR": str(tmp_path / "data")}
+    whole = invoke(env, "report", "usage")
+    assert whole.exit_code == 0, whole.output
+    heading = whole.stdout.splitlines()[0]
+    assert f"{DAY1} .. {DAY2}" in heading and "first day" not in heading
+    later = invoke(env, "report", "moderation", "--from", str(DAY2))
+    assert f"{DAY2} .. {DAY2}" in later.stdout.splitlines()[0]
+    empty = invoke(env, "report", "usage", "--from", "2030-01-01")
+    assert "2030-01-01 .. (no data)" in empty.stdout.splitlines()[0]
+
+
+def test_simulator_serve_ends_yesterday_by_default(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [CLI, "simulator", "serve", "--port", "0", "--days", "4", "--workflows-per-day", "5"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(2)]
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    today = utc_today()
+    assert f"from {today - timedelta(days=4)} to {today - timedelta(days=1)}" in lines[1], lines
