@@ -111,6 +111,7 @@ def _register() -> None:
         lake_commands,
         report_commands,
         simulator_commands,
+        sql_commands,
         status_commands,
         sync_commands,
     )
@@ -121,6 +122,7 @@ def _register() -> None:
         status_commands,
         lake_commands,
         report_commands,
+        sql_commands,
         simulator_commands,
     ):
         module.register(cli)
