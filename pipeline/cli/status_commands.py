@@ -26,6 +26,7 @@ from pipeline.lake.ledger import COUNTS, ENRICH_COUNTS, Ledger, WindowRow
 from pipeline.lake.store import Lake
 
 SCHEMA_VERSION = 1
+SHOWN_STATUSES = ("complete", "partial", "failed", "running", "interrupted")
 # Short names of the lake tables in the table view's `versions` column (a legend follows it).
 _SHORT = {
     "workflows": "wf",
@@ -103,7 +104,8 @@ def status_document(
         "ok": lag == 0 and not failed and not interrupted and not gaps,
         "lag_days": lag,
         "last_complete_day": last_complete.isoformat() if last_complete else None,
-        "counts": dict(sorted(Counter(shown).items())),
+        # Every status always present (0 when none), plus any a newer ledger may add.
+        "counts": {**dict.fromkeys(SHOWN_STATUSES, 0), **Counter(shown)},
         "failed_windows": failed,
         "running_windows": days("running"),
         "interrupted_windows": interrupted,

@@ -25,8 +25,8 @@ from pipeline.core.redact import Redactor
 
 ENV_LOG_LEVEL = "CIVITAI_SYNC_LOG_LEVEL"
 LEVELS = ("debug", "info", "warning", "error")
-# Loggers whose level the verbosity sets; everything else (httpx, deltalake, ...) only shows
-# warnings, except at debug level, where httpx's one line per request is worth seeing.
+# The project's own loggers: shown from the chosen level; everything else (httpx, deltalake,
+# ...) only from warnings, except at debug level, where httpx's line per request is worth it.
 OWN_LOGGERS = ("pipeline", "simulator", "assets")
 
 # Attributes every LogRecord has; anything else on a record came from `extra=` and is a field.
@@ -130,11 +130,24 @@ def level_for_verbosity(verbose: int, default: int) -> int:
     return default
 
 
+class _ThirdPartyFilter(logging.Filter):
+    """Other libraries' records only from warnings up (from info at debug level)."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.floor = logging.INFO if level <= logging.DEBUG else logging.WARNING
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.partition(".")[0] in OWN_LOGGERS or record.levelno >= self.floor
+
+
 def configure(level: int, *, secrets: Iterable[str | None] = ()) -> None:
     """Send the pipeline's records at `level` and above to stderr, one logfmt line each.
 
-    Idempotent: a second call replaces the handler of the first (a test runner invokes many
-    commands in one process).
+    Only the root logger's level is set (no level is pinned on the pipeline's own loggers, so
+    whoever embeds it, or a test's log capture, can still raise or lower them). Idempotent: a
+    second call replaces the handler of the first (a test runner invokes many commands in one
+    process).
     """
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -142,7 +155,6 @@ def configure(level: int, *, secrets: Iterable[str | None] = ()) -> None:
             root.removeHandler(handler)
     handler = StderrHandler()
     handler.setFormatter(LogfmtFormatter(secrets))
+    handler.addFilter(_ThirdPartyFilter(level))
     root.addHandler(handler)
-    root.setLevel(logging.INFO if level <= logging.DEBUG else logging.WARNING)
-    for name in OWN_LOGGERS:
-        logging.getLogger(name).setLevel(level)
+    root.setLevel(level)

@@ -117,7 +117,13 @@ def test_status_json_has_windows_versions_lag_failures_and_gaps(
     document = status_json(env)
     assert document["failed_windows"] == [str(yesterday)]
     assert document["gaps"] == [str(middle)]
-    assert document["counts"] == {"complete": 1, "failed": 1}
+    assert document["counts"] == {
+        "complete": 1,
+        "partial": 0,
+        "failed": 1,
+        "running": 0,
+        "interrupted": 0,
+    }
     assert document["lag_days"] == 2 and document["ok"] is False
     failed_window = document["windows"][-1]
     assert failed_window["status"] == "failed" and "page 1" in failed_window["error"]
