@@ -41,6 +41,7 @@ from pipeline.runs.sync import WindowResult
 log = logging.getLogger(__name__)
 
 LOG_INTERVAL_SECONDS = 10.0
+MIN_LINE_SPACING_SECONDS = 1.0
 STATUS_STYLES = {
     "complete": "green",
     "partial": "cyan",
@@ -163,7 +164,14 @@ class RunProgress:
             if pace is None or pace.day != day:
                 pace = self._enrich = _Pace(day, now, now, first=done)
             tenth = done * 10 // total if total else 10
-            due = now - pace.logged >= self.interval or tenth > pace.tenth or done >= total
+            since = now - pace.logged
+            # Each tenth, but not more than one line a second (a small window's lookups take
+            # well under a second), and always the last lookup.
+            due = (
+                since >= self.interval
+                or (tenth > pace.tenth and since >= MIN_LINE_SPACING_SECONDS)
+                or done >= total
+            )
             if due:
                 pace.logged, pace.tenth = now, tenth
         if self._bars is not None:
