@@ -33,7 +33,9 @@ import pyarrow as pa
 
 from pipeline.fetch import archive
 from pipeline.fetch.windows import Bounds, Window
-from pipeline.flatten import window as flatten
+from pipeline.flatten import duplicates, engine, writers
+from pipeline.flatten.query import build_query
+from pipeline.flatten.window import FlattenResult, flatten_pages
 
 # The stream's schema: a page's number, its chain's bounds (NULL: the window's), its JSON text.
 _PAGE_SCHEMA = pa.schema(
@@ -73,7 +75,7 @@ class LiveFlattener:
         self._closing = False
         self._abandoned = False
         self._error: BaseException | None = None
-        self._writers: dict[str, flatten._PartitionWriter] = {}
+        self._writers: dict[str, writers.PartitionWriter] = {}
         self._con: duckdb.DuckDBPyConnection | None = None
         self._threads: list[threading.Thread] = []
         self._write_lock = threading.Lock()
@@ -95,15 +97,15 @@ class LiveFlattener:
     # ------------------------------------------------------------------ the worker
 
     def _start(self) -> None:
-        self._con = flatten.connect(self.work_dir, threads=1)
-        self._writers = flatten.open_writers(self.outputs)
+        self._con = engine.connect(self.work_dir, threads=1)
+        self._writers = writers.open_writers(self.outputs)
         self._closing = False
         self._abandoned = False
         self._error = None
         self._threads = [
             threading.Thread(
                 target=self._run,
-                args=(flatten.session(self._con.cursor()), f"{_STREAM}_{n}"),
+                args=(engine.session(self._con.cursor()), f"{_STREAM}_{n}"),
                 name=f"live-flatten-{n}",
                 daemon=True,
             )
@@ -141,8 +143,8 @@ class LiveFlattener:
         try:
             stream = pa.RecordBatchReader.from_batches(_PAGE_SCHEMA, self._pages())
             con.register(name, stream)
-            query = flatten.build_query([], self.window, self.synced_at, stream=name)
-            flatten.stream_into(con, query, self.window, self._writers, self._write_lock)
+            query = build_query([], self.window, self.synced_at, stream=name)
+            engine.stream_into(con, query, self.window, self._writers, self._write_lock)
         except BaseException as exc:  # raised again by finish()
             with self._cond:
                 self._error = self._error or exc
@@ -165,7 +167,7 @@ class LiveFlattener:
         self._threads = []
 
     def _discard(self) -> None:
-        flatten.abort_writers(self._writers)
+        writers.abort_writers(self._writers)
         self._writers = {}
         if self._con is not None:
             self._con.close()
@@ -177,7 +179,7 @@ class LiveFlattener:
 
     def finish(
         self, files: Sequence[Path], page_bounds: Mapping[int, Bounds] | None
-    ) -> flatten.FlattenResult:
+    ) -> FlattenResult:
         """Flatten what is left and close the files; raises duckdb.Error on an unreadable page.
 
         `files` and `page_bounds` are the whole archive, used when the window must be
@@ -191,15 +193,15 @@ class LiveFlattener:
             self._discard()
             raise error
         try:
-            rows = flatten.close_writers(self._writers)
+            rows = writers.close_writers(self._writers)
             self._writers = {}
             assert self._con is not None
-            repeated = flatten.any_repeated_keys(self._con, self.outputs)
+            repeated = duplicates.any_repeated_keys(self._con, self.outputs)
         finally:
             self.abort()
         if not repeated:
-            return flatten.FlattenResult(rows=rows)
-        return flatten.flatten_pages(
+            return FlattenResult(rows=rows)
+        return flatten_pages(
             files,
             self.window,
             self.outputs,

@@ -99,6 +99,15 @@ def columns_id(names: Iterable[str]) -> str:
     return hashlib.sha1("\n".join(sorted(names)).encode()).hexdigest()[:12]
 
 
+def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Rows with exactly `schema`'s columns, cast; NULL in a column they predate (a file an
+    older release wrote lacks the columns added since)."""
+    for column in schema:
+        if column.name not in rows.column_names:
+            rows = rows.append_column(column, pa.nulls(rows.num_rows, column.type))
+    return rows.select(schema.names).cast(schema)
+
+
 def file_schema(table: str) -> pa.Schema:
     """The columns a data file holds: the table's, less the partition column (Delta keeps it
     in the directory name and the log)."""
@@ -205,8 +214,9 @@ class Lake:
         ) as writer:
             for batch in batches:
                 if batch.num_rows:
-                    table_rows = pa.Table.from_batches([batch])
-                    writer.write_table(table_rows.select(schema.names).cast(schema), ROW_GROUP_ROWS)
+                    writer.write_table(
+                        conform(pa.Table.from_batches([batch]), schema), ROW_GROUP_ROWS
+                    )
         return target
 
     def replace_window(
@@ -406,11 +416,7 @@ class Lake:
             if not wanted:
                 return schema.empty_table()
             filters = [(PARTITION, "in", wanted)]
-        data = current.to_pyarrow_table(filters=filters)
-        missing = [f for f in schema if f.name not in data.column_names]
-        for column in missing:
-            data = data.append_column(column, pa.nulls(data.num_rows, column.type))
-        return data.select(schema.names).cast(schema)
+        return conform(current.to_pyarrow_table(filters=filters), schema)
 
     def batches(
         self, table: str, day: date, columns: Sequence[str] | None = None

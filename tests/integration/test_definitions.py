@@ -15,7 +15,16 @@ from assets.lake import LAKE_TABLES
 from assets.schedules import nightly_partition_keys, nightly_sync
 from pipeline.warehouse.models import discover_models
 
-LAKE_ASSETS = ["blobs", "job_details", "jobs", "scan_scores", "steps", "transactions", "workflows"]
+LAKE_ASSETS = [
+    "blobs",
+    "job_details",
+    "jobs",
+    "moderation_verdicts",
+    "scan_scores",
+    "steps",
+    "transactions",
+    "workflows",
+]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +82,10 @@ def test_asset_checks(repo):
     lake = {
         *((t, "unique_key") for t in LAKE_ASSETS),
         *((t, "rows_in_window") for t in LAKE_ASSETS),
-        *((t, "has_workflow") for t in ("steps", "jobs", "blobs", "transactions")),
+        *(
+            (t, "has_workflow")
+            for t in ("steps", "jobs", "blobs", "transactions", "moderation_verdicts")
+        ),
         ("job_details", "has_job"),
         ("scan_scores", "has_job"),
         ("job_details", "all_jobs_enriched"),
