@@ -31,7 +31,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.core import locks
-from pipeline.core.errors import AuthenticationError, PipelineError, WindowError
+from pipeline.core.errors import (
+    AuthenticationError,
+    PipelineError,
+    WindowBusyError,
+    WindowError,
+)
 from pipeline.core.settings import Settings
 from pipeline.enrich import archive as job_archive
 from pipeline.fetch import archive
@@ -74,6 +79,15 @@ class WindowResult:
     seconds: float
     error: str | None = None
     verdicts: int = 0
+    # The run's figures: the fetch alone (list requests, 429 answers, seconds from the first
+    # request to the last page), then the job enrichment (jobs asked for, requests, 429s).
+    fetch_seconds: float = 0.0
+    requests: int = 0
+    rate_limited: int = 0
+    jobs_looked_up: int = 0
+    enrich_requests: int = 0
+    enrich_rate_limited: int = 0
+    enrich_seconds: float = 0.0
 
 
 @dataclass
@@ -94,14 +108,14 @@ def _window_lock_path(settings: Settings, day: date) -> Path:
 
 
 @contextlib.contextmanager
-def window_lock(
-    settings: Settings, day: date, timeout: float = LOCK_TIMEOUT_SECONDS
-) -> Iterator[None]:
-    """One process at a time per window (different windows may run in parallel)."""
+def window_lock(settings: Settings, day: date, timeout: float | None = None) -> Iterator[None]:
+    """One process at a time per window (different windows may run in parallel); waits up to
+    `timeout` (default LOCK_TIMEOUT_SECONDS, read when called) for another holder."""
     path = _window_lock_path(settings, day)
-    with locks.file_lock(path, timeout) as held:
+    wait = LOCK_TIMEOUT_SECONDS if timeout is None else timeout
+    with locks.file_lock(path, wait) as held:
         if not held:
-            raise WindowError(
+            raise WindowBusyError(
                 f"window {day}: another process is syncing this window (lock {path}); "
                 "wait for it to finish, then run again.",
                 window=day.isoformat(),
@@ -251,6 +265,9 @@ class _Fetched:
     attempt: Path
     extracted: ExtractResult
     stack: contextlib.ExitStack
+    requests: int = 0
+    rate_limited: int = 0
+    seconds: float = 0.0
 
 
 class _Cancelled(Exception):
@@ -313,14 +330,28 @@ def _fetch(
         Ledger(Lake.from_settings(settings)).start(day, run_id=run_id)
         attempt = archive.new_attempt_dir(settings.raw_dir, day)
         stack.callback(archive.discard, attempt)
-        before = _retries(client)
+        before = _counters(client)
         try:
             extracted = extract_window(
                 client, Window(day), attempt, on_page=on_page, force_mode=force_mode
             )
         except Exception as exc:
             raise _failure(settings, day, exc, started, run_id) from exc
-        return _Fetched(day, run_id, started, _retries(client) - before, attempt, extracted, stack)
+        retries, requests, rate_limited = (
+            after - first for after, first in zip(_counters(client), before, strict=True)
+        )
+        return _Fetched(
+            day,
+            run_id,
+            started,
+            retries,
+            attempt,
+            extracted,
+            stack,
+            requests=requests,
+            rate_limited=rate_limited,
+            seconds=time.monotonic() - started,
+        )
     except BaseException:
         stack.close()
         raise
@@ -371,11 +402,16 @@ def _publish(settings: Settings, fetched: _Fetched, *, allow_shrink: bool = Fals
                 fetched.retries,
                 time.monotonic() - fetched.started,
             )
+            result.fetch_seconds = round(fetched.seconds, 3)
+            result.requests = fetched.requests
+            result.rate_limited = fetched.rate_limited
             ledger.complete(
                 day,
                 tables=commits,
                 partial=result.status == "partial",
                 run_id=fetched.run_id,
+                requests=fetched.requests,
+                rate_limited=fetched.rate_limited,
                 **_ledger_counts(result),
             )
             return result
@@ -467,9 +503,12 @@ def rebuild_window(settings: Settings, window_date: date) -> WindowResult:
             shutil.rmtree(window_work_dir(settings, day), ignore_errors=True)
 
 
-def _retries(client: Any) -> int:
+def _counters(client: Any) -> tuple[int, int, int]:
+    """(retries, requests, 429 answers) the client has counted so far (0 without stats)."""
     stats = getattr(client, "stats", None)
-    return int(getattr(stats, "retries", 0) or 0)
+    return tuple(  # type: ignore[return-value]
+        int(getattr(stats, name, 0) or 0) for name in ("retries", "requests", "status_429")
+    )
 
 
 def _result(
@@ -513,21 +552,38 @@ def _ledger_counts(result: WindowResult) -> dict[str, Any]:
     }
 
 
-def failed_result(day: date, error: str) -> WindowResult:
-    return WindowResult(day, "failed", 0, 0, 0, 0, 0, 0, "", 0, 0.0, error)
+def failed_result(day: date, error: str | WindowError) -> WindowResult:
+    """The result of a window that was not synced: `busy` when another process holds it
+    (nothing was changed), else `failed`."""
+    status = "busy" if isinstance(error, WindowBusyError) else "failed"
+    return WindowResult(day, status, 0, 0, 0, 0, 0, 0, "", 0, 0.0, str(error))
 
 
 # --------------------------------------------------------------------------- many windows
 
 Enricher = Callable[[Settings, date], Any]
+# Enrichment progress: (window, jobs done, jobs to look up).
+EnrichProgress = Callable[[date, int, int], None]
 
 
 @contextlib.contextmanager
-def default_enricher(settings: Settings) -> Iterator[Enricher]:
+def default_enricher(
+    settings: Settings, on_progress: EnrichProgress | None = None
+) -> Iterator[Enricher]:
     """The job-enrichment pass of `pipeline.runs.enrich`, with one shared client for the
     whole range."""
+
+    def run(s: Settings, day: date) -> enrich.EnrichResult:
+        progress = None
+        if on_progress is not None:
+
+            def progress(done: int, total: int) -> None:
+                on_progress(day, done, total)
+
+        return enrich.enrich_window(s, day, client=client, on_progress=progress)
+
     with enrich.job_client(settings) as client:
-        yield lambda s, day: enrich.enrich_window(s, day, client=client)
+        yield run
 
 
 def _is_auth_failure(exc: BaseException) -> bool:
@@ -551,6 +607,7 @@ def sync_range(
     enricher: Enricher | None = None,
     run_id: str | None = None,
     allow_shrink: bool = False,
+    on_enrich: EnrichProgress | None = None,
 ) -> list[WindowResult]:
     """Sync each day in turn; a failed window is reported and the others still run.
 
@@ -560,8 +617,8 @@ def sync_range(
     stays that of one window).
 
     With `enrich`, each completed window's jobs are then enriched (`enricher`, by default
-    `pipeline.runs.enrich.enrich_window`). A 401 stops the whole range: every other window
-    would fail the same way.
+    `pipeline.runs.enrich.enrich_window`, reporting to `on_enrich`). A 401 stops the whole
+    range: every other window would fail the same way.
     """
     for day in dates:
         _refuse_future(day)
@@ -586,13 +643,13 @@ def sync_range(
 
     with contextlib.ExitStack() as stack:
         if enrich and enricher is None:
-            enricher = stack.enter_context(default_enricher(settings))
+            enricher = stack.enter_context(default_enricher(settings, on_enrich))
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-fetch")
         pending: Future[_Fetched] | None = pool.submit(fetch, dates[0]) if dates else None
         try:
             for index, day in enumerate(dates):
                 assert pending is not None
-                failure = ""
+                failure: WindowError | str = ""
                 try:
                     fetched: _Fetched | None = pending.result()
                 except WindowError as exc:
@@ -601,7 +658,7 @@ def sync_range(
                         report(failed_result(day, str(exc)))
                         raise
                     fetched = None
-                    failure = str(exc)
+                    failure = exc
                 following = dates[index + 1] if index + 1 < len(dates) else None
                 pending = pool.submit(fetch, following) if following else None
                 if fetched is None:
@@ -610,11 +667,11 @@ def sync_range(
                 try:
                     result = _publish(settings, fetched, allow_shrink=allow_shrink)
                 except WindowError as exc:
-                    report(failed_result(day, str(exc)))
+                    report(failed_result(day, exc))
                     continue
                 if enrich and enricher is not None:
                     try:
-                        enricher(settings, day)
+                        _add_enrichment(result, enricher(settings, day))
                     except AuthenticationError:
                         raise
                     except PipelineError as exc:
@@ -630,6 +687,14 @@ def sync_range(
     return results
 
 
+def _add_enrichment(result: WindowResult, outcome: Any) -> None:
+    if isinstance(outcome, enrich.EnrichResult):
+        result.jobs_looked_up = outcome.looked_up
+        result.enrich_requests = outcome.requests
+        result.enrich_rate_limited = outcome.rate_limited
+        result.enrich_seconds = round(outcome.seconds, 3)
+
+
 def rebuild_range(
     settings: Settings, dates: Sequence[date], *, enrichment: bool = True
 ) -> list[WindowResult]:
@@ -641,7 +706,7 @@ def rebuild_range(
         try:
             result = rebuild_window(settings, day)
         except WindowError as exc:
-            results.append(failed_result(day, str(exc)))
+            results.append(failed_result(day, exc))
             continue
         if enrichment and _has_job_archive(settings, day):
             try:

@@ -87,14 +87,22 @@ def test_asset_checks(repo):
     assert checks == lake | models | {
         ("warehouse", "matches_lake"),
         ("rpt_flagged_jobs", "flagged_jobs_over_threshold"),
+        ("workflows", "yesterday_window_complete"),
     }
 
 
 def test_jobs_schedules_and_sensors(repo):
-    assert sorted(s.name for s in repo.schedule_defs) == ["nightly_sync", "weekly_maintenance"]
-    assert sorted(s.name for s in repo.sensor_defs) == ["warehouse_after_sync"]
+    assert sorted(s.name for s in repo.schedule_defs) == [
+        "freshness_check",
+        "nightly_sync",
+        "weekly_maintenance",
+    ]
+    assert sorted(s.name for s in repo.sensor_defs) == [
+        "alert_on_run_failure",
+        "warehouse_after_sync",
+    ]
     jobs = {j.name for j in repo.get_all_jobs()}
-    assert {"sync_windows_job", "warehouse_job", "maintain_job"} <= jobs
+    assert {"sync_windows_job", "warehouse_job", "maintain_job", "freshness_job"} <= jobs
     schedule = repo.get_schedule_def("nightly_sync")
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "UTC"
