@@ -363,13 +363,17 @@ class Lake:
         current = self._open(table)
         if current is None:
             return schema.empty_table()
-        filters = None
+        predicate = None
         if days is not None:
             wanted = sorted({d.isoformat() for d in days})
             if not wanted:
                 return schema.empty_table()
-            filters = [(PARTITION, "in", wanted)]
-        data = current.to_pyarrow_table(filters=filters)
+            predicate = [(PARTITION, "in", wanted)]
+        # One thread (also in `batches`): a threaded scan through delta-rs's Python file system
+        # can leave a reader thread alive at exit, and the process then aborts.
+        data = current.to_pyarrow_dataset(file_pruning_predicate=predicate).to_table(
+            use_threads=False
+        )
         missing = [f for f in schema if f.name not in data.column_names]
         for column in missing:
             data = data.append_column(column, pa.nulls(data.num_rows, column.type))
@@ -389,7 +393,7 @@ class Lake:
         )
         wanted = list(columns or schema.names)
         present = [name for name in wanted if name in dataset.schema.names]
-        for batch in dataset.to_batches(columns=present):
+        for batch in dataset.to_batches(columns=present, use_threads=False):
             arrays = [
                 batch.column(name).cast(schema.field(name).type)
                 if name in present
