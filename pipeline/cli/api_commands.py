@@ -51,6 +51,7 @@ from pipeline.core import settings as settings_module
 from pipeline.core.errors import ApiError, ConfigError, ResponseValidationError
 from pipeline.core.settings import Settings
 from pipeline.enrich.scan_scores import parse_percent
+from pipeline.fetch.cursors import iter_pages
 
 NO_TOKEN_MESSAGE = "No API token: set CIVITAI_API_TOKEN (or put it in .env)."
 DEFAULT_TAKE = 20  # the original script's default page size
@@ -405,7 +406,7 @@ def user(pages: int, take: int, as_json: bool) -> None:
     oldest: str | None = None
     newest: str | None = None
     with api_client() as client:
-        for page in client.iter_workflow_pages(take=take, max_pages=pages):
+        for page in iter_pages(client, take=take, max_pages=pages):
             read_pages += 1
             for wf in page.items:
                 scanned += 1
