@@ -15,15 +15,10 @@ URL. Paging through a list (cursor rules and bounds) is `pipeline.fetch.paging`'
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
 import random
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -32,27 +27,21 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
-from pipeline.api import endpoints, failures
+from pipeline.api import endpoints
 from pipeline.api.endpoints import Call
 from pipeline.api.models import JobStatus, Workflow, WorkflowPage, WorkflowStep, parse_step
 from pipeline.api.ratelimit import RateBudget
-from pipeline.api.responses import RawResponse, WorkflowPageRaw, decode_page, read_body
+from pipeline.api.responses import RawResponse, WorkflowPageRaw, decode_page
+from pipeline.api.sender import DEFAULT_TIMEOUT, Sender
 from pipeline.api.stats import ClientStats
-from pipeline.api.transport import DEFAULT_MAX_CONNECTIONS, check_api_url, http_client
+from pipeline.api.transport import DEFAULT_MAX_CONNECTIONS, check_api_url
 from pipeline.core import errors, settings
 from pipeline.core.redact import Redactor
 
-logger = logging.getLogger("pipeline.api.client")
+__all__ = ["DEFAULT_TIMEOUT", "OrchestrationClient", "RawResponse", "WorkflowPageRaw"]
 
 T = TypeVar("T")
 
-try:
-    _USER_AGENT = f"civitai-orchestration-sync/{version('civitai-orchestration-sync')}"
-except PackageNotFoundError:  # running from a source tree that was never installed
-    _USER_AGENT = "civitai-orchestration-sync"
-
-DEFAULT_TIMEOUT = httpx.Timeout(settings.READ_TIMEOUT, connect=settings.CONNECT_TIMEOUT)
-_CHUNK = 1 << 16
 _NO_FILTERS: dict[str, Any] = {
     "take": settings.PAGE_SIZE,
     "cursor": None,
@@ -63,11 +52,6 @@ _NO_FILTERS: dict[str, Any] = {
     "from_date": None,
     "to_date": None,
     "exclude_failed": None,
-}
-_HEADERS = {
-    "Accept": "application/json",
-    "Accept-Encoding": "gzip, deflate",
-    "User-Agent": _USER_AGENT,
 }
 
 
@@ -100,26 +84,42 @@ class OrchestrationClient:
             raise errors.ConfigError(f"max_retries must be 0 or more, got {max_retries}.")
         if max_connections < 1:
             raise errors.ConfigError(f"max_connections must be at least 1, got {max_connections}")
-        self._token = settings.clean_token(token)
-        self.max_retries = max_retries
         self.max_connections = max_connections
-        self.rate_limiter = rate_limiter
-        self.stats = ClientStats(budget=rate_limiter)
-        self.redactor = Redactor([self._token])
-        self._timeout = timeout or DEFAULT_TIMEOUT
-        self._sleep = sleep
-        self._jitter = jitter
-        self._max_body = max_body_bytes
-        # Until the API has answered once, a name that does not resolve or a refused
-        # connection is a wrong URL, not a passing fault: no retries then.
-        self._answered = False
-        self._http = http_client(max_connections=max_connections, timeout=self._timeout)
+        self._sender = Sender(
+            base_url=self.base_url,
+            token=settings.clean_token(token),
+            timeout=timeout,
+            max_retries=max_retries,
+            rate_limiter=rate_limiter,
+            sleep=sleep,
+            jitter=jitter,
+            max_connections=max_connections,
+            max_body_bytes=max_body_bytes,
+        )
+
+    @property
+    def stats(self) -> ClientStats:
+        """Requests, 429s, retries and effective rate of this client so far."""
+        return self._sender.stats
+
+    @property
+    def redactor(self) -> Redactor:
+        """The redaction rules with this client's token: for messages and stored bytes."""
+        return self._sender.redactor
+
+    @property
+    def rate_limiter(self) -> RateBudget | None:
+        return self._sender.rate_limiter
+
+    @property
+    def max_retries(self) -> int:
+        return self._sender.max_retries
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
     def close(self) -> None:
-        self._http.close()
+        self._sender.close()
 
     def __enter__(self) -> OrchestrationClient:
         return self
@@ -131,144 +131,6 @@ class OrchestrationClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    # ------------------------------------------------------------------ sending
-
-    def _build_request(self, call: Call, *, with_token: bool = True) -> httpx.Request:
-        # A relative path joins the base URL (which may carry a path prefix); built directly
-        # rather than with httpx's `build_request`: there are no cookies, auth or
-        # per-request headers to merge.
-        url = (
-            call.path
-            if call.path.startswith(("http://", "https://"))
-            else self.base_url + call.path
-        )
-        timeout = self._timeout
-        if call.read_timeout is not None:
-            timeout = httpx.Timeout(
-                connect=timeout.connect,
-                read=call.read_timeout,
-                write=timeout.write,
-                pool=timeout.pool,
-            )
-        headers = dict(_HEADERS)
-        if with_token and self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
-        return httpx.Request(
-            call.method,
-            url,
-            params=list(call.params) or None,
-            headers=headers,
-            extensions={"timeout": timeout.as_dict()},
-        )
-
-    def _send(self, call: Call) -> RawResponse:
-        request = self._build_request(call)
-        attempt = 0
-        while True:
-            attempt += 1
-            if self.rate_limiter is not None:
-                self.rate_limiter.acquire()
-            try:
-                answer = self._exchange(call, request)
-            except httpx.RequestError as exc:
-                delay = self._on_transport_error(call, request, exc, attempt)
-            else:
-                retry_in = self._on_response(call, answer, attempt)
-                if retry_in is None:
-                    return answer
-                delay = retry_in
-            self._sleep(delay)
-
-    def _exchange(self, call: Call, request: httpx.Request) -> RawResponse:
-        response = self._http.send(request, stream=True)
-        try:
-            self._answered = True
-            content = read_body(
-                response.headers,
-                response.iter_bytes(),
-                self._max_body,
-                call.resource,
-            )
-        finally:
-            response.close()
-        return RawResponse(
-            response.status_code, content, response.headers, request.method, str(request.url)
-        )
-
-    # ------------------------------------------------------------------ retry policy
-
-    def _on_response(self, call: Call, answer: RawResponse, attempt: int) -> float | None:
-        """Count the answer; None if it is the one, else the delay before retrying.
-
-        Raises the mapped ApiStatusError when the status is not retryable or retries ran out.
-        """
-        status = answer.status_code
-        self.stats.add(requests=1, status_429=int(status == 429), status_5xx=int(status >= 500))
-        if call.accepts(status):
-            return None
-        if status in settings.RETRY_STATUSES and attempt <= self.max_retries:
-            retry_after = failures.parse_retry_after(answer.headers.get("retry-after"), time.time())
-            if retry_after is not None:
-                retry_after = min(retry_after, settings.MAX_RETRY_DELAY)
-            delay = failures.retry_delay(attempt, status, retry_after, self._jitter)
-            if status == 429 and self.rate_limiter is not None:
-                self.rate_limiter.on_429(retry_after)
-            self.stats.add(retries=1)
-            self._log_retry(call, answer.method, answer.url, attempt, delay, f"status {status}")
-            return delay
-        error = failures.status_error(
-            answer,
-            resource=call.resource,
-            attempts=attempt,
-            not_found_hint=call.not_found_hint,
-            redact=self.redactor,
-        )
-        self._log_failure(answer.method, answer.url, f"status {status}: {error.body[:200]!r}")
-        raise error
-
-    def _on_transport_error(
-        self, call: Call, request: httpx.Request, exc: httpx.RequestError, attempt: int
-    ) -> float:
-        """Count the failure; the delay before retrying, or raise ApiConnectionError."""
-        self.stats.add(requests=1, transport_errors=1)
-        if not self._answered:
-            unreachable = failures.unreachable_error(exc, url=request.url, redact=self.redactor)
-            if unreachable is not None:
-                self._log_failure(request.method, str(request.url), type(exc).__name__)
-                raise unreachable from exc
-        if failures.is_retryable_transport_error(exc) and attempt <= self.max_retries:
-            delay = failures.retry_delay(attempt, None, None, self._jitter)
-            self.stats.add(retries=1)
-            self._log_retry(
-                call, request.method, str(request.url), attempt, delay, type(exc).__name__
-            )
-            return delay
-        error = failures.connection_error(
-            exc,
-            base_url=self.base_url,
-            resource=call.resource,
-            attempts=attempt,
-            redact=self.redactor,
-        )
-        self._log_failure(request.method, str(request.url), f"{type(exc).__name__}: {exc}")
-        raise error from exc
-
-    def _log_retry(
-        self, call: Call, method: str, url: str, attempt: int, delay: float, reason: str
-    ) -> None:
-        if logger.isEnabledFor(logging.INFO):
-            logger.info(
-                "%s",
-                self.redactor(
-                    f"Retrying {method} {url} ({call.resource}) after {reason} "
-                    f"in {delay:.2f}s (attempt {attempt + 1} of {self.max_retries + 1})"
-                ),
-            )
-
-    def _log_failure(self, method: str, url: str, what: str) -> None:
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("%s", self.redactor(f"Giving up on {method} {url}: {what}"))
 
     # ------------------------------------------------------------------ parsing
 
@@ -325,7 +187,7 @@ class OrchestrationClient:
             to_date=to_date,
             exclude_failed=exclude_failed,
         )
-        return decode_page(self._send(call).content, call.request_params(), call.endpoint)
+        return decode_page(self._sender.send(call).content, call.request_params(), call.endpoint)
 
     def query_workflows(self, **filters: Any) -> WorkflowPage:
         """One page of workflows as validated models (the filters of `fetch_workflow_page`)."""
@@ -341,9 +203,9 @@ class OrchestrationClient:
             workflow_id,
             wait=wait,
             hide_mature_content=hide_mature_content,
-            read_timeout=self._timeout.read,
+            read_timeout=self._sender.timeout.read,
         )
-        return self._send(call)
+        return self._sender.send(call)
 
     def get_workflow(
         self, workflow_id: str, *, wait: int | None = None, hide_mature_content: bool | None = None
@@ -352,17 +214,17 @@ class OrchestrationClient:
             workflow_id,
             wait=wait,
             hide_mature_content=hide_mature_content,
-            read_timeout=self._timeout.read,
+            read_timeout=self._sender.timeout.read,
         )
-        raw = self._send(call)
+        raw = self._sender.send(call)
         return self._parse(call, lambda: Workflow.model_validate_json(raw.content))
 
     def get_step_raw(self, workflow_id: str, step_name: str) -> RawResponse:
-        return self._send(endpoints.step(workflow_id, step_name))
+        return self._sender.send(endpoints.step(workflow_id, step_name))
 
     def get_step(self, workflow_id: str, step_name: str) -> WorkflowStep:
         call = endpoints.step(workflow_id, step_name)
-        raw = self._send(call)
+        raw = self._sender.send(call)
         return self._parse(call, lambda: parse_step(raw.json()))
 
     # ------------------------------------------------------------------ jobs and blobs
@@ -370,11 +232,11 @@ class OrchestrationClient:
     def get_job_raw(self, job_id: str, *, detailed: bool = True) -> RawResponse:
         """`GET /v1/consumer/jobs/{id}`; `detailed` adds the job definition and is what
         carries `lastEvent.context` (the scan scores)."""
-        return self._send(endpoints.job(job_id, detailed=detailed))
+        return self._sender.send(endpoints.job(job_id, detailed=detailed))
 
     def get_job(self, job_id: str, *, detailed: bool = True) -> JobStatus:
         call = endpoints.job(job_id, detailed=detailed)
-        raw = self._send(call)
+        raw = self._sender.send(call)
         return self._parse(call, lambda: JobStatus.model_validate_json(raw.content))
 
     def get_blob_url(
@@ -395,7 +257,7 @@ class OrchestrationClient:
             download=download,
             filename=filename,
         )
-        answer = self._send(call)
+        answer = self._sender.send(call)
         location = answer.headers.get("location")
         if not location:
             raise errors.ResponseValidationError(
@@ -420,55 +282,4 @@ class OrchestrationClient:
             raise errors.ResponseValidationError(
                 self.redactor(f"The blob URL {absolute!r} is not an http(s) URL; not fetched.")
             )
-        call = endpoints.content(absolute, self.redactor(parsed.path))
-        request = self._build_request(call, with_token=False)
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        attempt = 0
-        while True:
-            attempt += 1
-            if self.rate_limiter is not None:
-                self.rate_limiter.acquire()
-            try:
-                response = self._http.send(request, stream=True, follow_redirects=True)
-                try:
-                    if call.accepts(response.status_code):
-                        written = _write_stream(response, dest)
-                        self._on_response(call, _head(response, b""), attempt)
-                        return written
-                    answer = _head(response, response.read()[:4096])
-                finally:
-                    response.close()
-            except httpx.RequestError as exc:
-                delay = self._on_transport_error(call, request, exc, attempt)
-            else:
-                retry_in = self._on_response(call, answer, attempt)
-                assert retry_in is not None  # accepted statuses returned above
-                delay = retry_in
-            self._sleep(delay)
-
-
-def _head(response: httpx.Response, content: bytes) -> RawResponse:
-    return RawResponse(
-        response.status_code,
-        content,
-        response.headers,
-        response.request.method,
-        str(response.request.url),
-    )
-
-
-def _write_stream(response: httpx.Response, dest: Path) -> int:
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-    written = 0
-    try:
-        with tmp.open("wb") as fh:
-            for chunk in response.iter_bytes(_CHUNK):
-                fh.write(chunk)
-                written += len(chunk)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
-    return written
+        return self._sender.download(endpoints.content(absolute, self.redactor(parsed.path)), dest)
