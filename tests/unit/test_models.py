@@ -28,6 +28,9 @@ from pipeline.api.models import (
     parse_step,
     timespan_seconds,
 )
+from pipeline.core.timefmt import (
+    parse_duration,
+)
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "failed_workflow_redacted.json"
 
@@ -441,3 +444,27 @@ def test_timespan_seconds_unrecognised(value: object) -> None:
     assert timespan_seconds(value) is None
     with pytest.raises(ValueError):
         timespan_seconds(value, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds", "text"),
+    [
+        ("PT20M", 1200.0, "PT20M"),
+        ("00:20:00", 1200.0, "00:20:00"),
+        ("1.02:03:04.5", 93784.5, "1.02:03:04.5"),
+        (" P2W ", 1209600.0, " P2W "),
+        ("pt1h30m", 5400.0, "pt1h30m"),
+        ("PT0,5S", 0.5, "PT0,5S"),
+        (600, 600.0, "600"),
+    ],
+)
+def test_parse_duration_keeps_the_text_as_written(value: object, seconds: float, text: str) -> None:
+    duration = parse_duration(value)
+    assert duration is not None
+    assert duration.seconds == pytest.approx(seconds)
+    assert duration.text == text
+
+
+@pytest.mark.parametrize("value", ["00:61:00", "P1M", "P1Y", "PT", "-P", "1e3", float("nan")])
+def test_parse_duration_refuses_what_is_not_a_fixed_duration(value: object) -> None:
+    assert parse_duration(value) is None
