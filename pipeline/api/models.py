@@ -11,32 +11,52 @@ Field names are snake_case; the wire names (camelCase, `$type`) are aliases, so
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 
 from pydantic import (
     AliasChoices,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    PlainSerializer,
     PlainValidator,
     SerializeAsAny,
     ValidationError,
 )
-from pydantic.alias_generators import to_camel
 
-# Re-exported: callers parse API timestamps and TimeSpans through the models module.
-from pipeline.core.timefmt import format_datetime, parse_datetime, timespan_seconds
+# Re-exported: callers reach the base, blob helpers, timestamps and durations through here.
+from pipeline.api.base import ApiModel, UtcDateTime
+from pipeline.api.blobs import BLOB_TYPES, Blob, OutputBlob, is_blob, iter_output_blobs
+from pipeline.core.timefmt import (
+    Duration,
+    format_datetime,
+    parse_datetime,
+    parse_duration,
+    timespan_seconds,
+)
 
-UtcDateTime = Annotated[
-    datetime,
-    BeforeValidator(parse_datetime),
-    PlainSerializer(format_datetime, return_type=str, when_used="json"),
+__all__ = [
+    "BLOB_TYPES",
+    "ApiModel",
+    "Blob",
+    "OutputBlob",
+    "UtcDateTime",
+    "format_datetime",
+    "is_blob",
+    "iter_output_blobs",
+    "parse_datetime",
+    "parse_duration",
+    "timespan_seconds",
 ]
+
+
+def _null_as_empty(value: Any) -> Any:
+    # Lists the schema gives as arrays may still come as null from an older service.
+    return [] if value is None else value
+
+
+_EMPTY_IF_NULL = BeforeValidator(_null_as_empty)
 
 # ---------------------------------------------------------------------------------------------
 # Known enum values (fields stay `str`; new values must not break parsing)
@@ -78,85 +98,10 @@ class JobEventType(StrEnum):
 # A job whose last event is one of these will not change any more, so it need not be re-fetched.
 FINAL_JOB_EVENT_TYPES = frozenset({"Succeeded", "Failed", "Expired", "Deleted", "Canceled"})
 
-BLOB_TYPES = frozenset({"image", "video", "audio", "model3d"})
 
 # ---------------------------------------------------------------------------------------------
 # Models
 # ---------------------------------------------------------------------------------------------
-
-
-class ApiModel(BaseModel):
-    """Base: camelCase aliases, unknown fields kept."""
-
-    model_config = ConfigDict(
-        extra="allow",
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-    )
-
-
-class Blob(ApiModel):
-    """An output file (image, video, audio or 3D model); subtype fields are all optional.
-
-    Real image blobs come without `type`, `nsfwLevel` and `jobId` although the schema requires
-    `type`. `url`/`previewUrl` are signed and expire: never a key, never stored.
-    """
-
-    id: str
-    type: str | None = None
-    available: bool | None = None
-    url: str | None = None
-    url_expires_at: UtcDateTime | None = None
-    preview_url: str | None = None
-    preview_url_expires_at: UtcDateTime | None = None
-    job_id: str | None = None
-    nsfw_level: str | None = None
-    blocked_reason: str | None = None
-    width: int | None = None
-    height: int | None = None
-    duration: float | None = None
-    format: str | None = None
-    tier: str | None = None
-
-
-def is_blob(value: object) -> bool:
-    """Whether a JSON value looks like a Blob: a string `id` plus `available` or a blob `type`."""
-    return (
-        isinstance(value, Mapping)
-        and isinstance(value.get("id"), str)
-        and ("available" in value or value.get("type") in BLOB_TYPES)
-    )
-
-
-def iter_output_blobs(
-    output: Mapping[str, Any] | None,
-) -> Iterator[tuple[str, int, Mapping[str, Any]]]:
-    """Yield `(output_key, item_index, blob)` for every blob in a step's raw `output`.
-
-    Works for any `$type`: a blob is found as a top-level value (`video`), as an item of a
-    top-level list (`images[i]`, `blobs[i]`), or as the output itself (`transcode`, key
-    "output"). The index is the position in the list, so skipped non-blob items keep indexes
-    stable.
-    """
-    if not isinstance(output, Mapping):
-        return
-    if is_blob(output):
-        yield "output", 0, output
-        return
-    for key, value in output.items():
-        if is_blob(value):
-            yield key, 0, value
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                if is_blob(item):
-                    yield key, index, item
-
-
-class OutputBlob(NamedTuple):
-    output_key: str
-    item_index: int
-    blob: Blob
 
 
 class QueuePosition(ApiModel):
@@ -169,7 +114,7 @@ class QueuePosition(ApiModel):
 class WorkflowStepJob(ApiModel):
     """A job as embedded in a step: no event, provider or scan context (see JobStatus)."""
 
-    id: str
+    id: str | None = None
     status: str | None = None
     started_at: UtcDateTime | None = None
     completed_at: UtcDateTime | None = None
@@ -186,7 +131,8 @@ class WorkflowStep(ApiModel):
     name: str
     priority: str | None = None
     status: str | None = None
-    timeout: str | None = None
+    # A .NET TimeSpan ("00:20:00") or an ISO-8601 duration ("PT20M"), kept as written.
+    timeout: str | float | None = None
     retries: int | None = None
     started_at: UtcDateTime | None = None
     completed_at: UtcDateTime | None = None
@@ -194,19 +140,34 @@ class WorkflowStep(ApiModel):
     metadata: dict[str, Any] | None = None
     preparation: dict[str, Any] | None = None
     jobs: list[WorkflowStepJob] | None = None
-    input: dict[str, Any] | None = None
-    output: dict[str, Any] | None = None
+    # Any JSON value: an object for most types, a string for `imageUpload`.
+    input: Any = None
+    output: Any = None
 
     @property
     def timeout_seconds(self) -> float | None:
         return timespan_seconds(self.timeout)
 
+    @property
+    def timeout_duration(self) -> Duration | None:
+        """The timeout in seconds with its text as the API wrote it (None if unreadable)."""
+        return parse_duration(self.timeout)
+
     def input_data(self) -> dict[str, Any]:
-        """The input as wire-named JSON values, whatever the step type."""
+        """The input as wire-named JSON values when it is an object ({} otherwise: see
+        `input_text`)."""
         return _as_wire_dict(self.input)
 
+    def input_text(self) -> str | None:
+        """The input when it is not an object (an `imageUpload` step's text input)."""
+        return (
+            None
+            if self.input is None or isinstance(self.input, BaseModel | Mapping)
+            else (self.input if isinstance(self.input, str) else repr(self.input))
+        )
+
     def output_data(self) -> dict[str, Any]:
-        """The output as wire-named JSON values, whatever the step type."""
+        """The output as wire-named JSON values when it is an object, else {}."""
         return _as_wire_dict(self.output)
 
     def blobs(self) -> list[OutputBlob]:
@@ -217,12 +178,10 @@ class WorkflowStep(ApiModel):
         ]
 
 
-def _as_wire_dict(value: BaseModel | Mapping[str, Any] | None) -> dict[str, Any]:
-    if value is None:
-        return {}
+def _as_wire_dict(value: Any) -> dict[str, Any]:
     if isinstance(value, BaseModel):
         return value.model_dump(by_alias=True, exclude_unset=True, mode="json")
-    return dict(value)
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
 class TextToImageInput(ApiModel):
@@ -357,17 +316,17 @@ class Workflow(ApiModel):
     deleted_at: UtcDateTime | None = None
     transactions: TransactionSummary | None = None
     metadata: dict[str, Any] | None = None
-    tags: list[str] = Field(default_factory=list)
+    tags: Annotated[list[str], _EMPTY_IF_NULL] = Field(default_factory=list)
     arguments: dict[str, Any] | None = None
-    steps: list[AnyWorkflowStep] = Field(default_factory=list)
-    callbacks: list[WorkflowCallback] = Field(default_factory=list)
+    steps: Annotated[list[AnyWorkflowStep], _EMPTY_IF_NULL] = Field(default_factory=list)
+    callbacks: Annotated[list[WorkflowCallback], _EMPTY_IF_NULL] = Field(default_factory=list)
     tips: WorkflowTips | None = None
     cost: WorkflowCost | None = None
     nsfw_level: str | None = None
     experimental: bool | None = None
     allow_mature_content: bool | None = None
     upgrade_mode: str | None = None
-    currencies: list[str] = Field(default_factory=list)
+    currencies: Annotated[list[str], _EMPTY_IF_NULL] = Field(default_factory=list)
     force_refunded: bool | None = None
     ephemeral: bool | None = None
     external_id: str | None = None

@@ -468,3 +468,64 @@ def test_parse_duration_keeps_the_text_as_written(value: object, seconds: float,
 @pytest.mark.parametrize("value", ["00:61:00", "P1M", "P1Y", "PT", "-P", "1e3", float("nan")])
 def test_parse_duration_refuses_what_is_not_a_fixed_duration(value: object) -> None:
     assert parse_duration(value) is None
+
+
+def test_an_image_upload_step_with_a_string_input_parses() -> None:
+    step = parse_step(
+        {
+            "$type": "imageUpload",
+            "name": "upload",
+            "input": "https://example.invalid/in.png",
+            "output": {"blob": {"id": "up.png", "available": True, "type": "image"}},
+            "timeout": "PT20M",
+        }
+    )
+    assert step.input_text() == "https://example.invalid/in.png"
+    assert step.input_data() == {}
+    assert [(k, i, b.id) for k, i, b in step.blobs()] == [("blob", 0, "up.png")]
+    assert step.timeout_seconds == 1200.0
+    assert step.timeout_duration is not None and step.timeout_duration.text == "PT20M"
+
+
+def test_null_lists_in_a_workflow_are_empty_lists() -> None:
+    wf = Workflow.model_validate(
+        {
+            "id": "1-x",
+            "createdAt": "2026-11-01T00:00:00Z",
+            "tags": None,
+            "steps": [{"$type": "echo", "name": "$0", "jobs": None}],
+            "callbacks": None,
+            "currencies": None,
+        }
+    )
+    assert (wf.tags, wf.callbacks, wf.currencies) == ([], [], [])
+    assert wf.steps[0].jobs is None  # a step without jobs yet
+
+
+def test_blobs_are_found_at_any_depth_of_an_output() -> None:
+    training = {
+        "epochs": [
+            {
+                "epochNumber": 1,
+                "model": {"id": "m1.safetensors", "available": True},
+                "samples": [
+                    {"id": "s1.jpg", "available": True},
+                    {"id": "s2.jpg", "available": False},
+                ],
+            },
+            {"model": {"id": "m2.safetensors", "type": "model3d", "format": "glb"}},
+        ],
+        "grid": [
+            [{"id": "g00.png", "available": True}],
+            [{"note": 1}, {"id": "g11.png", "available": True}],
+        ],
+        "choices": [{"id": "not-a-blob"}],
+    }
+    assert [(path, index, blob["id"]) for path, index, blob in iter_output_blobs(training)] == [
+        ("epochs[0].model", 0, "m1.safetensors"),
+        ("epochs[0].samples", 0, "s1.jpg"),
+        ("epochs[0].samples", 1, "s2.jpg"),
+        ("epochs[1].model", 0, "m2.safetensors"),
+        ("grid[0]", 0, "g00.png"),
+        ("grid[1]", 1, "g11.png"),
+    ]
