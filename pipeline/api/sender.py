@@ -27,7 +27,7 @@ from pipeline.api.endpoints import Call
 from pipeline.api.ratelimit import RateBudget
 from pipeline.api.responses import RawResponse, read_body
 from pipeline.api.stats import ClientStats
-from pipeline.api.transport import http_client
+from pipeline.api.transport import ClientPool
 from pipeline.core import settings
 from pipeline.core.redact import Redactor
 
@@ -79,10 +79,10 @@ class Sender:
         # Until the API has answered once, a name that does not resolve or a refused
         # connection is a wrong URL, not a passing fault: no retries then.
         self._answered = False
-        self._http = http_client(max_connections=max_connections, timeout=self.timeout)
+        self._clients = ClientPool(self.timeout, max_connections)
 
     def close(self) -> None:
-        self._http.close()
+        self._clients.close()
 
     def _build_request(self, call: Call, *, with_token: bool = True) -> httpx.Request:
         # A relative path joins the base URL (which may carry a path prefix); built directly
@@ -132,17 +132,15 @@ class Sender:
             self._sleep(delay)
 
     def _exchange(self, call: Call, request: httpx.Request) -> RawResponse:
-        response = self._http.send(request, stream=True)
-        try:
-            self._answered = True
-            content = read_body(
-                response.headers,
-                response.iter_bytes(),
-                self._max_body,
-                call.resource,
-            )
-        finally:
-            response.close()
+        with self._clients.lend() as http:
+            response = http.send(request, stream=True)
+            try:
+                self._answered = True
+                content = read_body(
+                    response.headers, response.iter_bytes(), self._max_body, call.resource
+                )
+            finally:
+                response.close()
         return RawResponse(
             response.status_code, content, response.headers, request.method, str(request.url)
         )
@@ -233,15 +231,16 @@ class Sender:
             if self.rate_limiter is not None:
                 self.rate_limiter.acquire()
             try:
-                response = self._http.send(request, stream=True, follow_redirects=True)
-                try:
-                    if call.accepts(response.status_code):
-                        written = _write_stream(response, dest)
-                        self._on_response(call, _head(response, b""), attempt)
-                        return written
-                    answer = _head(response, response.read()[:4096])
-                finally:
-                    response.close()
+                with self._clients.lend() as http:
+                    response = http.send(request, stream=True, follow_redirects=True)
+                    try:
+                        if call.accepts(response.status_code):
+                            written = _write_stream(response, dest)
+                            self._on_response(call, _head(response, b""), attempt)
+                            return written
+                        answer = _head(response, response.read()[:4096])
+                    finally:
+                        response.close()
             except httpx.RequestError as exc:
                 delay = self._on_transport_error(call, request, exc, attempt)
             else:

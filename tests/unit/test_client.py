@@ -472,3 +472,17 @@ def test_a_slow_answer_is_a_timeout_error() -> None:
     ):
         client.get_job_raw("slow")
     assert len(server.requests) == 2
+
+
+def test_connections_are_kept_alive_and_capped_at_max_connections() -> None:
+    with (
+        ScriptedServer(reply(200, json={"jobId": "j"}, delay=0.01)) as server,
+        make_client(server, max_connections=3) as client,
+    ):
+        for _ in range(20):
+            client.get_job_raw("one-after-another")
+        assert len(server.connections) == 1
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(client.get_job_raw, [f"j{i}" for i in range(60)]))
+    assert len(server.requests) == 80
+    assert len(server.connections) == 3
