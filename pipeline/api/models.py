@@ -209,21 +209,21 @@ class BlobsOutput(ApiModel):
 
 
 class TextToImageStep(WorkflowStep):
-    input: TextToImageInput | None = None  # type: ignore[assignment]
-    output: ImageOutput | None = None  # type: ignore[assignment]
+    input: TextToImageInput | None = None
+    output: ImageOutput | None = None
 
 
 class ImageGenStep(WorkflowStep):
     # imageGen input is polymorphic on `engine`; it stays a dict.
-    output: ImageOutput | None = None  # type: ignore[assignment]
+    output: ImageOutput | None = None
 
 
 class VideoStep(WorkflowStep):
-    output: VideoOutput | None = None  # type: ignore[assignment]
+    output: VideoOutput | None = None
 
 
 class ComfyStep(WorkflowStep):
-    output: BlobsOutput | None = None  # type: ignore[assignment]
+    output: BlobsOutput | None = None
 
 
 STEP_TYPES: dict[str, type[WorkflowStep]] = {
