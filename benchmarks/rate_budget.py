@@ -82,7 +82,7 @@ class _CappedServer(ThreadingHTTPServer):
 def _run(
     url: str, token: str, job_ids: list[str], args: argparse.Namespace, adaptive: bool
 ) -> dict[str, Any]:
-    budget = RateLimiter(args.rate, backoff_factor=0.5 if adaptive else 1.0)
+    budget = RateLimiter(args.rate) if adaptive else RateLimiter(args.rate, backoff_factor=1.0)
     failed = 0
     with OrchestrationClient(
         base_url=url, token=token, rate_limiter=budget, max_connections=args.concurrency

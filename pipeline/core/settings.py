@@ -59,7 +59,7 @@ MAX_PAGES_WITHOUT_NEW_ITEMS = 10
 # RATE_BACKOFF_FACTOR (at most once per RATE_BACKOFF_INTERVAL seconds: a burst of 429s is one
 # signal), never below RATE_FLOOR_FRACTION of the ceiling; each second without a 429 gives
 # back RATE_RECOVERY_FRACTION of the ceiling, up to the ceiling.
-RATE_BACKOFF_FACTOR = 0.5
+RATE_BACKOFF_FACTOR = 0.7
 RATE_BACKOFF_INTERVAL = 1.0
 RATE_FLOOR_FRACTION = 1 / 64
 RATE_RECOVERY_FRACTION = 1 / 20

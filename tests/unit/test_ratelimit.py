@@ -76,7 +76,7 @@ def test_a_retry_after_pauses_the_next_acquire() -> None:
 
 def test_after_a_pause_the_queue_resumes_at_the_cut_rate_not_in_a_burst() -> None:
     clock = FakeClock()
-    rl = limiter(10.0, burst=5, clock=clock, recovery_fraction=0.0)
+    rl = limiter(10.0, burst=5, clock=clock, backoff_factor=0.5, recovery_fraction=0.0)
     rl.on_429(2.0)
     for _ in range(3):
         rl.acquire()
@@ -134,7 +134,7 @@ def test_429s_cut_the_rate_multiplicatively_once_per_interval_down_to_the_floor(
 
 def test_the_rate_recovers_additively_up_to_the_ceiling_only() -> None:
     clock = FakeClock()
-    rl = limiter(100.0, clock=clock, recovery_fraction=0.1)  # +10 requests/s each second
+    rl = limiter(100.0, clock=clock, backoff_factor=0.5, recovery_fraction=0.1)  # +10/s a second
     rl.on_429(1.0)  # the pause ends at +1 s; recovery starts from there
     assert rl.rate == 50.0
     clock.now += 1.0
@@ -147,7 +147,7 @@ def test_the_rate_recovers_additively_up_to_the_ceiling_only() -> None:
 
 def test_a_cut_rate_spaces_requests_further_apart() -> None:
     clock = FakeClock()
-    rl = limiter(10.0, burst=1, clock=clock, recovery_fraction=0.0)
+    rl = limiter(10.0, burst=1, clock=clock, backoff_factor=0.5, recovery_fraction=0.0)
     rl.acquire()
     rl.on_429(0.0)  # pause of the floor, rate 5/s
     clock.sleeps.clear()
@@ -197,3 +197,13 @@ def test_threads_never_get_the_same_slot() -> None:
 def test_invalid_settings_are_refused(rate: float, burst: int | None) -> None:
     with pytest.raises(ValueError):
         RateLimiter(rate, burst)
+
+
+def test_the_defaults_come_from_settings() -> None:
+    clock = FakeClock()
+    rl = limiter(100.0, clock=clock)
+    rl.on_429(0.0)
+    assert rl.rate == pytest.approx(100.0 * settings.RATE_BACKOFF_FACTOR)
+    clock.now += settings.RETRY_AFTER_FLOOR + 1.0
+    expected = 100.0 * settings.RATE_BACKOFF_FACTOR + 100.0 * settings.RATE_RECOVERY_FRACTION
+    assert rl.rate == pytest.approx(expected)
