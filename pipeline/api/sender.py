@@ -40,6 +40,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 DEFAULT_TIMEOUT = httpx.Timeout(settings.READ_TIMEOUT, connect=settings.CONNECT_TIMEOUT)
 _CHUNK = 1 << 16
+_ERROR_BODY_BYTES = 4096
 _HEADERS = {
     "Accept": "application/json",
     "Accept-Encoding": "gzip, deflate",
@@ -238,7 +239,7 @@ class Sender:
                             written = _write_stream(response, dest)
                             self._on_response(call, _head(response, b""), attempt)
                             return written
-                        answer = _head(response, response.read()[:4096])
+                        answer = _head(response, _first_bytes(response, _ERROR_BODY_BYTES))
                     finally:
                         response.close()
             except httpx.RequestError as exc:
@@ -258,6 +259,16 @@ def _head(response: httpx.Response, content: bytes) -> RawResponse:
         response.request.method,
         str(response.request.url),
     )
+
+
+def _first_bytes(response: httpx.Response, limit: int) -> bytes:
+    # An error answer from a content host is only read as far as a message needs.
+    kept = b""
+    for chunk in response.iter_bytes():
+        kept += chunk
+        if len(kept) >= limit:
+            break
+    return kept[:limit]
 
 
 def _write_stream(response: httpx.Response, dest: Path) -> int:
