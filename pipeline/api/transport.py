@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import queue
+import ssl
 import threading
 from collections.abc import Iterator
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -104,6 +105,19 @@ def check_api_url(url: str, *, allow_insecure_http: bool = False) -> str:
     return str(parsed).rstrip("/")
 
 
+_SSL_CONTEXT: ssl.SSLContext | None = None
+_SSL_LOCK = threading.Lock()
+
+
+def _ssl_context() -> ssl.SSLContext:
+    # Building a context loads the CA bundle (~60 ms); one per process serves every client.
+    global _SSL_CONTEXT
+    with _SSL_LOCK:
+        if _SSL_CONTEXT is None:
+            _SSL_CONTEXT = httpx.create_ssl_context()
+        return _SSL_CONTEXT
+
+
 def http_client(*, max_connections: int, timeout: httpx.Timeout) -> httpx.Client:
     """An httpx client with up to `max_connections` keep-alive connections: HTTP/1.1 (each
     request in flight has a connection of its own, so HTTP/2 multiplexing would buy nothing),
@@ -113,6 +127,7 @@ def http_client(*, max_connections: int, timeout: httpx.Timeout) -> httpx.Client
         # The API is stateless (a bearer token per request): cookies a server or a CDN sets
         # are never kept, so none can travel to another request or host.
         cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+        verify=_ssl_context(),
         timeout=timeout,
         limits=httpx.Limits(
             max_connections=max_connections,
