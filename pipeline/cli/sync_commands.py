@@ -292,11 +292,11 @@ def rebuild(date_from: str | None, date_to: str | None) -> None:
     """
     first, last = _range(date_from, date_to)
     settings = Settings.from_env()
-    archived = archive.archived_days(settings.raw_dir)
-    dates = archived if first is None else day_range(first, last or first)
+    raw = archive.RawArchive.from_settings(settings)
+    dates = raw.days() if first is None else day_range(first, last or first)
     if not dates:
         raise ConfigError(
-            f"Nothing to rebuild: no raw archive under {archive.window_root(settings.raw_dir)}. "
+            f"Nothing to rebuild: no raw archive under {raw.location}. "
             "Run `civitai-sync sync` first."
         )
     console = stdout_console()
@@ -307,7 +307,7 @@ def rebuild(date_from: str | None, date_to: str | None) -> None:
             (result,) = rebuild_range(settings, [day])
             results.append(result)
             reporter(SyncProgress(day, result.pages, result.workflows, result))
-    _summary(console, results, f"Rebuilt {len(dates)} day(s) from {settings.raw_dir}")
+    _summary(console, results, f"Rebuilt {len(dates)} day(s) from {raw.location}")
     _finish(console, results, settings)
 
 
@@ -510,7 +510,7 @@ def _where(console: Console, settings: Settings) -> None:
     console.print(Text("Where it is:", style="bold"))
     for label, path in (
         ("lake (Delta Lake)", settings.lake_location),
-        ("raw pages", settings.raw_dir),
+        ("raw pages", settings.raw_location),
         ("ledger", f"{settings.lake_location}/_ledger"),
         ("warehouse", warehouse),
     ):

@@ -31,6 +31,7 @@ import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
+from pipeline.core import storage
 from pipeline.core.errors import LakeError
 from pipeline.core.settings import Settings
 from pipeline.lake import tables
@@ -98,11 +99,27 @@ class Lake:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lake:
-        return cls(settings.lake_location)
+        """The lake of `settings`; on object storage with the options of the standard AWS
+        variables (`pipeline.core.storage`)."""
+        location = settings.lake_location
+        return cls(location, storage.storage_options(location))
+
+    @property
+    def remote(self) -> bool:
+        return storage.is_remote(self.uri)
+
+    def filesystem(self, path: str = "") -> tuple[pafs.FileSystem, str]:
+        """A pyarrow filesystem and the path of `path` (relative to the lake's root) in it."""
+        filesystem, root = storage.filesystem(self.uri, self.storage_options)
+        return filesystem, f"{root}/{path}".rstrip("/") if path else root
 
     def table_uri(self, table: str) -> str:
+        return f"{self.uri}/{self._checked(table)}"
+
+    @staticmethod
+    def _checked(table: str) -> str:
         tables.schema_for(table)  # unknown names fail here, not deep inside delta-rs
-        return f"{self.uri}/{table}"
+        return table
 
     def _open(self, table: str, version: int | None = None) -> DeltaTable | None:
         try:
@@ -201,14 +218,14 @@ class Lake:
         """The version of the commit labelled `write_id`, read from the table's log itself
         (`_delta_log/<version>.json`, one JSON action per line): other writers may have
         committed since, so "the latest version" would not do."""
-        filesystem, root = pafs.FileSystem.from_uri(f"{self.table_uri(table)}/_delta_log")
+        filesystem, root = self.filesystem(f"{self._checked(table)}/_delta_log")
         entries = filesystem.get_file_info(pafs.FileSelector(root))
         commits = sorted(
             (info.base_name for info in entries if _COMMIT_FILE.match(info.base_name)),
             reverse=True,
         )
         for name in commits[:_HISTORY_LOOKBACK]:
-            with filesystem.open_input_stream(f"{root}/{name}") as stream:
+            with filesystem.open_input_stream(f"{root}/{name}", compression=None) as stream:
                 for line in stream.read().splitlines():
                     info = json.loads(line).get("commitInfo")
                     if info is not None and info.get(_WRITE_ID) == write_id:
@@ -218,7 +235,7 @@ class Lake:
     def _columns_id(self, table: str, files: Sequence[str]) -> str:
         if not files:
             return ""
-        filesystem, root = pafs.FileSystem.from_uri(self.table_uri(table))
+        filesystem, root = self.filesystem(self._checked(table))
         names = pq.read_schema(f"{root}/{files[0]}", filesystem=filesystem).names
         return columns_id(names)
 
