@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo dev lint bench clean e2e-deps
+.PHONY: test demo dev lint bench clean e2e-deps distributed-deps test-distributed
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,20 @@ CIVITAI_CLIENT_VERSION := 0.2.0-beta.86
 
 e2e-deps:
 	npm install --prefix tests/e2e/npm --save-exact @civitai/client@$(CIVITAI_CLIENT_VERSION)
+
+# The servers and libraries of the production deployment (deploy/), for `make test-distributed`:
+# PostgreSQL and Redis from the system's packages (apt-get, as root) when they are missing, and
+# the pinned `deploy` extra (Dagster on PostgreSQL, Celery, Redis client, moto's S3 server).
+distributed-deps: $(STAMP)
+	@command -v redis-server >/dev/null || { apt-get update -qq && apt-get install -y -qq redis-server; }
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| { apt-get update -qq && apt-get install -y -qq postgresql; }
+	$(BIN)/python -m pip install --quiet -e '.[dev,deploy]'
+
+# PostgreSQL, Redis, an S3 server (moto), two Celery workers and the Dagster daemon on loopback;
+# a 6-day backfill across the workers with the lake on S3 (tests/distributed, ~5 min).
+test-distributed: distributed-deps
+	$(BIN)/python -m pytest -q -m distributed tests/distributed
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline assets tests benchmarks

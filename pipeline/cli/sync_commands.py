@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from pipeline.api import shared_budget
 from pipeline.cli.output import data_table, format_seconds, stdout_console, text
 from pipeline.core import settings as defaults
 from pipeline.core.errors import ConfigError
@@ -221,7 +222,8 @@ def _client(settings: Settings) -> Any:
             f"No API token: set {defaults.ENV_TOKEN} (or put it in .env). "
             "To try the pipeline without one, run `civitai-sync demo`."
         )
-    return OrchestrationClient(base_url=settings.api_url, token=settings.token)
+    budget: Any = shared_budget.from_env(settings.api_url, settings.token)
+    return OrchestrationClient(base_url=settings.api_url, token=settings.token, rate_limiter=budget)
 
 
 @click.command()

@@ -75,7 +75,12 @@ def filesystem(uri: str, options: Mapping[str, str] | None = None) -> tuple[pafs
     opts = dict(options) if options is not None else storage_options(uri)
     parsed = urlparse(uri)
     endpoint = opts.get("AWS_ENDPOINT_URL")
-    kwargs: dict[str, object] = {"region": opts.get("AWS_REGION", "us-east-1")}
+    # Delayed open: an object smaller than one part is written with a single PUT on close
+    # (one request, atomic) instead of a multipart upload.
+    kwargs: dict[str, object] = {
+        "region": opts.get("AWS_REGION", "us-east-1"),
+        "allow_delayed_open": True,
+    }
     if opts.get("AWS_ACCESS_KEY_ID"):
         kwargs["access_key"] = opts["AWS_ACCESS_KEY_ID"]
         kwargs["secret_key"] = opts.get("AWS_SECRET_ACCESS_KEY", "")

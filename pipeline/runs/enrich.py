@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.api import shared_budget
 from pipeline.core import locks
 from pipeline.core import settings as defaults
 from pipeline.core.errors import PipelineError, WindowError
@@ -125,10 +126,12 @@ def make_job_client(
     """A thread-safe client for job lookups that draws from the process-wide budget."""
     from pipeline.api.client import OrchestrationClient
 
+    # A budget shared by every worker (Redis) when one is configured, else this process's.
+    budget: Any = shared_budget.from_env(settings.api_url, settings.token)
     return OrchestrationClient(
         base_url=settings.api_url,
         token=settings.token,
-        rate_limiter=shared_rate_limiter(settings.api_url, rate),
+        rate_limiter=budget or shared_rate_limiter(settings.api_url, rate),
         max_connections=concurrency,
         **client_kwargs,
     )
