@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import math
 import os
 import threading
 import time
@@ -46,6 +47,7 @@ RATE_BACKOFF_FACTOR = 0.5
 RATE_BACKOFF_INTERVAL = 1.0
 RATE_FLOOR_FRACTION = 1 / 64
 RATE_RECOVERY_FRACTION = 1 / 20
+BURST_SECONDS = 0.1
 # Idle budgets disappear from Redis after a day.
 KEY_TTL_SECONDS = 86_400
 
@@ -136,13 +138,15 @@ class RedisRateBudget:
     with the client's rate-limiter interface (`acquire`, `acquire_async`, `penalize`/`on_429`,
     `stats`)."""
 
-    def __init__(self, url: str, key: str, rate: float, burst: int = 1) -> None:
+    def __init__(self, url: str, key: str, rate: float, burst: int | None = None) -> None:
         import redis  # the `deploy` extra; only needed when a shared budget is configured
 
         if not rate > 0:
             raise ConfigError(f"{ENV_RATE} must be a positive number of requests/second")
         self.ceiling = float(rate)
-        self.burst = max(1, int(burst))
+        # A tenth of a second's worth: a caller woken a little late (a busy machine) uses
+        # its slot instead of losing it, and no second ever sees more than 1.1 x the rate.
+        self.burst = max(1, math.ceil(rate * BURST_SECONDS) if burst is None else int(burst))
         self.key = key
         self._redis = redis.Redis.from_url(url, socket_timeout=10)
         self._script = self._redis.register_script(_SCRIPT)

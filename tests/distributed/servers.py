@@ -188,5 +188,6 @@ def start_postgres() -> Server:
         stderr=subprocess.STDOUT,
     )
     wait_for_port(port, proc, "postgres", log)
-    url = f"postgresql://dagster@127.0.0.1:{port}/postgres"
+    # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; dagster-postgres ships psycopg2.
+    url = f"postgresql+psycopg2://dagster@127.0.0.1:{port}/postgres"
     return Server("postgres", port, proc, workdir, {"url": url})
