@@ -100,7 +100,7 @@ def run_dlt(
     )
     started = time.perf_counter()
     t0 = started
-    pipeline.fetch.paging(source, loader_file_format=loader_file_format)  # type: ignore[arg-type]
+    pipeline.extract(source, loader_file_format=loader_file_format)  # type: ignore[arg-type]
     t1 = time.perf_counter()
     pipeline.normalize()
     t2 = time.perf_counter()

@@ -33,10 +33,18 @@ def _register() -> None:
         lake_commands,
         report_commands,
         simulator_commands,
+        sql_commands,
         sync_commands,
     )
 
-    for module in (api_commands, sync_commands, lake_commands, report_commands, simulator_commands):
+    for module in (
+        api_commands,
+        sync_commands,
+        lake_commands,
+        report_commands,
+        sql_commands,
+        simulator_commands,
+    ):
         module.register(cli)
 
 

@@ -519,7 +519,7 @@ def _where(console: Console, settings: Settings) -> None:
         console.print(Text(f"  {label:15} {path}"), soft_wrap=True)
     console.print()
     console.print(Text("Open the warehouse:", style="bold"))
-    console.print(Text(f"  duckdb {warehouse}"), soft_wrap=True)
+    console.print(Text(f"  civitai-sync sql --warehouse {warehouse}"), soft_wrap=True)
     console.print(
         Text(
             f'  {Path(sys.executable).name} -c "import duckdb; '

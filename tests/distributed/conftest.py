@@ -12,8 +12,6 @@ import pytest
 
 from tests.distributed.servers import Server, start_moto, start_postgres, start_redis
 
-pytestmark = pytest.mark.distributed
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent

@@ -708,6 +708,8 @@ def test_simulator_serve_runs_until_interrupted(tmp_path: Path) -> None:
         text=True,
         env=env,
         cwd=tmp_path,
+        # As from a terminal: a job started in the background of a script inherits SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert proc.stdout is not None

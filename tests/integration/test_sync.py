@@ -534,7 +534,10 @@ def test_demo_command_syncs_the_simulator_and_says_where(tmp_path: Path) -> None
     shown = CliRunner().invoke(cli, ["demo", "--days", "2", "--workflows-per-day", "15"], env=env)
     assert shown.exit_code == 0, shown.output
     assert "Warehouse published" in shown.output
-    assert "duckdb " + str(tmp_path / "demo" / "warehouse.duckdb") in shown.output
+    assert (
+        "civitai-sync sql --warehouse " + str(tmp_path / "demo" / "warehouse.duckdb")
+        in shown.output
+    )
     assert "make dev" in shown.output
     rows = ledger_of(tmp_path / "demo").rows()
     assert [r.workflows for r in rows] == [15, 15]

@@ -99,6 +99,8 @@ def test_a_backfill_launched_in_dagster_dev_completes(tmp_path: Path) -> None:
             [str(dagster), "dev", "-m", "assets.definitions", "--working-directory", str(ROOT),
              "-h", "127.0.0.1", "-p", str(port)],
             cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            # stopped with Ctrl-C's signal below, even when this run inherited SIGINT ignored
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )  # fmt: skip
         try:
             _wait_until_serving(url, proc, log)
