@@ -215,7 +215,8 @@ class RedisRateBudget:
 
     def stats(self) -> SharedBudgetStats:
         rate = self.rate
-        raw = {k.decode(): v.decode() for k, v in self._redis.hgetall(self.key).items()}
+        found: dict[Any, Any] = self._redis.hgetall(self.key)
+        raw = {_text(k): _text(v) for k, v in found.items()}
         with self._lock:
             here = self._granted_here
         return SharedBudgetStats(
@@ -232,6 +233,10 @@ class RedisRateBudget:
     def reset(self) -> None:
         """Forget the budget's state and counters (tests, a changed ceiling)."""
         self._redis.delete(self.key)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 _BUDGETS: dict[tuple[str, str, float], RedisRateBudget] = {}

@@ -90,7 +90,7 @@ def filesystem(uri: str, options: Mapping[str, str] | None = None) -> tuple[pafs
         target = urlparse(endpoint)
         kwargs["endpoint_override"] = target.netloc + target.path.rstrip("/")
         kwargs["scheme"] = target.scheme or "https"
-    fs = pafs.S3FileSystem(**kwargs)  # type: ignore[arg-type]
+    fs = pafs.S3FileSystem(**kwargs)
     return fs, f"{parsed.netloc}{parsed.path}".rstrip("/")
 
 

@@ -93,6 +93,15 @@ class Claims:
         rows = table.to_pyarrow_table(filters=[("claim", "=", key)]).to_pylist()
         return rows[-1] if rows else None
 
+    def live(self, key: str) -> bool:
+        """Whether a run anywhere holds `key` now (its lease has not run out)."""
+        try:
+            table = DeltaTable(self.uri, storage_options=self.lake.storage_options)
+        except TableNotFoundError:
+            return False
+        found = self.current(key, table)
+        return found is not None and found["expires_at"] > _now()  # type: ignore[operator]
+
     def _write(self, table: DeltaTable, key: str, rows: list[dict[str, object]]) -> None:
         write_deltalake(
             table,
@@ -117,7 +126,7 @@ class Claims:
                 window=key.rsplit("/", 1)[-1],
             )
         claim_id = uuid.uuid4().hex
-        row = {
+        row: dict[str, object] = {
             "claim": key,
             "claim_id": claim_id,
             "holder": holder_name(),

@@ -131,8 +131,13 @@ def window_guard(
 
 
 def window_locked(settings: Settings, day: date) -> bool:
-    """Whether a live process is syncing the window right now."""
-    return locks.is_locked(_window_lock_path(settings, day))
+    """Whether a live process is syncing the window right now (on this machine, or, for a lake
+    on object storage, anywhere: its claim is live)."""
+    if locks.is_locked(_window_lock_path(settings, day)):
+        return True
+    if settings.shared_lake:
+        return claims.Claims(Lake.from_settings(settings)).live(f"sync/{day.isoformat()}")
+    return False
 
 
 def window_work_dir(settings: Settings, day: date) -> Path:

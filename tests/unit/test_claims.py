@@ -69,3 +69,13 @@ def test_a_lost_claim_is_reported_by_check(tmp_path: Path) -> None:
         with pytest.raises(ClaimError, match="taken over"):
             held.check()
     assert Claims(lake).current(KEY)["claim_id"] == "thief"  # our release left it alone
+
+
+def test_live_says_whether_a_lease_is_running(tmp_path: Path) -> None:
+    lake = Lake(str(tmp_path))
+    claims = Claims(lake)
+    assert not claims.live(KEY)  # no table yet: nothing is claimed (and nothing is created)
+    assert not (tmp_path / "_claims").exists()
+    with hold(lake, KEY, ttl=60):
+        assert claims.live(KEY)
+    assert not claims.live(KEY)
