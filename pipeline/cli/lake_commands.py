@@ -55,7 +55,8 @@ def forget(date_from: str | None, date_to: str | None, yes: bool) -> None:
 @click.command()
 @click.option(
     "--retention-hours",
-    type=click.IntRange(min=0),
+    # Files a running sync is about to commit are younger than an hour: 0 could remove them.
+    type=click.IntRange(min=1),
     default=housekeeping.DEFAULT_RETENTION_HOURS,
     show_default=True,
     help="Keep replaced files this long (an open warehouse may still read them).",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
@@ -32,6 +33,7 @@ _AWS_VARIABLES = (
     "AWS_ENDPOINT_URL",
 )
 REMOTE_SCHEMES = ("s3", "s3a")
+_CHUNK = 8 * 2**20
 
 
 def is_remote(uri: str) -> bool:
@@ -97,3 +99,12 @@ def filesystem(uri: str, options: Mapping[str, str] | None = None) -> tuple[pafs
 def join(uri: str, *parts: str) -> str:
     """`uri` with path parts appended ('/' whatever the platform: also object keys)."""
     return "/".join([uri.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def upload(path: Path, fs: pafs.FileSystem, target: str) -> None:
+    """Copy a local file to `target` in `fs`: on object storage an object appears whole when
+    the copy ends (one PUT for a small file, a multipart upload completed at the end), never
+    half written."""
+    with fs.open_output_stream(target, compression=None) as out, open(path, "rb") as source:
+        while chunk := source.read(_CHUNK):
+            out.write(chunk)

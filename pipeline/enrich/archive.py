@@ -156,12 +156,7 @@ class ArchiveWriter:
         final = self.archive.path(self.window_date)
         if self.archive.remote:
             self.archive.fs.create_dir(self.archive.window_path(self.window_date))
-            with (
-                self.archive.fs.open_output_stream(final, compression=None) as out,
-                open(self.tmp, "rb") as src,
-            ):
-                while chunk := src.read(8 * 2**20):
-                    out.write(chunk)
+            storage.upload(self.tmp, self.archive.fs, final)
             self.tmp.unlink(missing_ok=True)
             return
         with open(self.tmp, "rb+") as handle:

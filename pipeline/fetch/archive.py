@@ -239,8 +239,7 @@ class RawArchive:
         return final
 
     def _upload(self, path: Path, key: str) -> None:
-        with self.fs.open_output_stream(key, compression=None) as out:
-            out.write(path.read_bytes())
+        storage.upload(path, self.fs, key)
 
     # --- reading ---------------------------------------------------------------------------
     def attempts(self, day: date) -> list[str]:

@@ -1,31 +1,33 @@
-"""A table being prepared for one window's commit: rows and batches streamed to a temporary
-Parquet file in the run's work directory, read back as a stream when the lake commits it.
-
-A day of any size goes through with bounded memory, and nothing reaches the lake before the
-commit: a crash leaves only a temporary file, which the next run's sweep removes.
-"""
+"""Rows of one window of one table, written as they come into a new lake data file and
+committed in one step: a day of any size goes through with bounded memory, and nothing is
+part of the table before the commit (a crash leaves a file the table does not list, which
+`maintain` vacuums)."""
 
 from __future__ import annotations
 
 import contextlib
-import uuid
-from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Sequence
+from datetime import date
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.lake.store import ROW_GROUP_ROWS, Committed, Lake, file_schema
+
 BATCH_ROWS = 2000
-STAGED_PREFIX = "staged-"
 
 
 class StagedTable:
-    def __init__(self, work_dir: Path, schema: pa.Schema, name: str = "table") -> None:
-        work_dir.mkdir(parents=True, exist_ok=True)
-        self.schema = schema
-        self.path = work_dir / f"{STAGED_PREFIX}{name}-{uuid.uuid4().hex}.parquet"
-        self._writer = pq.ParquetWriter(self.path, schema, compression="zstd", compression_level=1)
+    def __init__(self, lake: Lake, table: str, day: date) -> None:
+        self.lake = lake
+        self.table = table
+        self.day = day
+        self.schema = file_schema(table)
+        self.file = lake.new_file(table, day)
+        self._writer = pq.ParquetWriter(
+            self.file.path, self.schema, compression="zstd", compression_level=1
+        )
         self._rows: list[dict[str, Any]] = []
         self.count = 0
 
@@ -39,39 +41,28 @@ class StagedTable:
         self._flush()
         for batch in batches:
             if batch.num_rows:
-                self._writer.write_batch(batch.select(self.schema.names).cast(self.schema))
+                table = pa.Table.from_batches([batch]).select(self.schema.names).cast(self.schema)
+                self._writer.write_table(table, ROW_GROUP_ROWS)
                 self.count += batch.num_rows
 
     def _flush(self) -> None:
         if self._rows:
-            self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self.schema))
+            table = pa.Table.from_pylist(self._rows, schema=self.schema)
+            self._writer.write_table(table, ROW_GROUP_ROWS)
             self._rows = []
 
-    def opener(self) -> Callable[[], pa.RecordBatchReader]:
-        """Close the file; a function that streams it back (as often as the lake needs)."""
+    def commit(self) -> Committed:
+        """Close the file and make it the window's rows (one commit)."""
         self._flush()
         self._writer.close()
-        return staged_reader(self.path, self.schema)
+        return self.lake.commit_window(self.table, self.day, [self.file])
 
     def discard(self) -> None:
         with contextlib.suppress(Exception):  # the file goes anyway
             self._writer.close()
-        self.path.unlink(missing_ok=True)
+        self.file.path.unlink(missing_ok=True)
 
 
-def staged_reader(
-    path: Path, schema: pa.Schema | None = None
-) -> Callable[[], pa.RecordBatchReader]:
-    """A function that opens a staged Parquet file as a stream of batches (for the lake's
-    commit, which may need to read it again)."""
-
-    def open_stream() -> pa.RecordBatchReader:
-        handle = pq.ParquetFile(path)
-        target = schema or handle.schema_arrow
-        batches = (
-            batch.select(target.names).cast(target)
-            for batch in handle.iter_batches(batch_size=65536)
-        )
-        return pa.RecordBatchReader.from_batches(target, batches)
-
-    return open_stream
+def read_parquet_batches(path: Any, batch_size: int = 4096) -> Iterable[pa.RecordBatch]:
+    """A Parquet file's rows as a stream of batches."""
+    yield from pq.ParquetFile(path).iter_batches(batch_size=batch_size)

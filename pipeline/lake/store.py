@@ -1,35 +1,51 @@
 """The lake: one Delta Lake table per core table, partitioned by `window_date`.
 
-A window's replacement is one Delta commit per table: `write_deltalake` in overwrite mode with
-the predicate `window_date = 'YYYY-MM-DD'`. The commit is atomic (a reader sees the old rows of
-the window or the new ones, never half), the files of the replaced rows stay on disk until
-`maintain` vacuums them, and Delta's conflict check makes two writers of the same window
-collide (the later commit fails and changes nothing) while writers of different windows never
-do. The same code runs on a local directory and on object storage (`s3://bucket/prefix` with
-the standard AWS variables).
+A window's replacement is one Delta commit per table: the new data files are written first
+(streamed, in bounded row groups: a day of any size costs the memory of one row group), then
+one commit removes the window's old files and adds the new ones. The commit is atomic (a
+reader sees the old rows of the window or the new ones, never half); the old files stay on disk
+until `maintain` vacuums them. Files of a commit that never happened (a killed run) are never
+part of the table and are vacuumed too.
 
-Each commit is labelled with a write id in its commit metadata, so that the version it made
-and the data files it added for the window can be read back exactly and recorded in the ledger
-(the warehouse reads those files: a snapshot consistent across tables).
+Why not `write_deltalake`: it holds the whole input in memory before writing (delta-rs
+collects the stream), about twice a day's data: a 100,000-workflow day went past 900 MiB.
+
+One writer per window is the caller's rule (the sync's window lock; on object storage a claim,
+see runs.sync), so a commit can only race commits of other windows: Delta's conflict check is
+coarse for commits that remove files (any concurrent commit fails it), so the commit is
+retried as long as the window's own files are still those it replaces. If they changed, or a
+commit of another writer added files to the same window meanwhile, the window was written
+twice: the later commit fails with ConcurrentWriteError and leaves the other's data.
+
+Each commit is labelled with a write id in its commit metadata, so that the version it made is
+found again in the table's log, and recorded in the ledger with its files (the warehouse reads
+those files: a snapshot consistent across tables). The same code runs on a local directory and
+on object storage (`s3://bucket/prefix` with the standard AWS variables): files are written
+locally and copied up before the commit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
+import shutil
 import threading
+import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
+from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
+from deltalake.transaction import AddAction, RemoveAction
 
 from pipeline.core import storage
 from pipeline.core.errors import LakeError
@@ -39,16 +55,14 @@ from pipeline.lake import tables
 PARTITION = "window_date"
 _WRITE_ID = "civitai_sync.write_id"
 _WINDOW = "civitai_sync.window"
-# zstd level 1: about as small as gzip, several times cheaper to write and read.
-_WRITER = WriterProperties(compression="ZSTD", compression_level=1)
-# How far back in a table's history a commit of this process is looked for.
+# How far back in a table's log a commit of this process is looked for.
 _HISTORY_LOOKBACK = 50
-# Two processes creating the same new table race on its first commit; the loser's writes then
-# fail on "metadata changed" although no window was touched: those are retried.
-_METADATA_RACE = "Metadata changed"
-_METADATA_RETRIES = 3
+# Commits of other windows landing meanwhile: each costs a retry, never a failure.
+_COMMIT_RETRIES = 50
 _CREATE_LOCK = threading.Lock()
-_COMMIT_FILE = re.compile(r"^\d{20}\.json$")
+_COMMIT_FILE = re.compile(r"^(\d{20})\.json$")
+# Row groups of about this many rows: memory per table writer stays small whatever the day.
+ROW_GROUP_ROWS = 16_384
 
 
 @dataclass(frozen=True)
@@ -86,30 +100,52 @@ def columns_id(names: Iterable[str]) -> str:
     return hashlib.sha1("\n".join(sorted(names)).encode()).hexdigest()[:12]
 
 
-def _predicate(day: date) -> str:
-    return f"{PARTITION} = '{day.isoformat()}'"
+def file_schema(table: str) -> pa.Schema:
+    """The columns a data file holds: the table's, less the partition column (Delta keeps it
+    in the directory name and the log)."""
+    schema = tables.schema_for(table)
+    return schema.remove(schema.get_field_index(PARTITION))
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A data file being written for a window: `path` is local; `name` is its path relative
+    to the table's root once committed."""
+
+    table: str
+    day: date
+    path: Path
+    name: str
 
 
 class Lake:
     """The lake's tables under `uri` (a local directory or an `s3://` prefix)."""
 
-    def __init__(self, uri: str, storage_options: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        storage_options: Mapping[str, str] | None = None,
+        staging_dir: Path | None = None,
+    ) -> None:
         self.uri = uri.rstrip("/")
         self.storage_options = dict(storage_options or {})
+        self.remote = storage.is_remote(self.uri)
+        self.staging_dir = staging_dir
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lake:
         """The lake of `settings`; on object storage with the options of the standard AWS
         variables (`pipeline.core.storage`)."""
         location = settings.lake_location
-        return cls(location, storage.storage_options(location))
-
-    @property
-    def remote(self) -> bool:
-        return storage.is_remote(self.uri)
+        return cls(
+            location,
+            storage.storage_options(location),
+            staging_dir=settings.work_dir / "lake-staging",
+        )
 
     def filesystem(self, path: str = "") -> tuple[pafs.FileSystem, str]:
-        """A pyarrow filesystem and the path of `path` (relative to the lake's root) in it."""
+        """A pyarrow filesystem and the path of `path` (relative to the lake's root) in it,
+        configured like delta-rs (`pipeline.core.storage`)."""
         filesystem, root = storage.filesystem(self.uri, self.storage_options)
         return filesystem, f"{root}/{path}".rstrip("/") if path else root
 
@@ -137,100 +173,215 @@ class Lake:
             found = self._open(table)
             if found is not None:
                 return found
-            DeltaTable.create(
-                self.table_uri(table),
-                schema=tables.schema_for(table),
-                partition_by=[PARTITION],
-                mode="ignore",
-                storage_options=self.storage_options,
-            )
+            with contextlib.suppress(DeltaError):  # another process created it first
+                DeltaTable.create(
+                    self.table_uri(table),
+                    schema=tables.schema_for(table),
+                    partition_by=[PARTITION],
+                    mode="ignore",
+                    storage_options=self.storage_options,
+                )
         found = self._open(table)
         if found is None:
             raise LakeError(f"could not create the lake table {self.table_uri(table)}")
         return found
 
+    # --- writing ---------------------------------------------------------------------------
+    def new_file(self, table: str, day: date) -> NewFile:
+        """Where to write a new data file of `day`: in the staging directory, moved into the
+        table (or copied up to object storage) right before the commit, so that a vacuum never
+        meets a file that is still being written."""
+        name = f"{PARTITION}={day.isoformat()}/part-{uuid.uuid4().hex}.zstd.parquet"
+        if self.staging_dir is not None:
+            path = self.staging_dir / table / name
+        elif self.remote:
+            raise LakeError("a lake on object storage needs a local staging directory")
+        else:
+            path = Path(self.table_uri(table)) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return NewFile(table, day, path, name)
+
+    def sweep_staging(self, day: date, names: Iterable[str]) -> None:
+        """Delete staged files of `day` left by a killed run (call with the window's lock held,
+        for the tables only that lock's holder writes)."""
+        if self.staging_dir is None:
+            return
+        for table in names:
+            shutil.rmtree(
+                self.staging_dir / table / f"{PARTITION}={day.isoformat()}", ignore_errors=True
+            )
+
+    def write_file(
+        self, table: str, day: date, data: pa.Table | Iterable[pa.RecordBatch]
+    ) -> NewFile:
+        """Write rows of `day` (a table or a stream of batches) into a new data file."""
+        target = self.new_file(table, day)
+        schema = file_schema(table)
+        batches = data.to_batches() if isinstance(data, pa.Table) else data
+        with pq.ParquetWriter(
+            target.path, schema, compression="zstd", compression_level=1
+        ) as writer:
+            for batch in batches:
+                if batch.num_rows:
+                    table_rows = pa.Table.from_batches([batch])
+                    writer.write_table(table_rows.select(schema.names).cast(schema), ROW_GROUP_ROWS)
+        return target
+
     def replace_window(
-        self,
-        table: str,
-        day: date,
-        data: pa.Table | pa.RecordBatchReader | Callable[[], pa.RecordBatchReader],
+        self, table: str, day: date, data: pa.Table | Iterable[pa.RecordBatch]
     ) -> Committed:
-        """Replace every row of `day` in `table` with `data`, in one commit.
+        """Replace every row of `day` in `table` with `data`, in one commit."""
+        return self.commit_window(table, day, [self.write_file(table, day, data)])
 
-        `data` is a table, a stream, or a function that opens the stream (then a commit that
-        lost a race on the table's metadata, which only happens while a new lake's tables are
-        being created, is retried). Raises ConcurrentWriteError when another writer changed
-        the same window of the same table since this one read it: the lake is then as that
-        writer left it.
+    def commit_window(self, table: str, day: date, files: Sequence[NewFile]) -> Committed:
+        """Make `files` (written with new_file/write_file) the rows of `day`, in one commit.
+
+        Raises ConcurrentWriteError when another writer changed the same window of the same
+        table meanwhile: the lake is then as that writer left it, and `files` are deleted.
         """
-        schema = tables.schema_for(table)
-        write_id = uuid.uuid4().hex
-        for attempt in range(_METADATA_RETRIES + 1):
-            current = self._open(table) or self._create(table)
-            if isinstance(data, pa.Table):
-                source: pa.RecordBatchReader = data.select(schema.names).cast(schema).to_reader()
-            elif isinstance(data, pa.RecordBatchReader):
-                source = data
-            else:
-                source = data()
-            try:
-                self._write(current, source, day, write_id)
-                break
-            except CommitFailedError as exc:
-                retry = callable(data) or isinstance(data, pa.Table)
-                if retry and _METADATA_RACE in str(exc) and attempt < _METADATA_RETRIES:
-                    continue
-                raise ConcurrentWriteError(
-                    f"window {day}: another sync replaced the {table} table's rows of this day "
-                    "while this one was writing; this run changed nothing there. Check "
-                    "`civitai-sync status`, then run the window again if needed."
-                ) from exc
-            except DeltaError as exc:
-                raise LakeError(f"window {day}: writing the {table} table failed: {exc}") from exc
-        return self._committed(table, day, write_id)
+        try:
+            # A file without rows adds nothing: an empty window has no file at all.
+            adds = [action for f in files if (action := self._add_action(f)) is not None]
+            write_id = uuid.uuid4().hex
+            version = self._commit(table, day, adds, write_id)
+        except BaseException:
+            for f in files:
+                self._discard(f)
+            raise
+        return self._committed(table, day, version)
 
-    def _write(
-        self, current: DeltaTable, source: pa.RecordBatchReader, day: date, write_id: str
-    ) -> None:
-        write_deltalake(
-            current,
-            source,
-            mode="overwrite",
-            predicate=_predicate(day),
-            partition_by=[PARTITION],
-            # A column added to a schema since the table was created joins the table here.
-            schema_mode="merge",
-            writer_properties=_WRITER,
-            commit_properties=CommitProperties(
-                custom_metadata={_WRITE_ID: write_id, _WINDOW: day.isoformat()}
-            ),
-            storage_options=self.storage_options,
+    def _add_action(self, new: NewFile) -> AddAction | None:
+        rows = pq.read_metadata(new.path).num_rows
+        if rows == 0:
+            new.path.unlink()
+            return None
+        size = new.path.stat().st_size
+        filesystem, root = self.filesystem(self._checked(new.table))
+        target = f"{root}/{new.name}"
+        if self.remote:
+            storage.upload(new.path, filesystem, target)
+            new.path.unlink(missing_ok=True)
+        elif new.path != Path(target):
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(new.path, target)
+        return AddAction(
+            new.name,
+            size,
+            {PARTITION: new.day.isoformat()},
+            int(time.time() * 1000),
+            True,
+            json.dumps({"numRecords": rows}),
         )
 
-    def _committed(self, table: str, day: date, write_id: str) -> Committed:
-        version = self._find_commit(table, write_id)
-        at_version = self._open(table, version)
-        assert at_version is not None
-        files, rows = _window_files(at_version, day)
-        return Committed(table, version, files, rows, self._columns_id(table, files))
+    def _discard(self, new: NewFile) -> None:
+        new.path.unlink(missing_ok=True)
+        filesystem, root = self.filesystem(self._checked(new.table))
+        with contextlib.suppress(OSError):
+            filesystem.delete_file(f"{root}/{new.name}")
+
+    def _commit(self, table: str, day: date, adds: list[AddAction], write_id: str) -> int:
+        for _attempt in range(_COMMIT_RETRIES):
+            current = self._open(table) or self._create(table)
+            self._ensure_columns(current, table)
+            read_version = current.version()
+            old = _window_actions(current, day)
+            now = int(time.time() * 1000)
+            removes = [
+                RemoveAction(path, True, now, size, {PARTITION: day.isoformat()})
+                for path, size in old
+            ]
+            try:
+                current.create_write_transaction(
+                    [*removes, *adds],
+                    mode="append",
+                    schema=current.schema(),
+                    partition_by=[PARTITION],
+                    commit_properties=CommitProperties(
+                        custom_metadata={_WRITE_ID: write_id, _WINDOW: day.isoformat()}
+                    ),
+                )
+            except CommitFailedError as exc:
+                if self.window_files(table, day) != tuple(sorted(p for p, _ in old)):
+                    raise _collision(table, day) from exc
+                continue  # a commit of another window (or of the table's schema) came first
+            except DeltaError as exc:
+                raise LakeError(
+                    f"window {day}: committing the {table} table failed: {exc}"
+                ) from exc
+            version = self._find_commit(table, write_id)
+            if self._others_touched(table, day, read_version, version, write_id):
+                self._undo(table, day, adds)
+                raise _collision(table, day)
+            return version
+        raise LakeError(f"window {day}: the {table} commit kept losing races; run it again")
+
+    def _ensure_columns(self, current: DeltaTable, table: str) -> None:
+        """Columns added to the registry since the table was created join the table (a
+        metadata commit of its own; files written before lack them and read as NULL)."""
+        present = set(current.schema().to_arrow().names)
+        missing = [f for f in tables.schema_for(table) if f.name not in present]
+        if missing:
+            try:
+                current.alter.add_columns(missing)
+            except DeltaError as exc:
+                if "already exists" not in str(exc).lower():
+                    raise
+            current.update_incremental()
+
+    def _undo(self, table: str, day: date, adds: list[AddAction]) -> None:
+        """Take back a commit that turned out to race another writer of the same window."""
+        current = self._open(table)
+        assert current is not None
+        now = int(time.time() * 1000)
+        removes = [
+            RemoveAction(a.path, True, now, a.size, {PARTITION: day.isoformat()}) for a in adds
+        ]
+        current.create_write_transaction(
+            removes, mode="append", schema=current.schema(), partition_by=[PARTITION]
+        )
+
+    def _log(self, table: str) -> tuple[Any, str, list[tuple[int, str]]]:
+        filesystem, root = self.filesystem(f"{self._checked(table)}/_delta_log")
+        entries = filesystem.get_file_info(pafs.FileSelector(root))
+        commits = sorted(
+            (int(m.group(1)), info.base_name)
+            for info in entries
+            if (m := _COMMIT_FILE.match(info.base_name))
+        )
+        return filesystem, root, commits
 
     def _find_commit(self, table: str, write_id: str) -> int:
         """The version of the commit labelled `write_id`, read from the table's log itself
         (`_delta_log/<version>.json`, one JSON action per line): other writers may have
         committed since, so "the latest version" would not do."""
-        filesystem, root = self.filesystem(f"{self._checked(table)}/_delta_log")
-        entries = filesystem.get_file_info(pafs.FileSelector(root))
-        commits = sorted(
-            (info.base_name for info in entries if _COMMIT_FILE.match(info.base_name)),
-            reverse=True,
-        )
-        for name in commits[:_HISTORY_LOOKBACK]:
-            with filesystem.open_input_stream(f"{root}/{name}", compression=None) as stream:
-                for line in stream.read().splitlines():
-                    info = json.loads(line).get("commitInfo")
-                    if info is not None and info.get(_WRITE_ID) == write_id:
-                        return int(name.split(".")[0])
+        filesystem, root, commits = self._log(table)
+        for version, name in reversed(commits[-_HISTORY_LOOKBACK:]):
+            for action in _actions(filesystem, f"{root}/{name}"):
+                info = action.get("commitInfo")
+                if info is not None and info.get(_WRITE_ID) == write_id:
+                    return version
         raise LakeError(f"the {table} commit {write_id} could not be found in the table's log")
+
+    def _others_touched(
+        self, table: str, day: date, after: int, before: int, write_id: str
+    ) -> bool:
+        """Whether a commit between versions `after` and `before` (both excluded) added files
+        to the window: another writer wrote the same window at the same time."""
+        filesystem, root, commits = self._log(table)
+        prefix = f"{PARTITION}={day.isoformat()}/"
+        for version, name in commits:
+            if after < version < before:
+                for action in _actions(filesystem, f"{root}/{name}"):
+                    add = action.get("add")
+                    if add is not None and str(add.get("path", "")).startswith(prefix):
+                        return True
+        return False
+
+    def _committed(self, table: str, day: date, version: int) -> Committed:
+        at_version = self._open(table, version)
+        assert at_version is not None
+        files, rows = _window_files(at_version, day)
+        return Committed(table, version, files, rows, self._columns_id(table, files))
 
     def _columns_id(self, table: str, files: Sequence[str]) -> str:
         if not files:
@@ -239,27 +390,17 @@ class Lake:
         names = pq.read_schema(f"{root}/{files[0]}", filesystem=filesystem).names
         return columns_id(names)
 
+    def drop_window(self, table: str, day: date) -> int | None:
+        """Delete the rows of `day` (one commit); the new version, or None without a table."""
+        if self._open(table) is None:
+            return None
+        return self.commit_window(table, day, []).version
+
+    # --- reading ---------------------------------------------------------------------------
     def window_files(self, table: str, day: date) -> tuple[str, ...]:
         """The data files of `day` at the table's latest version (relative paths)."""
         current = self._open(table)
         return () if current is None else _window_files(current, day)[0]
-
-    def drop_window(self, table: str, day: date) -> int | None:
-        """Delete the rows of `day` (one commit); the new version, or None without a table."""
-        current = self._open(table)
-        if current is None:
-            return None
-        empty = tables.schema_for(table).empty_table()
-        write_deltalake(
-            current,
-            empty,
-            mode="overwrite",
-            predicate=_predicate(day),
-            partition_by=[PARTITION],
-            schema_mode="merge",
-            storage_options=self.storage_options,
-        )
-        return self.version(table)
 
     def version(self, table: str) -> int | None:
         current = self._open(table)
@@ -314,6 +455,32 @@ class Lake:
         return [f"{root}/{name}" for name in files]
 
 
+def _actions(filesystem: Any, path: str) -> Iterator[dict[str, Any]]:
+    with filesystem.open_input_stream(path, compression=None) as stream:
+        for line in stream.read().splitlines():
+            if line.strip():
+                yield json.loads(line)
+
+
+def _window_actions(table: DeltaTable, day: date) -> list[tuple[str, int]]:
+    actions = pa.table(table.get_add_actions(flatten=True))
+    key = f"partition.{PARTITION}"
+    if actions.num_rows == 0 or key not in actions.column_names:
+        return []
+    wanted = day.isoformat()
+    found = []
+    for path, part, size in zip(
+        actions.column("path").to_pylist(),
+        actions.column(key).to_pylist(),
+        actions.column("size_bytes").to_pylist(),
+        strict=True,
+    ):
+        value = part.isoformat() if isinstance(part, date) else str(part)
+        if value == wanted:
+            found.append((path, int(size)))
+    return found
+
+
 def _window_files(table: DeltaTable, day: date) -> tuple[tuple[str, ...], int]:
     actions = pa.table(table.get_add_actions(flatten=True))
     key = f"partition.{PARTITION}"
@@ -332,6 +499,14 @@ def _window_files(table: DeltaTable, day: date) -> tuple[tuple[str, ...], int]:
             paths.append(path)
             rows += int(count or 0)
     return tuple(sorted(paths)), rows
+
+
+def _collision(table: str, day: date) -> ConcurrentWriteError:
+    return ConcurrentWriteError(
+        f"window {day}: another sync wrote the {table} table's rows of this day at the same "
+        "time; this run changed nothing there. Check `civitai-sync status`, then run the "
+        "window again if needed."
+    )
 
 
 class ConcurrentWriteError(LakeError):

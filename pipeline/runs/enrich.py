@@ -39,7 +39,7 @@ from pipeline.core.errors import PipelineError, WindowError
 from pipeline.core.redact import redact
 from pipeline.core.settings import Settings
 from pipeline.enrich import archive
-from pipeline.enrich.job_details import JOB_DETAILS_SCHEMA, SCAN_SCORES_SCHEMA, not_found_row
+from pipeline.enrich.job_details import not_found_row
 from pipeline.enrich.lookups import look_up_jobs
 from pipeline.lake import claims
 from pipeline.lake.ledger import Ledger
@@ -194,17 +194,20 @@ def _carried(lake: Lake, table: str, window_date: date, job_ids: set[str]) -> It
 
 
 class _Outputs:
-    """A pass's staged tables and job archive, published together or not at all."""
+    """A pass's job_details and scan_scores files and job archive, published together or not
+    at all."""
 
-    def __init__(self, settings: Settings, window_date: date, *, with_archive: bool) -> None:
+    def __init__(
+        self, settings: Settings, lake: Lake, window_date: date, *, with_archive: bool
+    ) -> None:
         self.window_date = window_date
         self.archive = (
             archive.JobArchive.from_settings(settings).writer(window_date, settings.work_dir)
             if with_archive
             else None
         )
-        self.details = StagedTable(settings.work_dir, JOB_DETAILS_SCHEMA, "job_details")
-        self.scores = StagedTable(settings.work_dir, SCAN_SCORES_SCHEMA, "scan_scores")
+        self.details = StagedTable(lake, "job_details", window_date)
+        self.scores = StagedTable(lake, "scan_scores", window_date)
 
     def publish(self, lake: Lake, carried: set[str]) -> dict[str, Committed]:
         day = self.window_date
@@ -213,12 +216,7 @@ class _Outputs:
             self.archive.publish()
         self.scores.add_batches(_carried(lake, "scan_scores", day, carried))
         self.details.add_batches(_carried(lake, "job_details", day, carried))
-        commits = {
-            "scan_scores": lake.replace_window("scan_scores", day, self.scores.opener()),
-            "job_details": lake.replace_window("job_details", day, self.details.opener()),
-        }
-        self.discard()
-        return commits
+        return {"scan_scores": self.scores.commit(), "job_details": self.details.commit()}
 
     def discard(self) -> None:
         if self.archive is not None:
@@ -270,6 +268,7 @@ def _enrich(
     started = time.monotonic()
     first_429 = client.stats.status_429
     lake = Lake.from_settings(settings)
+    lake.sweep_staging(window_date, ENRICH_TABLES)
     result = EnrichResult(window_date=window_date)
     jobs = _window_jobs(lake, window_date)
     if jobs is None:
@@ -281,7 +280,7 @@ def _enrich(
     result.skipped = len(jobs) - len(todo)
     answered: set[str] = set()
     limit = concurrency or getattr(client, "max_connections", None) or defaults.JOB_CONCURRENCY
-    out = _Outputs(settings, window_date, with_archive=True)
+    out = _Outputs(settings, lake, window_date, with_archive=True)
     try:
         for lookup in look_up_jobs(
             client, todo, window_date, concurrency=limit, on_progress=on_progress
@@ -410,7 +409,7 @@ def _rebuild(settings: Settings, window_date: date) -> EnrichResult:
 
     from pipeline.enrich.job_details import job_rows
 
-    out = _Outputs(settings, window_date, with_archive=False)
+    out = _Outputs(settings, lake, window_date, with_archive=False)
     try:
         for index, line in enumerate(jobs_archive.lines(window_date)):
             job_id = line.get("job_id")

@@ -42,9 +42,9 @@ from pipeline.fetch.windows import (
 )
 from pipeline.flatten import schemas
 from pipeline.flatten import window as flatten
-from pipeline.lake import claims, tables
+from pipeline.lake import claims
 from pipeline.lake.ledger import Ledger, WindowRow
-from pipeline.lake.staging import StagedTable, staged_reader
+from pipeline.lake.staging import read_parquet_batches
 from pipeline.lake.store import Committed, Lake
 from pipeline.runs import enrich, upgrade
 
@@ -151,6 +151,7 @@ def _sweep(settings: Settings, day: date) -> None:
     if not settings.shared_lake:
         archive.recover(settings.raw_dir, day)
     shutil.rmtree(window_work_dir(settings, day), ignore_errors=True)
+    Lake.from_settings(settings).sweep_staging(day, schemas.WORKFLOW_TABLES)
 
 
 def _keep_only(settings: Settings, day: date, attempt: str) -> None:
@@ -230,17 +231,15 @@ def _commit(
 ) -> dict[str, Committed]:
     """One commit per workflow table, then the enrichment rows of jobs that are gone."""
     commits = {
-        name: lake.replace_window(name, day, staged_reader(path, tables.schema_for(name)))
+        name: lake.replace_window(name, day, read_parquet_batches(path))
         for name, path in temps.items()
     }
     job_ids = pq.read_table(temps["jobs"], columns=["job_id"]).column("job_id")
-    commits.update(_prune_derived(settings, lake, day, job_ids))
+    commits.update(_prune_derived(lake, day, job_ids))
     return commits
 
 
-def _prune_derived(
-    settings: Settings, lake: Lake, day: date, job_ids: pa.ChunkedArray
-) -> dict[str, Committed]:
+def _prune_derived(lake: Lake, day: date, job_ids: pa.ChunkedArray) -> dict[str, Committed]:
     """Replacing a window removes every row derived from it: enrichment rows of jobs that the
     new copy of the window no longer has are dropped (one commit per table that had any)."""
     kept_ids = pc.unique(job_ids.combine_chunks())
@@ -248,17 +247,14 @@ def _prune_derived(
     for name in DERIVED_FROM_JOBS:
         if not lake.window_files(name, day):
             continue
-        staged = StagedTable(window_work_dir(settings, day), tables.schema_for(name), name)
-        dropped = 0
-        try:
-            for batch in lake.batches(name, day):
-                keep = pc.is_in(batch.column("job_id"), value_set=kept_ids)
-                dropped += batch.num_rows - (pc.sum(keep).as_py() or 0)
-                staged.add_batches([batch.filter(keep)])
-            if dropped:
-                commits[name] = lake.replace_window(name, day, staged.opener())
-        finally:
-            staged.discard()
+        ids = [b.column(0) for b in lake.batches(name, day, ["job_id"])]
+        gone = sum(len(c) - (pc.sum(pc.is_in(c, value_set=kept_ids)).as_py() or 0) for c in ids)
+        if gone:
+            kept = (
+                batch.filter(pc.is_in(batch.column("job_id"), value_set=kept_ids))
+                for batch in lake.batches(name, day)
+            )
+            commits[name] = lake.replace_window(name, day, kept)
     return commits
 
 

@@ -26,7 +26,7 @@ from pipeline.core.errors import LakeError
 from pipeline.core.settings import Settings
 from pipeline.lake import tables
 from pipeline.lake.ledger import Ledger
-from pipeline.lake.staging import staged_reader
+from pipeline.lake.staging import read_parquet_batches
 from pipeline.lake.store import Committed, Lake
 
 log = logging.getLogger(__name__)
@@ -113,9 +113,7 @@ def _move_window(
             found[table] = path
     commits: dict[str, Committed] = {}
     for table, path in found.items():
-        commits[table] = lake.replace_window(
-            table, day, staged_reader(path, tables.schema_for(table))
-        )
+        commits[table] = lake.replace_window(table, day, read_parquet_batches(path))
     workflow_commits = {t: c for t, c in commits.items() if t not in ENRICH_TABLES}
     if workflow_commits:
         ledger.complete(

@@ -172,27 +172,21 @@ def publish_warehouse(
                 temp.unlink(missing_ok=True)
             con = duckdb.connect(str(temp))
             try:
-                configure(con, settings.work_dir)
-                _core_views(con, cache.readable(settings, lake, rows), rows)
-                views.write_sync_windows(con, ledger_rows)
-                changed: list[date] | None = None
-                if previous is not None:
-                    changed = sorted(
-                        day
-                        for day in {*previous, *fingerprints}
-                        if previous.get(day) != fingerprints.get(day)
-                    )
-                    result.changed_days = changed
-                result.rebuilt = changed is None
-                if build_models:
-                    result.models = models.build_models(con, params=params, changed_days=changed)
-                _record(con, fingerprints)
-                result.tables = {name: committed_rows(rows, name) for name in tables.all_schemas()}
-                result.tables["sync_windows"] = len(fingerprints)
-                con.execute("CHECKPOINT")
+                _build(con, settings, lake, rows, ledger_rows, fingerprints, previous, result,
+                       build_models=build_models, params=params)  # fmt: skip
+            except duckdb.Error as exc:
+                raise PipelineError(
+                    "the new warehouse cannot read the lake "
+                    f"({' '.join(str(exc).split())[:300]}); nothing was published. A lake file "
+                    "may be missing: see `civitai-sync status`, then sync or rebuild that day."
+                ) from exc
             finally:
                 con.close()
+            _verify(temp, rows, None if result.rebuilt else result.changed_days)
             temp.replace(final)
+            # A WAL beside the published name belongs to the file just replaced (a reader that
+            # held it read-write): replayed into the new file it would stop every open.
+            final.with_name(final.name + ".wal").unlink(missing_ok=True)
             fsync_dir(final.parent)
             if lake.remote:
                 cache.LakeCache(lake, settings.data_dir / cache.CACHE_DIR).evict()
@@ -201,6 +195,77 @@ def publish_warehouse(
             temp.with_name(temp.name + ".wal").unlink(missing_ok=True)
     result.seconds = round(time.monotonic() - started, 3)
     return result
+
+
+def _build(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    lake: Lake,
+    rows: Sequence[WindowRow],
+    ledger_rows: Sequence[WindowRow],
+    fingerprints: Mapping[date, str],
+    previous: Mapping[date, str] | None,
+    result: PublishResult,
+    *,
+    build_models: bool,
+    params: Mapping[str, object] | None,
+) -> None:
+    """Fill the new file: core views, sync_windows, the models (of the changed days only when
+    `previous` tells what the copied file showed), and the record of what it now shows."""
+    configure(con, settings.work_dir)
+    _core_views(con, cache.readable(settings, lake, rows), rows)
+    views.write_sync_windows(con, ledger_rows)
+    changed: list[date] | None = None
+    if previous is not None:
+        changed = sorted(
+            day for day in {*previous, *fingerprints} if previous.get(day) != fingerprints.get(day)
+        )
+        result.changed_days = changed
+    result.rebuilt = changed is None
+    if build_models:
+        result.models = models.build_models(con, params=params, changed_days=changed)
+    _record(con, fingerprints)
+    result.tables = {name: committed_rows(rows, name) for name in tables.all_schemas()}
+    result.tables["sync_windows"] = len(fingerprints)
+    con.execute("CHECKPOINT")
+
+
+def _verify(path: Path, rows: Sequence[WindowRow], changed: Sequence[date] | None) -> None:
+    """The new file opens, every core table reads, and the days recomputed hold exactly the
+    rows the ledger recorded (every day after a full rebuild): checked before it is published,
+    so that a run never ends "ok" with a warehouse that does not open."""
+    checked = [row for row in rows if changed is None or row.window_date in set(changed)]
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise PipelineError(
+            f"the new warehouse does not open ({exc}); nothing was published"
+        ) from exc
+    try:
+        for name in tables.all_schemas():
+            con.execute(f"SELECT * FROM {views.ident(name)} LIMIT 0").fetchall()
+            if not checked:
+                continue
+            days = [row.window_date for row in checked]
+            (found,) = con.execute(
+                f"SELECT count(*) FROM lake.{views.ident(name)} "
+                "WHERE window_date IN (SELECT unnest(?::DATE[]))",
+                [days],
+            ).fetchone() or (0,)
+            expected = committed_rows(checked, name)
+            if found != expected:
+                raise PipelineError(
+                    f"the new warehouse holds {found} {name} rows for the days it recomputed "
+                    f"where the ledger recorded {expected}; nothing was published. Run "
+                    "`civitai-sync maintain`, then the sync again."
+                )
+    except duckdb.Error as exc:
+        raise PipelineError(
+            f"the new warehouse cannot read the lake ({' '.join(str(exc).split())[:300]}); "
+            "nothing was published. A lake file may be missing: run `civitai-sync status`."
+        ) from exc
+    finally:
+        con.close()
 
 
 def _open_previous(path: Path) -> dict[date, str] | None:

@@ -14,13 +14,14 @@ from click.testing import CliRunner
 
 from pipeline.api.client import OrchestrationClient
 from pipeline.cli.app import cli
-from pipeline.core.errors import WindowError
+from pipeline.core.errors import PipelineError, WindowError
 from pipeline.core.settings import Settings
 from pipeline.fetch import archive
 from pipeline.fetch.windows import utc_today
 from pipeline.lake import tables
 from pipeline.lake.ledger import Ledger
 from pipeline.lake.store import Lake
+from pipeline.runs import housekeeping
 from pipeline.runs.sync import sync_range, sync_window
 from pipeline.warehouse.publish import publish_warehouse
 from simulator import SimulatorServer
@@ -155,12 +156,14 @@ def test_maintain_removes_replaced_files_but_never_those_the_ledger_uses(
     assert len(on_disk) == 2 and len(live) == 1
 
     env = {"CIVITAI_SYNC_DATA_DIR": str(tmp_path)}
-    dry = CliRunner().invoke(cli, ["maintain", "--retention-hours", "0", "--dry-run"], env=env)
-    assert dry.exit_code == 0 and "would remove" in dry.output
+    dry = CliRunner().invoke(cli, ["maintain", "--dry-run"], env=env)
+    assert dry.exit_code == 0 and "would remove 0" in dry.output  # replaced a moment ago
+    refused = CliRunner().invoke(cli, ["maintain", "--retention-hours", "0"], env=env)
+    assert refused.exit_code == 2  # could remove the files a running sync is about to commit
     assert len(list((tmp_path / "lake" / "workflows").glob("window_date=*/*.parquet"))) == 2
 
-    done = CliRunner().invoke(cli, ["maintain", "--retention-hours", "0"], env=env)
-    assert done.exit_code == 0, done.output
+    # No sync is running here, so the library may vacuum at once.
+    housekeeping.maintain(Settings(data_dir=tmp_path), retention_hours=0)
     left = list((tmp_path / "lake" / "workflows").glob("window_date=*/*.parquet"))
     assert [p.name for p in left] == [Path(live[0]).name]
     publish_warehouse(Settings(data_dir=tmp_path))
@@ -291,3 +294,56 @@ def test_the_dagster_maintenance_job_vacuums_the_lake(make_simulator, tmp_path: 
     assert result.success
     assert len(list((tmp_path / "lake" / "workflows").glob("window_date=*/*.parquet"))) == 1
     assert "maintain_job" in {s.job_name for s in defs.schedules}
+
+
+# --------------------------------------------------------------------------- a damaged warehouse
+
+
+def test_a_stale_wal_or_a_damaged_warehouse_never_stops_the_next_publish(
+    make_simulator, tmp_path: Path
+) -> None:
+    server = make_simulator(days=1, workflows_per_day=10)
+    sync(server, tmp_path, server.account.days, enrich=False)
+    settings = Settings(data_dir=tmp_path)
+    publish_warehouse(settings)
+    path = settings.warehouse_path
+
+    # A reader that held the old file read-write leaves its WAL beside the published name.
+    holder = duckdb.connect(str(path))
+    holder.execute("create table analyst_scratch as select 1 as x")
+    holder.close()
+    shutil.copyfile(path, tmp_path / "other.duckdb")
+    other = duckdb.connect(str(tmp_path / "other.duckdb"))
+    other.execute("create table t as select 1")
+    wal = path.with_name(path.name + ".wal")
+    other.close()
+    wal.write_bytes(b"\x00" * 64 + (tmp_path / "other.duckdb").read_bytes()[:1024])
+    publish_warehouse(settings)
+    assert not wal.exists()
+    assert warehouse_rows(tmp_path, "select count(*) from workflows") == [(10,)]
+
+    # A truncated file and a file that is not a database at all are rebuilt from the lake.
+    for damage in (path.read_bytes()[:5000], b"not a duckdb file at all" * 100):
+        path.write_bytes(damage)
+        result = publish_warehouse(settings)
+        assert result.rebuilt
+        assert warehouse_rows(tmp_path, "select count(*) from workflows") == [(10,)]
+
+
+def test_a_lake_file_gone_missing_fails_the_publish_and_keeps_the_old_warehouse(
+    make_simulator, tmp_path: Path
+) -> None:
+    server = make_simulator(days=2, workflows_per_day=10)
+    days = server.account.days
+    sync(server, tmp_path, days[:1], enrich=False)
+    settings = Settings(data_dir=tmp_path)
+    publish_warehouse(settings)
+    before = settings.warehouse_path.read_bytes()
+    sync(server, tmp_path, days[1:], enrich=False)
+    lake = Lake.from_settings(settings)
+    (name,) = lake.window_files("workflows", days[1])
+    (tmp_path / "lake" / "workflows" / name).unlink()
+    with pytest.raises(PipelineError, match="nothing was published"):
+        publish_warehouse(settings)
+    assert settings.warehouse_path.read_bytes() == before
+    assert not list(tmp_path.glob(".warehouse-*"))

@@ -120,9 +120,14 @@ def test_a_reader_never_sees_a_half_written_window(tmp_path: Path) -> None:
     assert seen <= set(range(1, 15))
 
 
-def test_two_writers_of_one_window_collide_and_the_loser_changes_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("existing", [True, False], ids=["replacing", "first-sync"])
+def test_two_writers_of_one_window_collide_and_the_loser_changes_nothing(
+    tmp_path: Path, existing: bool
+) -> None:
     lake = Lake(str(tmp_path))
-    lake.replace_window("transactions", DAY, txn_table(1, amount=1))
+    lake.replace_window("transactions", date(2026, 4, 1), txn_table(1, day=date(2026, 4, 1)))
+    if existing:
+        lake.replace_window("transactions", DAY, txn_table(1, amount=1))
     barrier = threading.Barrier(2)
     outcomes: dict[int, object] = {}
     real_open = Lake._open
@@ -154,8 +159,10 @@ def test_two_writers_of_one_window_collide_and_the_loser_changes_nothing(tmp_pat
     failed = [a for a, o in outcomes.items() if isinstance(o, ConcurrentWriteError)]
     won = [a for a, o in outcomes.items() if not isinstance(o, ConcurrentWriteError)]
     assert len(failed) == 1 and len(won) == 1, outcomes
-    assert "another sync replaced" in str(outcomes[failed[0]])
-    assert set(lake.read("transactions", [DAY]).column("amount").to_pylist()) == {won[0]}
+    assert "another sync wrote" in str(outcomes[failed[0]])
+    amounts = lake.read("transactions", [DAY]).column("amount").to_pylist()
+    assert amounts == [won[0]] * 4  # the winner's rows, once
+    assert lake.read("transactions", [date(2026, 4, 1)]).num_rows == 1
 
 
 def test_writers_of_different_windows_never_collide(tmp_path: Path) -> None:
