@@ -3,6 +3,7 @@ and a fresh S3 bucket with the AWS variables set for each test that asks for one
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +11,16 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pytest
 
-from tests.distributed.servers import Server, start_moto, start_postgres, start_redis
+from tests.distributed.servers import (
+    Server,
+    missing,
+    start_moto,
+    start_postgres,
+    start_redis,
+)
+
+# The `deploy` extra: without it the deployment cannot run at all.
+DEPLOY_MODULES = ("dagster_celery", "dagster_postgres", "redis", "moto")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -18,6 +28,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.distributed)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _deploy_extra() -> None:
+    for module in DEPLOY_MODULES:
+        if importlib.util.find_spec(module) is None:
+            missing(f"the Python module {module} (the deploy extra)")
 
 
 @pytest.fixture(scope="session")

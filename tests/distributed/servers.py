@@ -79,6 +79,8 @@ class Server:
     extra: dict[str, str] = field(default_factory=dict)
 
     def stop(self) -> None:
+        if self.name == "postgres":
+            _fast_shutdown(self.workdir / "data")
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -87,6 +89,22 @@ class Server:
                 self.proc.kill()
                 self.proc.wait(10)
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _fast_shutdown(data: Path) -> None:
+    """SIGINT to the postmaster we started (its pid is in postmaster.pid): a fast shutdown that
+    disconnects clients, where SIGTERM would wait for every open connection to close."""
+    try:
+        pid = int((data / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return
+    try:
+        os.kill(pid, signal.SIGINT)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (data / "postmaster.pid").exists():
+        time.sleep(0.1)
 
 
 def start_redis() -> Server:
