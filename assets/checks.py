@@ -186,7 +186,7 @@ def _lake_checks() -> list[Check]:
                 reads=(table,),
             )
         )
-    for table in ("steps", "jobs", "blobs", "transactions"):
+    for table in (t for t in INGEST_TABLES if t != "workflows"):
         checks.append(
             Check(
                 table,

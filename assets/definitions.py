@@ -18,6 +18,12 @@ import os
 
 import dagster as dg
 
+from assets.alerts import (
+    alert_on_run_failure,
+    freshness_check,
+    freshness_job,
+    yesterday_window_complete,
+)
 from assets.checks import ALL_CHECKS
 from assets.enrichment import enrich_window
 from assets.html_report import html_report
@@ -67,10 +73,10 @@ def executor() -> dg.ExecutorDefinition:
 
 defs = dg.Definitions(
     assets=[ingest_window, enrich_window, build_warehouse, html_report],
-    asset_checks=ALL_CHECKS,
-    jobs=[sync_windows_job, warehouse_job, maintain_job],
-    schedules=[nightly_sync, weekly_maintenance],
-    sensors=[warehouse_after_sync],
+    asset_checks=[*ALL_CHECKS, yesterday_window_complete],
+    jobs=[sync_windows_job, warehouse_job, maintain_job, freshness_job],
+    schedules=[nightly_sync, weekly_maintenance, freshness_check],
+    sensors=[warehouse_after_sync, alert_on_run_failure],
     executor=executor(),
     resources={
         "api": OrchestrationApiResource(token=dg.EnvVar(defaults.ENV_TOKEN)),

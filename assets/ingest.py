@@ -1,8 +1,9 @@
-"""Ingest: one pass over a window's workflows writes five lake tables.
+"""Ingest: one pass over a window's workflows writes the workflow tables of the lake.
 
-The workflow list endpoint returns each workflow with its steps, jobs, output blobs and Buzz
-transactions embedded, so a single paged fetch feeds all five tables; that is why they are
-one multi-asset (one op, one API pass) rather than five assets that would each page the API.
+The workflow list endpoint returns each workflow with its steps, jobs, output blobs, Buzz
+transactions and moderation verdicts embedded, so a single paged fetch feeds every table; that
+is why they are one multi-asset (one op, one API pass) rather than assets that would each page
+the API.
 """
 
 from collections.abc import Iterator
@@ -13,19 +14,12 @@ import dagster as dg
 from assets.lake import INGEST_TABLES, LAKE_GROUP, window_of
 from assets.partitions import daily_window_partitions
 from assets.resources import DataDirResource, OrchestrationApiResource
+from pipeline.lake import tables
 from pipeline.lake.ledger import Ledger
 from pipeline.lake.store import Lake
 from pipeline.runs import sync
 
 API_POOL = "orchestration_api"
-
-_DESCRIPTIONS = {
-    "workflows": "One row per workflow created in the window: status, times, user, cost, tags.",
-    "steps": "One row per step of the window's workflows: type, status, prompt, model, size.",
-    "jobs": "One row per job embedded in the window's steps: status, cost, times, queue.",
-    "blobs": "One row per output blob of the window's jobs (never the signed URL).",
-    "transactions": "One row per Buzz transaction of the window's workflows.",
-}
 
 
 @dg.multi_asset(
@@ -33,7 +27,7 @@ _DESCRIPTIONS = {
     specs=[
         dg.AssetSpec(
             table,
-            description=_DESCRIPTIONS[table],
+            description=tables.DESCRIPTIONS[table],
             group_name=LAKE_GROUP,
             kinds={"deltalake"},
         )
@@ -47,7 +41,8 @@ def ingest_window(
     context: dg.AssetExecutionContext, api: OrchestrationApiResource, data: DataDirResource
 ) -> Iterator[dg.MaterializeResult]:
     """Fetch every workflow created in the partition's UTC day and replace that window in the
-    lake (workflows, steps, jobs, blobs, transactions), plus the raw page archive and the ledger.
+    lake (workflows, steps, jobs, blobs, transactions, moderation_verdicts), plus the raw page
+    archive and the ledger.
 
     Re-running a partition is idempotent: the window is replaced whole, one Delta commit per
     table, so a late finisher re-synced tomorrow replaces its row instead of adding one. Filters on

@@ -29,6 +29,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from pipeline.api.blobs import find_blobs
+
 # Re-exported: callers parse API timestamps and TimeSpans through the models module.
 from pipeline.core.timefmt import format_datetime, parse_datetime, timespan_seconds
 
@@ -78,8 +80,6 @@ class JobEventType(StrEnum):
 # A job whose last event is one of these will not change any more, so it need not be re-fetched.
 FINAL_JOB_EVENT_TYPES = frozenset({"Succeeded", "Failed", "Expired", "Deleted", "Canceled"})
 
-BLOB_TYPES = frozenset({"image", "video", "audio", "model3d"})
-
 # ---------------------------------------------------------------------------------------------
 # Models
 # ---------------------------------------------------------------------------------------------
@@ -120,37 +120,14 @@ class Blob(ApiModel):
     tier: str | None = None
 
 
-def is_blob(value: object) -> bool:
-    """Whether a JSON value looks like a Blob: a string `id` plus `available` or a blob `type`."""
-    return (
-        isinstance(value, Mapping)
-        and isinstance(value.get("id"), str)
-        and ("available" in value or value.get("type") in BLOB_TYPES)
-    )
-
-
 def iter_output_blobs(
     output: Mapping[str, Any] | None,
 ) -> Iterator[tuple[str, int, Mapping[str, Any]]]:
-    """Yield `(output_key, item_index, blob)` for every blob in a step's raw `output`.
-
-    Works for any `$type`: a blob is found as a top-level value (`video`), as an item of a
-    top-level list (`images[i]`, `blobs[i]`), or as the output itself (`transcode`, key
-    "output"). The index is the position in the list, so skipped non-blob items keep indexes
-    stable.
-    """
-    if not isinstance(output, Mapping):
-        return
-    if is_blob(output):
-        yield "output", 0, output
-        return
-    for key, value in output.items():
-        if is_blob(value):
-            yield key, 0, value
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                if is_blob(item):
-                    yield key, index, item
+    """Yield `(output_key, item_index, blob)` for every blob in a step's raw `output`, at any
+    depth (`pipeline.api.blobs`): the output member it sits under ("output" for the output
+    itself) and its position in the innermost list (0 outside lists)."""
+    for found in find_blobs(output if isinstance(output, Mapping) else None):
+        yield found.output_key or "output", found.item_index, found.blob
 
 
 class OutputBlob(NamedTuple):

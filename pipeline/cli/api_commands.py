@@ -12,7 +12,7 @@ import os
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -50,7 +50,8 @@ from pipeline.cli.output import (
 from pipeline.core import settings as settings_module
 from pipeline.core.errors import ApiError, ConfigError, ResponseValidationError
 from pipeline.core.settings import Settings
-from pipeline.enrich.scan_scores import parse_percent
+from pipeline.enrich.scan_scores import percent_scores, split_items
+from pipeline.flatten.users import workflow_user_id
 
 NO_TOKEN_MESSAGE = "No API token: set CIVITAI_API_TOKEN (or put it in .env)."
 DEFAULT_TAKE = 20  # the original script's default page size
@@ -63,8 +64,6 @@ _PROMPT_CHARS = 200
 _NEGATIVE_PROMPT_CHARS = 100
 _CONTEXT_VALUE_CHARS = 120
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_USER_TAG = re.compile(r"^user:(\d+)$")
-_INT64_MAX = 2**63 - 1
 
 
 def register(group: click.Group) -> None:
@@ -138,23 +137,6 @@ def _parse_body(model: type[BaseModel], raw: RawResponse, what: str, endpoint: s
             f"({count} problem(s)); run the command with --json to see it as sent.",
             endpoint=endpoint,
         ) from None
-
-
-def workflow_user_id(workflow_id: str | None, tags: Sequence[str] = ()) -> int | None:
-    """The user a workflow belongs to, as far as the workflow itself tells.
-
-    Ids look like `{userId}-{yyyyMMddHHmmssfff}`; civitai.com also tags `user:N`. The API has
-    no user field, so this is a reading of conventions, not an account lookup.
-    """
-    if workflow_id:
-        prefix, dash, _ = workflow_id.partition("-")
-        if dash and prefix.isascii() and prefix.isdigit() and 0 < int(prefix) <= _INT64_MAX:
-            return int(prefix)
-    for tag in tags:
-        match = _USER_TAG.match(tag) if isinstance(tag, str) else None
-        if match and 0 < int(match.group(1)) <= _INT64_MAX:
-            return int(match.group(1))
-    return None
 
 
 def _duration(start: datetime | None, end: datetime | None) -> str:
@@ -670,30 +652,15 @@ def classification_flags(classification: object) -> list[str]:
     return [str(name) for name, value in classification.items() if value]
 
 
-def _context_items(value: object) -> list[object]:
-    """The per-output parts of one context value, as the scan-score parser splits them."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",")]
-    if isinstance(value, list):
-        return list(value)
-    return [value]
-
-
 def score_text(value: object, threshold: float = settings_module.DEFAULT_CSAM_THRESHOLD) -> Text:
     """A `*_score` value with each part coloured: at or above `threshold` percent in red."""
     out = Text()
-    for index, item in enumerate(_context_items(value)):
+    items = split_items(value)
+    scores, _ = percent_scores(items)
+    for index, (item, score) in enumerate(zip(items, scores, strict=True)):
         if index:
             out.append(", ")
         shown = item if isinstance(item, str) else text(item).plain
-        if isinstance(item, bool):
-            score = None
-        elif isinstance(item, int | float):
-            score = float(item)
-        elif isinstance(item, str):
-            score = parse_percent(item)
-        else:
-            score = None
         if score is None:
             out.append(clean(shown))
         elif score >= threshold:

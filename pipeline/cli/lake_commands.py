@@ -8,7 +8,7 @@ import sys
 import click
 
 from pipeline.cli.output import stdout_console
-from pipeline.cli.sync_commands import _date_options, _range
+from pipeline.cli.windows import date_options, day_span
 from pipeline.core.settings import Settings
 from pipeline.fetch.windows import day_range
 from pipeline.runs import housekeeping, upgrade
@@ -16,7 +16,7 @@ from pipeline.warehouse.publish import publish_warehouse
 
 
 @click.command()
-@_date_options
+@date_options
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
 def forget(date_from: str | None, date_to: str | None, yes: bool) -> None:
     """Drop UTC days from the ledger, the lake, the raw archive and the warehouse, so that the
@@ -26,7 +26,7 @@ def forget(date_from: str | None, date_to: str | None, yes: bool) -> None:
     Example:
       civitai-sync forget --from 2026-11-01 --to 2026-11-03 --yes
     """
-    first, last = _range(date_from, date_to)
+    first, last = day_span(date_from, date_to)
     if first is None:
         raise click.UsageError("give the days to forget with --from (and --to).")
     days = day_range(first, last or first)
@@ -85,6 +85,10 @@ def upgrade_command() -> None:
     """Move a data dir written by an older release (plain Parquet files and ledger.sqlite) to
     the Delta Lake layout, window by window; nothing is deleted before it is committed.
     Every sync does this by itself first.
+
+    \b
+    Example:
+      CIVITAI_SYNC_DATA_DIR=/srv/civitai/data civitai-sync upgrade
     """
     settings = Settings.from_env()
     result = upgrade.upgrade(settings, say=stdout_console().print)

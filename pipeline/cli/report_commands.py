@@ -53,7 +53,13 @@ def register(group: click.Group) -> None:
 
 @click.group()
 def report() -> None:
-    """Print a report from the warehouse (DATA_DIR/warehouse.duckdb), read-only."""
+    """Print a report from the warehouse (DATA_DIR/warehouse.duckdb), read-only.
+
+    \b
+    Examples:
+      civitai-sync report moderation --from 2026-11-01 --to 2026-11-30
+      civitai-sync report flagged --threshold 40 --format csv > flagged.csv
+    """
 
 
 report.add_command(html_command)
@@ -97,27 +103,47 @@ def _report_options(with_threshold: bool) -> Callable[[Callable[..., Any]], Call
 @report.command()
 @_report_options(with_threshold=True)
 def moderation(**options: Any) -> None:
-    """Jobs scanned and flagged per day and provider, prompt classification, output moderation."""
+    """Jobs scanned and flagged per day and provider, prompt classification, output moderation.
+
+    \b
+    Example:
+      civitai-sync report moderation --from 2026-11-01 --to 2026-11-07
+    """
     _run("moderation", **options)
 
 
 @report.command()
 @_report_options(with_threshold=False)
 def usage(**options: Any) -> None:
-    """Workflows by status, success rate, Buzz by account type, latency, top users."""
+    """Workflows by status, success rate, Buzz by account type, latency, top users.
+
+    \b
+    Example:
+      civitai-sync report usage --format json | jq '.sections | keys'
+    """
     _run("usage", **options)
 
 
 @report.command()
 @_report_options(with_threshold=True)
 def flagged(**options: Any) -> None:
-    """Every job a moderator must review (CSAM score at or above the threshold), newest first."""
+    """Every job a moderator must review (CSAM score at or above the threshold), newest first.
+
+    \b
+    Example:
+      civitai-sync report flagged --threshold 40 --format csv > flagged.csv
+    """
     _run("flagged", **options)
 
 
 @report.command("models")
 def models_command() -> None:
-    """List the SQL models: layer, grain, what each reads."""
+    """List the SQL models: layer, grain, what each reads.
+
+    \b
+    Example:
+      civitai-sync report models
+    """
     table = Table(title="SQL models (build order)")
     for column in ("model", "layer", "grain", "reads", "purpose"):
         table.add_column(column, overflow="fold")
@@ -166,7 +192,7 @@ def _console() -> Console:
 
 def _print_tables(result: Report) -> None:
     console = _console()
-    span = f"{result.date_from or 'first day'} .. {result.date_to or 'last day'}"
+    span = _span(result)
     heading = f"[bold]{result.title}[/bold]  {span}"
     if result.csam_threshold is not None:
         heading += f"  (CSAM threshold {result.csam_threshold:g} %)"
@@ -174,6 +200,30 @@ def _print_tables(result: Report) -> None:
     for section in result.sections:
         for table in _tables(console, section):
             console.print(table)
+
+
+def _span(result: Report) -> str:
+    """The days the report covers: the bounds asked for, else the first and last day of its
+    rows (a report without bounds covers every day the warehouse has)."""
+    days = [
+        row[index]
+        for section in result.sections
+        if "day" in section.columns
+        for index in [section.columns.index("day")]
+        for row in section.rows
+        if isinstance(row[index], date)
+    ]
+    first = result.date_from or min(days, default=None)
+    last = result.date_to or max(days, default=None)
+    if first is None and last is None:
+        return "(no days in the warehouse yet)"
+    return f"{_day(first)} .. {_day(last)}"
+
+
+def _day(value: date | None) -> str:
+    if value is None:
+        return "(no data)"
+    return (value.date() if isinstance(value, datetime) else value).isoformat()
 
 
 def _tables(console: Console, section: Section) -> list[Table]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import click
 from rich.text import Text
 
 from pipeline.cli.output import stdout_console
+from pipeline.fetch.windows import utc_today
 
 
 def register(group: click.Group) -> None:
@@ -18,7 +18,12 @@ def register(group: click.Group) -> None:
 
 @click.group()
 def simulator() -> None:
-    """A local stand-in for the Orchestration API (deterministic data, switchable faults)."""
+    """A local stand-in for the Orchestration API (deterministic data, switchable faults).
+
+    \b
+    Example:
+      civitai-sync simulator serve --port 8787 --days 7
+    """
 
 
 def _parse_pages(value: str | None) -> frozenset[int]:
@@ -50,13 +55,14 @@ def _parse_pages(value: str | None) -> frozenset[int]:
     type=click.IntRange(min=1),
     default=3,
     show_default=True,
-    help="How many days of workflows to generate.",
+    help="How many days of workflows to generate (ending yesterday, unless --start).",
 )
 @click.option(
     "--start",
     type=click.DateTime(formats=["%Y-%m-%d"]),
     default=None,
-    help="First generated day (UTC), YYYY-MM-DD [default: the simulator's].",
+    help="First generated day (UTC), YYYY-MM-DD [default: --days days before today, so the "
+    "last one is yesterday, as in `civitai-sync demo`].",
 )
 @click.option("--workflows-per-day", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option(
@@ -142,7 +148,15 @@ def serve(
     malformed_pages: str | None,
     last_page_next: str,
 ) -> None:
-    """Serve the simulated API in the foreground until Ctrl-C."""
+    """Serve the simulated API in the foreground until Ctrl-C.
+
+    \b
+    Examples:
+      civitai-sync simulator serve --port 8787 &
+      export CIVITAI_API_URL=http://127.0.0.1:8787 CIVITAI_API_TOKEN=sim-token
+      civitai-sync sync --dry-run
+      civitai-sync simulator serve --rate-429 0.2 --retry-after 2   # a server that pushes back
+    """
     # Imported here: the simulator is only needed by this command.
     from simulator import Faults, SimulatorConfig, SimulatorServer
 
@@ -161,14 +175,13 @@ def serve(
         )
         config = SimulatorConfig(
             seed=seed,
+            start=start.date() if start is not None else utc_today() - timedelta(days=days),
             days=days,
             workflows_per_day=workflows_per_day,
             token=token,
             running_share=running_share,
             faults=faults,
         )
-        if start is not None:
-            config = dataclasses.replace(config, start=start.date())
     except ValueError as exc:  # the simulator's own validation, e.g. an out-of-range volume
         raise click.UsageError(str(exc)) from None
     try:

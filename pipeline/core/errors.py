@@ -15,6 +15,7 @@
     │       └── ServerError             5xx after retries
     ├── ResponseValidationError     a 2xx body that is not the shape we expect (endpoint, page)
     ├── WindowError                 a sync window failed (window, page, cause)
+    │   └── WindowBusyError         another process holds the window's lock (nothing changed)
     ├── ModelBuildError             a SQL model file could not be parsed or built (model, path)
     │   └── ModelGraphError         a model reads an unknown table, or models depend on each other in a cycle
     └── WarehouseNotFoundError      no warehouse file (or not its report tables) to read a report from
@@ -111,6 +112,10 @@ class WindowError(PipelineError):
         super().__init__(message)
         self.window = window
         self.page = page
+
+
+class WindowBusyError(WindowError):
+    """Another process is syncing (or enriching) the window; this run left it untouched."""
 
 
 class ModelBuildError(PipelineError):

@@ -37,11 +37,21 @@ JOB_DETAILS_SCHEMA = pa.schema(
         ("job_duration_seconds", pa.float64()),
         ("claim_duration_seconds", pa.float64()),
         ("cost", pa.float64()),
+        # `lastEvent.jobPriority`, else the definition's `priority.value` (the definition
+        # may give a range instead: `priority_json` keeps it as sent).
+        ("priority", pa.float64()),
+        ("priority_json", pa.string()),
+        # Names of the providers in `serviceProviders` (empty while unscheduled).
+        ("service_providers", pa.list_(pa.string())),
+        # The context's `reason` / `blockedReason` (a failed or blocked job says why there).
+        ("reason", pa.string()),
+        ("blocked_reason", pa.string()),
         ("prompt_sexual", pa.bool_()),
         ("prompt_young", pa.bool_()),
         ("prompt_cr", pa.bool_()),
         ("prompt_scan", pa.bool_()),
         ("prompt_classification_json", pa.string()),
+        ("params_json", pa.string()),
         ("result_json", pa.string()),
         ("context_json", pa.string()),
         ("csam_score_max", pa.float64()),
@@ -153,6 +163,23 @@ def _drop_urls(value: Any) -> Any:
     return value
 
 
+def _priority(job: Any, event: Any) -> tuple[float | None, str | None]:
+    """(priority, the definition's priority as JSON text): the event's number first, then the
+    definition's `{value}` or bare number."""
+    definition = _get(job, "priority", "Priority")
+    number = _float(_get(event, "jobPriority", "JobPriority"))
+    if number is None:
+        number = _float(
+            _get(definition, "value", "Value") if isinstance(definition, Mapping) else definition
+        )
+    return number, None if definition is None else json_text(definition)
+
+
+def _provider_names(doc: Mapping[str, Any]) -> list[str] | None:
+    providers = _get(doc, "serviceProviders", "ServiceProviders")
+    return [str(name) for name in providers] if isinstance(providers, Mapping) else None
+
+
 def is_final_event(event_type: str | None) -> bool:
     return event_type is not None and event_type.lower() in FINAL_EVENT_TYPES
 
@@ -185,6 +212,8 @@ def job_rows(
     )
     classification = _get(job, "promptClassificationResult", "PromptClassificationResult")
     event_type = _str(_get(event, "type", "Type"))
+    priority, priority_json = _priority(job, event)
+    params = _get(job, "params", "Params")
     details = {
         "job_id": job_id,
         "workflow_id": workflow_id,
@@ -201,8 +230,14 @@ def job_rows(
         "job_duration_seconds": parse_timespan(_get(event, "jobDuration", "JobDuration")),
         "claim_duration_seconds": parse_timespan(_get(event, "claimDuration", "ClaimDuration")),
         "cost": _first_float(_get(doc, "cost", "Cost"), _get(event, "cost", "Cost")),
+        "priority": priority,
+        "priority_json": priority_json,
+        "service_providers": _provider_names(doc),
+        "reason": _str(_get(context, "reason", "Reason")),
+        "blocked_reason": _str(_get(context, "blockedReason", "blocked_reason", "BlockedReason")),
         **{f"prompt_{name}": _flag(classification, name) for name in PROMPT_FLAGS},
         "prompt_classification_json": None if classification is None else json_text(classification),
+        "params_json": None if params is None else json_text(_drop_urls(params)),
         "result_json": None if result is None else json_text(_drop_urls(result)),
         "context_json": None if context is None else json_text(context),
         "csam_score_max": parsed.max_score(CSAM_SCORE_KEY),

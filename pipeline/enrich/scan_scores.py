@@ -14,16 +14,13 @@ parser accepts every shape and never raises:
 Item `i` belongs to output `i`, so its `blob_id` is `result[i].blobKey` when the job has one.
 
 Every key becomes rows, not only the known scan keys (`hive_csam_score`, `hive_vlm_summary`):
-the set of keys grows without notice and an analyst can still reach an unknown metric.
+the set of keys grows without notice and an analyst can still reach an unknown metric. The
+whole value is kept as `raw_value_text`, each item as `value_text`.
 
-`score` is always a percent (0-100), so it is filled only where the item is a percent:
-
-* keys ending in `_score`: `"12.50 %"` -> 12.5. A bare number (`12.5`, `"12.5"`) is taken as a
-  percent as-is, never rescaled from 0-1, because the only observed form is already a percent
-  and guessing a scale would silently change values. An item that does not parse is kept in
-  `value_text` with a null score and counted as a parse failure.
-* other keys: an item written with `%` gets a score; a bare number is neither score nor label
-  (it is a metric in unknown units; `value_text` keeps it); anything else is a `label`.
+`score` is always a percent on one 0-100 scale. For keys ending in `_score` it follows
+`percent_scores` (THE RULE, written once there); for other keys an item written with `%` is a
+percent, a bare number is a metric in unknown units (no score, `value_text` only) and any
+other text is a `label`.
 """
 
 from __future__ import annotations
@@ -31,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -111,7 +108,8 @@ class ParsedContext:
 
 
 def parse_percent(text: str) -> float | None:
-    """`"12.50 %"` / `"12.5%"` / `"12.5"` -> 12.5; anything else (incl. nan/inf) -> None."""
+    """`"12.50 %"` / `"12.5%"` / `"12.5\u00a0%"` / `"12.5"` -> 12.5; anything else (incl.
+    nan/inf) -> None. Whitespace, the no-break space included, may stand before the `%`."""
     body = text.strip()
     if body.endswith("%"):
         body = body[:-1].rstrip()
@@ -122,6 +120,57 @@ def parse_percent(text: str) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+# Items that say "no score here": a row with a NULL score, not a parse failure.
+NOT_AVAILABLE = frozenset({"", "n/a"})
+
+
+def _bare_number(item: Any) -> float | None:
+    """A JSON number, or a string that is a plain number (no `%`); else None."""
+    if isinstance(item, bool):
+        return None
+    if isinstance(item, int | float):
+        return _finite_float(item)
+    if isinstance(item, str) and "%" not in item:
+        return parse_percent(item)
+    return None
+
+
+def percent_scores(items: Sequence[Any]) -> tuple[list[float | None], int]:
+    """THE RULE: the 0-100 scores of the items of one `*_score` key of one job's context,
+    and how many items could not be read.
+
+    * An item with a `%` sign is a percent: `"12.50 %"`, `"12.5%"`, `"12.50\u00a0%"` -> 12.5.
+    * Bare numbers (JSON numbers, or strings that are plain numbers) are judged together,
+      per key: if every bare value of the key lies in [0, 1] they are probabilities and are
+      multiplied by 100 (`0.97` -> 97, `[0.02, 0.91]` -> 2, 91); otherwise they are all
+      percents as given (`[0.5, 42]` -> 0.5, 42).
+    * `"n/a"`, an empty item and null give a NULL score (not a failure).
+    * Anything else (other text, booleans, objects, non-finite numbers) gives a NULL score and
+      counts as a failure.
+    """
+    bare = [_bare_number(item) for item in items]
+    present = [value for value in bare if value is not None]
+    factor = 100.0 if present and all(0.0 <= value <= 1.0 for value in present) else 1.0
+    scores: list[float | None] = []
+    failures = 0
+    for item, number in zip(items, bare, strict=True):
+        if number is not None:
+            # Rounded so that 0.29 reads back as 29, not 28.999999999999996.
+            scores.append(round(number * factor, 9))
+        elif isinstance(item, str) and "%" in item and (pct := parse_percent(item)) is not None:
+            scores.append(pct)
+        else:
+            scores.append(None)
+            empty = isinstance(item, list | dict) and not item
+            if not (item is None or empty or _is_not_available(item)):
+                failures += 1
+    return scores, failures
+
+
+def _is_not_available(item: Any) -> bool:
+    return isinstance(item, str) and item.strip().lower() in NOT_AVAILABLE
 
 
 def blob_keys(result: Any) -> list[str | None]:
@@ -146,8 +195,8 @@ def _looks_like_json_container(text: str) -> bool:
         return False
 
 
-def _split_items(value: Any) -> list[Any]:
-    """The per-output items of one context value."""
+def split_items(value: Any) -> list[Any]:
+    """The per-output items of one context value (see the module docstring)."""
     if isinstance(value, str):
         if _looks_like_json_container(value):
             return [value]
@@ -181,6 +230,26 @@ def _finite_float(number: float) -> float | None:
 
 def _is_number(item: Any) -> bool:
     return isinstance(item, int | float) and not isinstance(item, bool)
+
+
+def _metric_items(items: Sequence[Any]) -> tuple[list[float | None], list[str | None]]:
+    """(scores, labels) of the items of a key that is not a `*_score`: `%` items are
+    percents, bare numbers are metrics in unknown units (neither), other scalars are labels."""
+    scores: list[float | None] = []
+    labels: list[str | None] = []
+    for item in items:
+        score: float | None = None
+        label: str | None = None
+        if item is None or _is_nested(item) or _bare_number(item) is not None:
+            pass
+        elif isinstance(item, str):
+            score = parse_percent(item) if "%" in item else None
+            label = None if score is not None else (item or None)
+        else:
+            label = _item_text(item)  # booleans and other scalars
+        scores.append(score)
+        labels.append(label)
+    return scores, labels
 
 
 def parse_context(
@@ -223,34 +292,15 @@ def parse_context(
 
     for raw_key, value in context.items():
         name = str(raw_key)
-        is_score_key = name.lower().endswith(SCORE_SUFFIX)
         raw_text = strip_signed_urls(value) if isinstance(value, str) else json_text(value)
-        for index, item in enumerate(_split_items(value)):
-            score: float | None = None
-            label: str | None = None
-            if item is None or (isinstance(item, dict | list) and not item):
-                pass  # an explicit null or empty container: nothing to parse, nothing lost
-            elif _is_nested(item):
-                # Kept whole as JSON text; under a *_score key it is not a percent.
-                if is_score_key:
-                    parsed.parse_failures += 1
-            elif is_score_key:
-                if _is_number(item):
-                    score = _finite_float(item)
-                elif isinstance(item, str):
-                    score = parse_percent(item)
-                if score is None:
-                    parsed.parse_failures += 1
-            elif _is_number(item):
-                pass  # a metric in unknown units: value_text only
-            elif isinstance(item, str):
-                number = parse_percent(item)
-                if number is not None and item.rstrip().endswith("%"):
-                    score = number
-                elif number is None:
-                    label = item or None  # a bare numeric string is a metric, like a number
-            else:
-                label = _item_text(item)  # booleans and other scalars
+        items = split_items(value)
+        if name.lower().endswith(SCORE_SUFFIX):
+            scores, failures = percent_scores(items)
+            parsed.parse_failures += failures
+            labels: list[str | None] = [None] * len(items)
+        else:
+            scores, labels = _metric_items(items)
+        for index, item in enumerate(items):
             parsed.rows.append(
                 ScanScoreRow(
                     job_id=job_id,
@@ -260,8 +310,8 @@ def parse_context(
                     window_date=window_date,
                     blob_id=keys[index] if index < len(keys) else None,
                     value_text=_item_text(item),
-                    score=score,
-                    label=label,
+                    score=scores[index],
+                    label=labels[index],
                     raw_value_text=raw_text,
                 )
             )

@@ -3,7 +3,8 @@
 Every lake file is written with exactly one of these schemas, so a partition written today and
 one written a year ago read back as the same types, and a window without rows still has a
 typed (empty) file. The enrichment tables (`job_details`, `scan_scores`) are defined beside
-the code that builds their rows (`pipeline.enrich.job_details`) and looked up from here.
+the code that builds their rows (`pipeline.enrich.job_details`); `pipeline.lake.tables`
+registers every table.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ WORKFLOWS = pa.schema(
         ("cost_total", pa.int64()),
         ("cost_tips_civitai", pa.int64()),
         ("cost_tips_creators", pa.int64()),
+        # `cost.factors` and `cost.fees` are maps (factor or resource AIR -> number).
+        ("cost_factors_json", pa.string()),
+        ("cost_fees_json", pa.string()),
+        ("lost_blobs_refund", pa.int64()),
         ("buzz_debit", pa.int64()),
         ("buzz_credit", pa.int64()),
         ("upgrade_mode", pa.string()),
@@ -55,6 +60,7 @@ STEPS = pa.schema(
         ("priority", pa.string()),
         ("started_at", TIMESTAMP),
         ("completed_at", TIMESTAMP),
+        ("timeout", pa.string()),
         ("timeout_seconds", pa.float64()),
         ("retries", pa.int32()),
         ("estimated_progress_rate", pa.float64()),
@@ -90,6 +96,9 @@ JOBS = pa.schema(
         ("queue_preceding_jobs", pa.int32()),
         ("queue_start_at", TIMESTAMP),
         ("queue_complete_at", TIMESTAMP),
+        # Not in the schema of an embedded job, but the developer docs show them there.
+        ("reason", pa.string()),
+        ("blocked_reason", pa.string()),
         ("extra_json", pa.string()),
     ]
 )
@@ -97,13 +106,12 @@ JOBS = pa.schema(
 # Never a `url`/`previewUrl` column: those are signed, expiring grants, fetched on demand.
 BLOBS = pa.schema(
     [
-        ("blob_id", pa.string()),
         ("workflow_id", pa.string()),
+        ("blob_id", pa.string()),
         ("step_name", pa.string()),
         ("job_id", pa.string()),
         ("window_date", pa.date32()),
-        ("output_key", pa.string()),
-        ("item_index", pa.int32()),
+        ("json_path", pa.string()),
         ("blob_type", pa.string()),
         ("available", pa.bool_()),
         ("nsfw_level", pa.string()),
@@ -111,7 +119,9 @@ BLOBS = pa.schema(
         ("width", pa.int32()),
         ("height", pa.int32()),
         ("duration", pa.float64()),
+        ("format", pa.string()),
         ("url_expires_at", TIMESTAMP),
+        ("extra_json", pa.string()),
     ]
 )
 
@@ -127,6 +137,26 @@ TRANSACTIONS = pa.schema(
     ]
 )
 
+MODERATION_VERDICTS = pa.schema(
+    [
+        ("workflow_id", pa.string()),
+        ("step_name", pa.string()),
+        ("verdict_index", pa.int32()),
+        ("window_date", pa.date32()),
+        ("step_type", pa.string()),
+        ("job_id", pa.string()),
+        ("is_blocked", pa.bool_()),
+        ("blocked_reason", pa.string()),
+        ("nsfw_level", pa.string()),
+        ("category", pa.string()),
+        ("has_minor", pa.bool_()),
+        ("csam", pa.bool_()),
+        ("score_ratio", pa.float64()),
+        ("labels", pa.list_(pa.string())),
+        ("detail_json", pa.string()),
+    ]
+)
+
 # Tables built by flattening the workflow pages of a window, in publish order.
 WORKFLOW_TABLES: dict[str, pa.Schema] = {
     "workflows": WORKFLOWS,
@@ -134,14 +164,17 @@ WORKFLOW_TABLES: dict[str, pa.Schema] = {
     "jobs": JOBS,
     "blobs": BLOBS,
     "transactions": TRANSACTIONS,
+    "moderation_verdicts": MODERATION_VERDICTS,
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
     "workflows": ("workflow_id",),
     "steps": ("workflow_id", "step_name"),
     "jobs": ("job_id",),
-    "blobs": ("blob_id",),
+    # One blob id in two workflows (a result served from the output cache) is two rows.
+    "blobs": ("workflow_id", "blob_id"),
     "transactions": ("workflow_id", "txn_index"),
+    "moderation_verdicts": ("workflow_id", "step_name", "verdict_index"),
 }
 
 
@@ -163,6 +196,7 @@ HIGH_CARDINALITY = frozenset(
         "url_expires_at",
         "prompt",
         "seed",
+        "detail_json",
         "input_json",
         "output_json",
         "extra_json",

@@ -296,7 +296,11 @@ class Ledger:
             table = DeltaTable(self.uri, storage_options=self.lake.storage_options)
         except TableNotFoundError:
             return EVENTS.empty_table()
-        data = table.to_pyarrow_table()
+        # One thread: pyarrow's threaded scan through delta-rs's Python filesystem sometimes
+        # leaves a reader thread alive at interpreter exit, and the process then aborts
+        # ("terminate called without an active exception", ~1 short command in 15). The log
+        # is small, so nothing is lost.
+        data = table.to_pyarrow_dataset().to_table(use_threads=False)
         for column in EVENTS:
             if column.name not in data.column_names:
                 data = data.append_column(column, pa.nulls(data.num_rows, column.type))

@@ -29,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 import shutil
 import threading
 import time
@@ -51,6 +50,7 @@ from pipeline.core import storage
 from pipeline.core.errors import LakeError
 from pipeline.core.settings import Settings
 from pipeline.lake import tables
+from pipeline.lake.delta_log import DeltaLog
 
 PARTITION = "window_date"
 _WRITE_ID = "civitai_sync.write_id"
@@ -60,7 +60,6 @@ _HISTORY_LOOKBACK = 50
 # Commits of other windows landing meanwhile: each costs a retry, never a failure.
 _COMMIT_RETRIES = 50
 _CREATE_LOCK = threading.Lock()
-_COMMIT_FILE = re.compile(r"^(\d{20})\.json$")
 # Row groups of about this many rows: memory per table writer stays small whatever the day.
 ROW_GROUP_ROWS = 16_384
 
@@ -98,6 +97,15 @@ class Committed:
 
 def columns_id(names: Iterable[str]) -> str:
     return hashlib.sha1("\n".join(sorted(names)).encode()).hexdigest()[:12]
+
+
+def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Rows with exactly `schema`'s columns, cast; NULL in a column they predate (a file an
+    older release wrote lacks the columns added since)."""
+    for column in schema:
+        if column.name not in rows.column_names:
+            rows = rows.append_column(column, pa.nulls(rows.num_rows, column.type))
+    return rows.select(schema.names).cast(schema)
 
 
 def file_schema(table: str) -> pa.Schema:
@@ -223,8 +231,9 @@ class Lake:
         ) as writer:
             for batch in batches:
                 if batch.num_rows:
-                    table_rows = pa.Table.from_batches([batch])
-                    writer.write_table(table_rows.select(schema.names).cast(schema), ROW_GROUP_ROWS)
+                    writer.write_table(
+                        conform(pa.Table.from_batches([batch]), schema), ROW_GROUP_ROWS
+                    )
         return target
 
     def replace_window(
@@ -284,7 +293,7 @@ class Lake:
             current = self._open(table) or self._create(table)
             self._ensure_columns(current, table)
             read_version = current.version()
-            old = _window_actions(current, day)
+            old = [(path, size) for path, size, _ in _window_adds(current, day)]
             now = int(time.time() * 1000)
             removes = [
                 RemoveAction(path, True, now, size, {PARTITION: day.isoformat()})
@@ -308,8 +317,9 @@ class Lake:
                 raise LakeError(
                     f"window {day}: committing the {table} table failed: {exc}"
                 ) from exc
-            version = self._find_commit(table, write_id)
-            if self._others_touched(table, day, read_version, version, write_id):
+            log = DeltaLog(self.table_uri(table), self.storage_options)
+            version = log.find_commit(_WRITE_ID, write_id, _HISTORY_LOOKBACK)
+            if log.added_to(f"{PARTITION}={day.isoformat()}/", read_version, version):
                 self._undo(table, day, adds)
                 raise _collision(table, day)
             return version
@@ -339,43 +349,6 @@ class Lake:
         current.create_write_transaction(
             removes, mode="append", schema=current.schema(), partition_by=[PARTITION]
         )
-
-    def _log(self, table: str) -> tuple[Any, str, list[tuple[int, str]]]:
-        filesystem, root = self.filesystem(f"{self._checked(table)}/_delta_log")
-        entries = filesystem.get_file_info(pafs.FileSelector(root))
-        commits = sorted(
-            (int(m.group(1)), info.base_name)
-            for info in entries
-            if (m := _COMMIT_FILE.match(info.base_name))
-        )
-        return filesystem, root, commits
-
-    def _find_commit(self, table: str, write_id: str) -> int:
-        """The version of the commit labelled `write_id`, read from the table's log itself
-        (`_delta_log/<version>.json`, one JSON action per line): other writers may have
-        committed since, so "the latest version" would not do."""
-        filesystem, root, commits = self._log(table)
-        for version, name in reversed(commits[-_HISTORY_LOOKBACK:]):
-            for action in _actions(filesystem, f"{root}/{name}"):
-                info = action.get("commitInfo")
-                if info is not None and info.get(_WRITE_ID) == write_id:
-                    return version
-        raise LakeError(f"the {table} commit {write_id} could not be found in the table's log")
-
-    def _others_touched(
-        self, table: str, day: date, after: int, before: int, write_id: str
-    ) -> bool:
-        """Whether a commit between versions `after` and `before` (both excluded) added files
-        to the window: another writer wrote the same window at the same time."""
-        filesystem, root, commits = self._log(table)
-        prefix = f"{PARTITION}={day.isoformat()}/"
-        for version, name in commits:
-            if after < version < before:
-                for action in _actions(filesystem, f"{root}/{name}"):
-                    add = action.get("add")
-                    if add is not None and str(add.get("path", "")).startswith(prefix):
-                        return True
-        return False
 
     def _committed(self, table: str, day: date, version: int) -> Committed:
         at_version = self._open(table, version)
@@ -413,17 +386,18 @@ class Lake:
         current = self._open(table)
         if current is None:
             return schema.empty_table()
-        filters = None
+        predicate = None
         if days is not None:
             wanted = sorted({d.isoformat() for d in days})
             if not wanted:
                 return schema.empty_table()
-            filters = [(PARTITION, "in", wanted)]
-        data = current.to_pyarrow_table(filters=filters)
-        missing = [f for f in schema if f.name not in data.column_names]
-        for column in missing:
-            data = data.append_column(column, pa.nulls(data.num_rows, column.type))
-        return data.select(schema.names).cast(schema)
+            predicate = [(PARTITION, "in", wanted)]
+        # One thread (also in `batches`): a threaded scan through delta-rs's Python file system
+        # can leave a reader thread alive at exit, and the process then aborts.
+        data = current.to_pyarrow_dataset(file_pruning_predicate=predicate).to_table(
+            use_threads=False
+        )
+        return conform(data, schema)
 
     def batches(
         self, table: str, day: date, columns: Sequence[str] | None = None
@@ -439,7 +413,7 @@ class Lake:
         )
         wanted = list(columns or schema.names)
         present = [name for name in wanted if name in dataset.schema.names]
-        for batch in dataset.to_batches(columns=present):
+        for batch in dataset.to_batches(columns=present, use_threads=False):
             arrays = [
                 batch.column(name).cast(schema.field(name).type)
                 if name in present
@@ -455,50 +429,30 @@ class Lake:
         return [f"{root}/{name}" for name in files]
 
 
-def _actions(filesystem: Any, path: str) -> Iterator[dict[str, Any]]:
-    with filesystem.open_input_stream(path, compression=None) as stream:
-        for line in stream.read().splitlines():
-            if line.strip():
-                yield json.loads(line)
-
-
-def _window_actions(table: DeltaTable, day: date) -> list[tuple[str, int]]:
+def _window_adds(table: DeltaTable, day: date) -> list[tuple[str, int, int]]:
+    """(path, size, rows) of each live data file of `day`, sorted by path."""
     actions = pa.table(table.get_add_actions(flatten=True))
     key = f"partition.{PARTITION}"
     if actions.num_rows == 0 or key not in actions.column_names:
         return []
     wanted = day.isoformat()
     found = []
-    for path, part, size in zip(
+    for path, part, size, rows in zip(
         actions.column("path").to_pylist(),
         actions.column(key).to_pylist(),
         actions.column("size_bytes").to_pylist(),
-        strict=True,
-    ):
-        value = part.isoformat() if isinstance(part, date) else str(part)
-        if value == wanted:
-            found.append((path, int(size)))
-    return found
-
-
-def _window_files(table: DeltaTable, day: date) -> tuple[tuple[str, ...], int]:
-    actions = pa.table(table.get_add_actions(flatten=True))
-    key = f"partition.{PARTITION}"
-    if actions.num_rows == 0 or key not in actions.column_names:
-        return (), 0
-    wanted = day.isoformat()
-    paths, rows = [], 0
-    for path, part, count in zip(
-        actions.column("path").to_pylist(),
-        actions.column(key).to_pylist(),
         actions.column("num_records").to_pylist(),
         strict=True,
     ):
         value = part.isoformat() if isinstance(part, date) else str(part)
         if value == wanted:
-            paths.append(path)
-            rows += int(count or 0)
-    return tuple(sorted(paths)), rows
+            found.append((path, int(size), int(rows or 0)))
+    return sorted(found)
+
+
+def _window_files(table: DeltaTable, day: date) -> tuple[tuple[str, ...], int]:
+    adds = _window_adds(table, day)
+    return tuple(path for path, _, _ in adds), sum(rows for _, _, rows in adds)
 
 
 def _collision(table: str, day: date) -> ConcurrentWriteError:

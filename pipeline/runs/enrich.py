@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from pipeline.api import shared_budget
 from pipeline.core import locks
 from pipeline.core import settings as defaults
-from pipeline.core.errors import PipelineError, WindowError
+from pipeline.core.errors import PipelineError, WindowBusyError
 from pipeline.core.redact import redact
 from pipeline.core.settings import Settings
 from pipeline.enrich import archive
@@ -63,7 +63,8 @@ class EnrichResult:
     looked_up: jobs asked for this run (including the failed and the not found ones);
     skipped: jobs already final, carried over without a request; failed: lookups that failed
     after retries (retried next run); not_found: 404s this run; rate_limited: 429 answers seen
-    by the client during the pass; enriched: found jobs in the published window;
+    by the client during the pass; requests: requests the client sent during the pass (retries
+    included); enriched: found jobs in the published window;
     jobs: jobs in the window; parse_failures: context items kept as text without a score.
     """
 
@@ -73,6 +74,7 @@ class EnrichResult:
     failed: int = 0
     not_found: int = 0
     rate_limited: int = 0
+    requests: int = 0
     seconds: float = 0.0
     enriched: int = 0
     jobs: int = 0
@@ -86,7 +88,7 @@ def enrich_lock(settings: Settings, window_date: date, timeout: float) -> Iterat
     path = locks.lock_path(settings.data_dir, f"enrich-{window_date.isoformat()}")
     with locks.file_lock(path, timeout) as held:
         if not held:
-            raise WindowError(
+            raise WindowBusyError(
                 f"window {window_date}: another process is enriching this window's jobs "
                 f"(lock {path}); wait for it to finish, then run again.",
                 window=window_date.isoformat(),
@@ -267,6 +269,7 @@ def _enrich(
 ) -> EnrichResult:
     started = time.monotonic()
     first_429 = client.stats.status_429
+    first_requests = client.stats.requests
     lake = Lake.from_settings(settings)
     lake.sweep_staging(window_date, ENRICH_TABLES)
     result = EnrichResult(window_date=window_date)
@@ -330,6 +333,7 @@ def _enrich(
         out.discard()
         raise
     result.rate_limited = client.stats.status_429 - first_429
+    result.requests = client.stats.requests - first_requests
     result.seconds = time.monotonic() - started
     _record(settings, lake, result, commits, failed=result.failed)
     log.info(

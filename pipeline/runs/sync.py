@@ -31,7 +31,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.core import locks
-from pipeline.core.errors import AuthenticationError, PipelineError, WindowError
+from pipeline.core.errors import (
+    AuthenticationError,
+    PipelineError,
+    WindowBusyError,
+    WindowError,
+)
 from pipeline.core.settings import Settings
 from pipeline.enrich import archive as job_archive
 from pipeline.fetch import archive
@@ -44,8 +49,7 @@ from pipeline.flatten import schemas
 from pipeline.flatten import window as flatten
 from pipeline.lake import claims
 from pipeline.lake.ledger import Ledger, WindowRow
-from pipeline.lake.staging import read_parquet_batches
-from pipeline.lake.store import Committed, Lake
+from pipeline.lake.store import PARTITION, Committed, Lake, NewFile
 from pipeline.runs import enrich, upgrade
 
 log = logging.getLogger(__name__)
@@ -75,6 +79,15 @@ class WindowResult:
     seconds: float
     error: str | None = None
     verdicts: int = 0
+    # The run's figures: the fetch alone (list requests, 429 answers, seconds from the first
+    # request to the last page), then the job enrichment (jobs asked for, requests, 429s).
+    fetch_seconds: float = 0.0
+    requests: int = 0
+    rate_limited: int = 0
+    jobs_looked_up: int = 0
+    enrich_requests: int = 0
+    enrich_rate_limited: int = 0
+    enrich_seconds: float = 0.0
 
 
 @dataclass
@@ -95,14 +108,14 @@ def _window_lock_path(settings: Settings, day: date) -> Path:
 
 
 @contextlib.contextmanager
-def window_lock(
-    settings: Settings, day: date, timeout: float = LOCK_TIMEOUT_SECONDS
-) -> Iterator[None]:
-    """One process at a time per window (different windows may run in parallel)."""
+def window_lock(settings: Settings, day: date, timeout: float | None = None) -> Iterator[None]:
+    """One process at a time per window (different windows may run in parallel); waits up to
+    `timeout` (default LOCK_TIMEOUT_SECONDS, read when called) for another holder."""
     path = _window_lock_path(settings, day)
-    with locks.file_lock(path, timeout) as held:
+    wait = LOCK_TIMEOUT_SECONDS if timeout is None else timeout
+    with locks.file_lock(path, wait) as held:
         if not held:
-            raise WindowError(
+            raise WindowBusyError(
                 f"window {day}: another process is syncing this window (lock {path}); "
                 "wait for it to finish, then run again.",
                 window=day.isoformat(),
@@ -168,26 +181,29 @@ def _keep_only(settings: Settings, day: date, attempt: str) -> None:
 
 def _flatten(
     settings: Settings,
+    lake: Lake,
     day: date,
     pages: Sequence[Path],
     synced_at: datetime,
     page_bounds: dict[int, Bounds] | None,
-) -> tuple[dict[str, Path], flatten.FlattenResult]:
+) -> tuple[dict[str, NewFile], flatten.FlattenResult]:
+    """Flatten the pages straight into new lake data files (not part of the tables yet)."""
     work = window_work_dir(settings, day)
     work.mkdir(parents=True, exist_ok=True)
-    temps = {name: work / f"{name}-{uuid.uuid4().hex}.parquet" for name in schemas.WORKFLOW_TABLES}
+    files = {name: lake.new_file(name, day) for name in schemas.WORKFLOW_TABLES}
     try:
         result = flatten.flatten_pages(
             pages,
             Window(day),
-            temps,
+            {name: new.path for name, new in files.items()},
             synced_at=synced_at,
             work_dir=work / "duckdb",
             page_bounds=page_bounds,
+            without=(PARTITION,),
         )
     except duckdb.Error as exc:
         raise _unflattenable(settings, day, pages, exc) from exc
-    return temps, result
+    return files, result
 
 
 def _unflattenable(
@@ -226,15 +242,10 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _commit(
-    settings: Settings, lake: Lake, day: date, temps: dict[str, Path]
-) -> dict[str, Committed]:
+def _commit(lake: Lake, day: date, files: dict[str, NewFile]) -> dict[str, Committed]:
     """One commit per workflow table, then the enrichment rows of jobs that are gone."""
-    commits = {
-        name: lake.replace_window(name, day, read_parquet_batches(path))
-        for name, path in temps.items()
-    }
-    job_ids = pq.read_table(temps["jobs"], columns=["job_id"]).column("job_id")
+    job_ids = pq.read_table(files["jobs"].path, columns=["job_id"]).column("job_id")
+    commits = {name: lake.commit_window(name, day, [new]) for name, new in files.items()}
     commits.update(_prune_derived(lake, day, job_ids))
     return commits
 
@@ -288,6 +299,9 @@ class _Fetched:
     attempt_id: str
     extracted: ExtractResult
     stack: contextlib.ExitStack
+    requests: int = 0
+    rate_limited: int = 0
+    seconds: float = 0.0
     claim: claims.Held | None = None
 
 
@@ -351,19 +365,36 @@ def _fetch(
         started = time.monotonic()
         _sweep(settings, day)
         stack.callback(shutil.rmtree, window_work_dir(settings, day), True)
+        # Files flattened for a commit that did not happen (committed ones were moved away).
+        stack.callback(Lake.from_settings(settings).sweep_staging, day, schemas.WORKFLOW_TABLES)
         Ledger(Lake.from_settings(settings)).start(day, run_id=run_id)
         attempt_id = archive.new_attempt_id()
         attempt = archive.staging_dir(window_work_dir(settings, day), attempt_id)
         stack.callback(archive.discard, attempt)
-        before = _retries(client)
+        before = _counters(client)
         try:
             extracted = extract_window(
                 client, Window(day), attempt, on_page=on_page, force_mode=force_mode
             )
         except Exception as exc:
             raise _failure(settings, day, exc, started, run_id) from exc
-        retries = _retries(client) - before
-        return _Fetched(day, run_id, started, retries, attempt, attempt_id, extracted, stack, claim)
+        retries, requests, rate_limited = (
+            after - first for after, first in zip(_counters(client), before, strict=True)
+        )
+        return _Fetched(
+            day,
+            run_id,
+            started,
+            retries,
+            attempt,
+            attempt_id,
+            extracted,
+            stack,
+            requests=requests,
+            rate_limited=rate_limited,
+            seconds=time.monotonic() - started,
+            claim=claim,
+        )
     except BaseException:
         stack.close()
         raise
@@ -397,8 +428,8 @@ def _publish(settings: Settings, fetched: _Fetched, *, allow_shrink: bool = Fals
     with fetched.stack:
         try:
             pages = archive.page_files(fetched.attempt)
-            temps, flat = _flatten(
-                settings, day, pages, extracted.fetched_at, extracted.page_bounds
+            files, flat = _flatten(
+                settings, lake, day, pages, extracted.fetched_at, extracted.page_bounds
             )
             if not allow_shrink:
                 _check_shrink(ledger.get(day), flat.rows["workflows"], day)
@@ -407,7 +438,7 @@ def _publish(settings: Settings, fetched: _Fetched, *, allow_shrink: bool = Fals
                 fetched.claim.check()
             raw = archive.RawArchive.from_settings(settings)
             raw.publish(day, fetched.attempt_id, fetched.attempt)
-            commits = _commit(settings, lake, day, temps)
+            commits = _commit(lake, day, files)
             result = _result(
                 day,
                 _status(day),
@@ -417,12 +448,17 @@ def _publish(settings: Settings, fetched: _Fetched, *, allow_shrink: bool = Fals
                 fetched.retries,
                 time.monotonic() - fetched.started,
             )
+            result.fetch_seconds = round(fetched.seconds, 3)
+            result.requests = fetched.requests
+            result.rate_limited = fetched.rate_limited
             ledger.complete(
                 day,
                 tables=commits,
                 partial=result.status == "partial",
                 run_id=fetched.run_id,
                 raw_attempt=fetched.attempt_id,
+                requests=fetched.requests,
+                rate_limited=fetched.rate_limited,
                 **_ledger_counts(result),
             )
             _keep_only(settings, day, fetched.attempt_id)
@@ -491,10 +527,10 @@ def rebuild_window(settings: Settings, window_date: date) -> WindowResult:
             if claim is not None:
                 claim.check()
             try:
-                temps, flat = _flatten(
-                    settings, day, pages, manifest.fetched_at_dt, manifest.bounds()
+                files, flat = _flatten(
+                    settings, lake, day, pages, manifest.fetched_at_dt, manifest.bounds()
                 )
-                commits = _commit(settings, lake, day, temps)
+                commits = _commit(lake, day, files)
             except WindowError as exc:
                 ledger.fail(day, str(exc), seconds=time.monotonic() - started)
                 raise
@@ -520,9 +556,12 @@ def rebuild_window(settings: Settings, window_date: date) -> WindowResult:
             shutil.rmtree(window_work_dir(settings, day), ignore_errors=True)
 
 
-def _retries(client: Any) -> int:
+def _counters(client: Any) -> tuple[int, int, int]:
+    """(retries, requests, 429 answers) the client has counted so far (0 without stats)."""
     stats = getattr(client, "stats", None)
-    return int(getattr(stats, "retries", 0) or 0)
+    return tuple(  # type: ignore[return-value]
+        int(getattr(stats, name, 0) or 0) for name in ("retries", "requests", "status_429")
+    )
 
 
 def _result(
@@ -566,21 +605,38 @@ def _ledger_counts(result: WindowResult) -> dict[str, Any]:
     }
 
 
-def failed_result(day: date, error: str) -> WindowResult:
-    return WindowResult(day, "failed", 0, 0, 0, 0, 0, 0, "", 0, 0.0, error)
+def failed_result(day: date, error: str | WindowError) -> WindowResult:
+    """The result of a window that was not synced: `busy` when another process holds it
+    (nothing was changed), else `failed`."""
+    status = "busy" if isinstance(error, WindowBusyError) else "failed"
+    return WindowResult(day, status, 0, 0, 0, 0, 0, 0, "", 0, 0.0, str(error))
 
 
 # --------------------------------------------------------------------------- many windows
 
 Enricher = Callable[[Settings, date], Any]
+# Enrichment progress: (window, jobs done, jobs to look up).
+EnrichProgress = Callable[[date, int, int], None]
 
 
 @contextlib.contextmanager
-def default_enricher(settings: Settings) -> Iterator[Enricher]:
+def default_enricher(
+    settings: Settings, on_progress: EnrichProgress | None = None
+) -> Iterator[Enricher]:
     """The job-enrichment pass of `pipeline.runs.enrich`, with one shared client for the
     whole range."""
+
+    def run(s: Settings, day: date) -> enrich.EnrichResult:
+        progress = None
+        if on_progress is not None:
+
+            def progress(done: int, total: int) -> None:
+                on_progress(day, done, total)
+
+        return enrich.enrich_window(s, day, client=client, on_progress=progress)
+
     with enrich.job_client(settings) as client:
-        yield lambda s, day: enrich.enrich_window(s, day, client=client)
+        yield run
 
 
 def _is_auth_failure(exc: BaseException) -> bool:
@@ -604,6 +660,7 @@ def sync_range(
     enricher: Enricher | None = None,
     run_id: str | None = None,
     allow_shrink: bool = False,
+    on_enrich: EnrichProgress | None = None,
 ) -> list[WindowResult]:
     """Sync each day in turn; a failed window is reported and the others still run.
 
@@ -613,8 +670,8 @@ def sync_range(
     stays that of one window).
 
     With `enrich`, each completed window's jobs are then enriched (`enricher`, by default
-    `pipeline.runs.enrich.enrich_window`). A 401 stops the whole range: every other window
-    would fail the same way.
+    `pipeline.runs.enrich.enrich_window`, reporting to `on_enrich`). A 401 stops the whole
+    range: every other window would fail the same way.
     """
     for day in dates:
         _refuse_future(day)
@@ -639,13 +696,13 @@ def sync_range(
 
     with contextlib.ExitStack() as stack:
         if enrich and enricher is None:
-            enricher = stack.enter_context(default_enricher(settings))
+            enricher = stack.enter_context(default_enricher(settings, on_enrich))
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-fetch")
         pending: Future[_Fetched] | None = pool.submit(fetch, dates[0]) if dates else None
         try:
             for index, day in enumerate(dates):
                 assert pending is not None
-                failure = ""
+                failure: WindowError | str = ""
                 try:
                     fetched: _Fetched | None = pending.result()
                 except WindowError as exc:
@@ -654,7 +711,7 @@ def sync_range(
                         report(failed_result(day, str(exc)))
                         raise
                     fetched = None
-                    failure = str(exc)
+                    failure = exc
                 following = dates[index + 1] if index + 1 < len(dates) else None
                 pending = pool.submit(fetch, following) if following else None
                 if fetched is None:
@@ -663,11 +720,11 @@ def sync_range(
                 try:
                     result = _publish(settings, fetched, allow_shrink=allow_shrink)
                 except WindowError as exc:
-                    report(failed_result(day, str(exc)))
+                    report(failed_result(day, exc))
                     continue
                 if enrich and enricher is not None:
                     try:
-                        enricher(settings, day)
+                        _add_enrichment(result, enricher(settings, day))
                     except AuthenticationError:
                         raise
                     except PipelineError as exc:
@@ -683,6 +740,14 @@ def sync_range(
     return results
 
 
+def _add_enrichment(result: WindowResult, outcome: Any) -> None:
+    if isinstance(outcome, enrich.EnrichResult):
+        result.jobs_looked_up = outcome.looked_up
+        result.enrich_requests = outcome.requests
+        result.enrich_rate_limited = outcome.rate_limited
+        result.enrich_seconds = round(outcome.seconds, 3)
+
+
 def rebuild_range(
     settings: Settings, dates: Sequence[date], *, enrichment: bool = True
 ) -> list[WindowResult]:
@@ -694,7 +759,7 @@ def rebuild_range(
         try:
             result = rebuild_window(settings, day)
         except WindowError as exc:
-            results.append(failed_result(day, str(exc)))
+            results.append(failed_result(day, exc))
             continue
         if enrichment and _has_job_archive(settings, day):
             try:

@@ -35,20 +35,18 @@ DICTIONARY_PATH = Path(__file__).resolve().parents[2] / "docs" / "data-dictionar
 Columns = Mapping[str, Sequence[tuple[str, str]]]
 
 CORE_DESCRIPTIONS = {
-    "workflows": "One row per workflow, as returned by the workflow endpoints (cost, Buzz totals, "
-    "user id parsed from the id or a `user:N` tag, metadata and arguments as JSON text).",
-    "steps": "One row per workflow step: `$type` as step_type, status, timings, the main input "
-    "fields (prompt, model, engine, size, seed) and input/output as JSON text.",
-    "jobs": "One row per job embedded in a step, joined with its enrichment from the v1 job "
-    "endpoint (provider, last event, prompt classification, CSAM score maximum).",
-    "job_details": "One row per v1 job lookup: found or 404, the last event and its context.",
-    "blobs": "One row per output blob (image, video, ...); never the signed URL.",
-    "transactions": "One row per Buzz transaction of a workflow (debit, or credit for a refund).",
-    "scan_scores": "Moderation values from a job's event context, one row per key and output item "
-    "(`score` in percent for `*_score` keys, `label` for summaries such as hive_vlm_summary).",
+    **tables.DESCRIPTIONS,
+    "jobs": tables.DESCRIPTIONS["jobs"]
+    + " The warehouse presents it with the enrichment of `job_details` (sql/core/jobs.sql); "
+    "reason and blocked_reason fall back to the v1 event's.",
     "sync_windows": "The sync ledger: one row per UTC day window with its status and counts.",
 }
-LAYER_TITLES = {"staging": "Staging models", "marts": "Marts", "reports": "Reports"}
+LAYER_TITLES = {
+    "staging": "Staging models",
+    "intermediate": "Intermediate models",
+    "marts": "Marts",
+    "reports": "Reports",
+}
 
 
 def describe_empty_warehouse() -> dict[str, list[tuple[str, str]]]:
@@ -85,7 +83,8 @@ def render(models: Sequence[SqlModel], columns: Columns) -> str:
         "",
         "Every table of `DATA_DIR/warehouse.duckdb`. Core tables are loaded from the Parquet lake; "
         "the SQL models in `sql/` are built on top of them in layers: staging (rename, cast, "
-        "dedupe) -> marts (facts and dimensions) -> reports. `window_date` is always the UTC day "
+        "dedupe) -> intermediate (joins shared by marts) -> marts (facts and dimensions) -> "
+        "reports. `window_date` is always the UTC day "
         "of the workflow's `createdAt`; reports call it `day`. Timestamps are UTC.",
         "",
         "## Parameters",

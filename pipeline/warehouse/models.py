@@ -36,6 +36,7 @@ import duckdb
 
 from pipeline.core import settings
 from pipeline.core.errors import ModelBuildError, ModelGraphError
+from pipeline.lake import tables
 from pipeline.warehouse.sql_parse import NAME, display_path, parse_file
 
 # The repo's top-level sql/ folder, installed inside the package as `pipeline.sql`.
@@ -44,7 +45,7 @@ LAYERS = ("staging", "intermediate", "marts", "reports")
 # sql/core/<table>.sql: how a core table is presented in the warehouse when it is more than
 # its lake table (read by the publish, not a model).
 CORE_LAYER = "core"
-CORE_TABLES = (*settings.TABLES, "sync_windows")
+CORE_TABLES = (*tables.SCHEMAS, "sync_windows")
 # The warehouse's own record of what was built, with which parameters (read by the reports).
 CATALOG_TABLE = "sql_models"
 TOP_USERS_PER_DAY = 10
@@ -61,7 +62,7 @@ class SqlModel:
     Attributes:
         name: the table name (the file's stem).
         path: the file.
-        layer: the folder under `sql/` (staging, marts, reports).
+        layer: the folder under `sql/` (staging, intermediate, marts, reports).
         sql: the select statement, as written.
         description: the `-- purpose:` line.
         grain: the `-- grain:` columns, which identify one row.

@@ -1,6 +1,7 @@
--- purpose: one row per output blob with the job, provider and moderation outcome (nsfw level, blocked reason).
--- grain: blob_id
--- Output blobs often arrive without a jobId; when their step ran exactly one job, that job made them.
+-- purpose: one row per output blob of a workflow with the job, provider and moderation outcome (nsfw level, blocked reason).
+-- grain: workflow_id, blob_id
+-- job_id is the blob's jobId, else the job of its step when the step ran exactly one (set by the flattening).
+-- json_path is where the blob sits in its step's output, e.g. $.images[0] or $.epochs[0].samples[1].
 with
 
 blobs as (
@@ -19,49 +20,31 @@ workflows as (
     select * from stg_workflows
 ),
 
-single_job_steps as (
-    select
-        workflow_id,
-        step_name,
-        any_value(job_id) as job_id
-    from jobs
-    group by workflow_id, step_name
-    having count(*) = 1
-),
-
-resolved as (
-    select
-        blobs.*,
-        coalesce(blobs.job_id, single_job_steps.job_id) as resolved_job_id
-    from blobs
-    left join single_job_steps using (workflow_id, step_name)
-),
-
 final as (
     select
-        resolved.blob_id,
-        resolved.workflow_id,
-        resolved.step_name,
-        resolved.resolved_job_id as job_id,
-        resolved.window_date,
+        blobs.workflow_id,
+        blobs.blob_id,
+        blobs.step_name,
+        blobs.job_id,
+        blobs.window_date,
         workflows.user_id,
         jobs.provider,
         steps.step_type,
-        resolved.output_key,
-        resolved.item_index,
-        resolved.blob_type,
-        resolved.available,
-        resolved.nsfw_level,
-        resolved.blocked_reason,
-        resolved.blocked_reason is not null as is_blocked,
-        resolved.width,
-        resolved.height,
-        resolved.duration
-    from resolved
-    left join jobs on jobs.job_id = resolved.resolved_job_id
+        blobs.json_path,
+        blobs.blob_type,
+        blobs.available,
+        blobs.nsfw_level,
+        blobs.blocked_reason,
+        blobs.blocked_reason is not null as is_blocked,
+        blobs.width,
+        blobs.height,
+        blobs.duration,
+        blobs.format
+    from blobs
+    left join jobs on jobs.job_id = blobs.job_id
     left join steps
-        on steps.workflow_id = resolved.workflow_id and steps.step_name = resolved.step_name
-    left join workflows on workflows.workflow_id = resolved.workflow_id
+        on steps.workflow_id = blobs.workflow_id and steps.step_name = blobs.step_name
+    left join workflows on workflows.workflow_id = blobs.workflow_id
 )
 
 select * from final

@@ -1,6 +1,6 @@
--- purpose: one row per job with its workflow, step type, provider, prompt classification and CSAM scan scores.
+-- purpose: one row per job with its workflow, step type, provider, failure and blocked reasons, prompt classification and CSAM scan scores.
 -- grain: job_id
--- csam_scores lists the hive_csam_score of each output item (percent, item order); csam_score_max is
+-- csam_scores lists the hive_csam_score of each output item (percent 0-100, item order); csam_score_max is
 -- their maximum. A job is scanned when its event context carried a hive_csam_score at all.
 -- enrichment_status: enriched (v1 job found), not_found (v1 answered 404), pending (not looked up yet).
 with
@@ -59,6 +59,9 @@ final as (
         jobs.status in ('succeeded', 'failed', 'expired', 'canceled') as is_finished,
         jobs.status = 'succeeded' as is_succeeded,
         jobs.status in ('failed', 'expired') as is_failed,
+        jobs.reason,
+        jobs.blocked_reason,
+        jobs.blocked_reason is not null as is_blocked,
         case
             when coalesce(job_details.found, jobs.enriched_at is not null) then 'enriched'
             when job_details.found = false then 'not_found'
@@ -66,7 +69,9 @@ final as (
         end as enrichment_status,
         jobs.job_type,
         jobs.provider,
+        jobs.service_providers,
         jobs.worker_id,
+        jobs.priority,
         jobs.last_event_type,
         jobs.last_event_at,
         jobs.is_final,

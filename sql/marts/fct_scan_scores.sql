@@ -1,5 +1,6 @@
 -- purpose: every moderation scan value with the job's day, provider, step type and user, for slicing by label.
 -- grain: job_id, score_name, item_index
+-- score is a percent (0-100): bare 0-1 probabilities were scaled when the lake was written.
 with
 
 scan_scores as (

@@ -1,5 +1,6 @@
 -- purpose: one row per workflow step with its outcome, duration and the outcome of its jobs.
 -- grain: workflow_id, step_name
+-- timeout is as the API sent it (TimeSpan or ISO-8601 duration), timeout_seconds its reading.
 -- duration_seconds = completed_at - started_at; queue_seconds = started_at - the workflow's created_at.
 -- A step failed when its status is failed or expired (canceled is the caller's choice, not a failure).
 with
@@ -54,6 +55,7 @@ final as (
         steps.height,
         steps.quantity,
         steps.retries,
+        steps.timeout,
         steps.timeout_seconds
     from steps
     left join workflows on workflows.workflow_id = steps.workflow_id

@@ -3,6 +3,7 @@
 -- A workflow is finished when its status is terminal (succeeded, failed, expired, canceled).
 -- latency_seconds = completed_at - created_at; queue_seconds = started_at - created_at.
 -- Buzz comes from the transaction list, not cost.total: a refund is a credit that cancels a debit.
+-- lost_blobs_refund: Buzz refunded for outputs lost in a storage incident (null: never checked).
 with
 
 workflows as (
@@ -68,6 +69,9 @@ final as (
         workflows.currencies,
         workflows.cost_base,
         workflows.cost_total,
+        workflows.cost_factors_json,
+        workflows.cost_fees_json,
+        workflows.lost_blobs_refund,
         coalesce(buzz.buzz_debit, 0) as buzz_debit,
         coalesce(buzz.buzz_credit, 0) as buzz_credit,
         coalesce(buzz.buzz_debit, 0) - coalesce(buzz.buzz_credit, 0) as buzz_net,

@@ -1,5 +1,6 @@
--- purpose: output blobs of every step (images, videos, ...) with their moderation fields; never a signed url.
--- grain: blob_id
+-- purpose: output blobs of every step (images, videos, audio, 3D models) with their moderation fields; never a signed url.
+-- grain: workflow_id, blob_id
+-- A blob id served from the output cache to two workflows is a row in each.
 with
 
 source as (
@@ -10,19 +11,18 @@ deduped as (
     select *
     from source
     qualify row_number() over (
-        partition by blob_id order by window_date desc, workflow_id, step_name
+        partition by workflow_id, blob_id order by window_date desc, step_name
     ) = 1
 ),
 
 final as (
     select
-        blob_id,
         workflow_id,
+        blob_id,
         step_name,
         job_id,
         window_date,
-        output_key,
-        item_index,
+        json_path,
         lower(blob_type) as blob_type,
         available,
         lower(nsfw_level) as nsfw_level,
@@ -30,6 +30,7 @@ final as (
         width,
         height,
         duration,
+        format,
         url_expires_at
     from deduped
 )

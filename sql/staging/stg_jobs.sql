@@ -1,5 +1,6 @@
--- purpose: jobs with their enrichment from the v1 job endpoint (provider, last event, prompt classification).
+-- purpose: jobs with their enrichment from the v1 job endpoint (provider, last event, priority, prompt classification, reasons).
 -- grain: job_id
+-- reason / blocked_reason: the workflow's word on the job, else the v1 event context's (see sql/core/jobs.sql).
 with
 
 source as (
@@ -30,9 +31,13 @@ final as (
         queue_preceding_jobs,
         queue_start_at,
         queue_complete_at,
+        nullif(trim(reason), '') as reason,
+        nullif(trim(blocked_reason), '') as blocked_reason,
         job_type,
         provider,
+        service_providers,
         worker_id,
+        priority,
         last_event_type,
         last_event_at,
         is_final,
@@ -43,6 +48,7 @@ final as (
         prompt_cr,
         prompt_scan,
         csam_score_max,
+        params_json,
         context_json,
         enriched_at
     from deduped

@@ -25,6 +25,7 @@ final as (
         lower(priority) as priority,
         started_at,
         completed_at,
+        timeout,
         timeout_seconds,
         retries,
         prompt,

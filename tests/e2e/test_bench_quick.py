@@ -63,3 +63,33 @@ def test_quick_benchmark_prints_every_row(tmp_path: Path) -> None:
     else:
         assert any(line.startswith("dlt ") and "rest_api -> DuckDB" in line for line in lines), out
     assert markdown.read_text().count("\n| ") >= len(OUR_ROWS) + len(REFERENCE_ROWS)
+
+
+def test_quick_history_benchmark_prints_every_row(tmp_path: Path) -> None:
+    markdown = tmp_path / "history.md"
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "benchmarks.history", "--quick", "--repeat", "1"),
+            *("--cache-dir", str(tmp_path / "cache"), "--markdown", str(markdown)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    out = proc.stdout
+    assert proc.returncode == 0, f"stdout:\n{out}\nstderr:\n{proc.stderr[-3000:]}"
+    lines = [" ".join(line.split()) for line in out.splitlines()]
+    for prefix in (
+        "nightly: sync + publish on 1 day of history",
+        "nightly: sync + publish on 10 days",
+        "warehouse rebuilt whole, 10 days",
+        "disk: lake + warehouse, 5 days",
+        "read: a day's flagged jobs",
+        "read: a month's Buzz by user",
+    ):
+        assert any(line.startswith(prefix) for line in lines), f"no row {prefix!r} in:\n{out}"
+    assert "took" in out and "to build, once" in out
+    # The history is kept: a second run reuses it instead of building it again.
+    assert (tmp_path / "cache" / "history-v1-10x300" / "READY.json").is_file()
+    assert markdown.read_text().count("\n") >= 10

@@ -25,7 +25,16 @@ from pipeline.lake.store import Lake
 from simulator import SimulatorConfig, SimulatorServer
 
 ROOT = Path(__file__).resolve().parents[2]
-LAKE_KEYS = ("workflows", "steps", "jobs", "blobs", "transactions", "job_details", "scan_scores")
+LAKE_KEYS = (
+    "workflows",
+    "steps",
+    "jobs",
+    "blobs",
+    "transactions",
+    "moderation_verdicts",
+    "job_details",
+    "scan_scores",
+)
 DEADLINE_SECONDS = 300
 
 

@@ -102,7 +102,7 @@ def truth_workflows(sim_server, day: date) -> list[dict]:
     return list(sim_server.account.workflows(day))
 
 
-def test_each_window_run_materializes_the_seven_lake_tables(lake_runs):
+def test_each_window_run_materializes_the_eight_lake_tables(lake_runs):
     for day, result in lake_runs.items():
         assert result.success
         keys = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
@@ -112,6 +112,7 @@ def test_each_window_run_materializes_the_seven_lake_tables(lake_runs):
             "jobs",
             "blobs",
             "transactions",
+            "moderation_verdicts",
             "job_details",
             "scan_scores",
         }

@@ -35,6 +35,7 @@ from pipeline.cli.api_commands import (
     workflow_user_id,
 )
 from pipeline.cli.app import cli
+from pipeline.cli.output import text
 from pipeline.enrich.scan_scores import parse_context
 from simulator import SimulatorConfig, SimulatorServer
 
@@ -440,13 +441,37 @@ def test_job_summary_shows_scan_scores(sim: SimulatorServer) -> None:
         assert out.index(f"{key}: ") > out.index("** hive_csam_score")
 
 
+def _planned_scores(server: SimulatorServer, job_id: str) -> list[float | None] | None:
+    """The job's hive_csam_score items on the 0-100 scale as the simulator planned them, or
+    None when it keeps no such record."""
+    scan_truth = getattr(server.account, "scan_truth", None)
+    if scan_truth is None:
+        return None
+    items = [
+        (row.item_index, row.score)
+        for day in server.account.days
+        for row in scan_truth(day)
+        if row.job_id == job_id and row.score_name == "hive_csam_score"
+    ]
+    return [score for _, score in sorted(items)]
+
+
 def test_job_summary_colours_flagged_scores_red(make_simulator: Any) -> None:
     # Enough jobs that some score at or above 50 % (about one scanned job in fifty does).
     server = make_simulator(seed=5, days=1, workflows_per_day=300, token=TOKEN)
     _, doc = _scanned_job(server)
     raw = doc["lastEvent"]["context"]["hive_csam_score"]
-    parts = [p.strip() for p in raw.split(",")] if isinstance(raw, str) else [str(raw)]
-    flagged = [p for p in parts if float(p.rstrip("%").strip()) >= 50]
+    if isinstance(raw, str):
+        parts = [p.strip() for p in raw.split(",")]
+    else:
+        # Numbers as the CLI prints them (0.0 shows as 0): the colour is what is checked here.
+        parts = [text(p).plain for p in (raw if isinstance(raw, list) else [raw])]
+    planned = _planned_scores(server, doc["jobId"])
+    if planned is None:  # a simulator that writes percents only
+        planned = [float(p.replace("%", "").strip()) for p in parts]
+    flagged = [
+        p for p, score in zip(parts, planned, strict=True) if score is not None and score >= 50
+    ]
     assert flagged, f"no hive_csam_score >= 50 % in the ground truth ({raw}); change the seed"
     env = {
         "CIVITAI_API_URL": server.url,

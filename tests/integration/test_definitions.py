@@ -15,7 +15,16 @@ from assets.lake import LAKE_TABLES
 from assets.schedules import nightly_partition_keys, nightly_sync
 from pipeline.warehouse.models import discover_models
 
-LAKE_ASSETS = ["blobs", "job_details", "jobs", "scan_scores", "steps", "transactions", "workflows"]
+LAKE_ASSETS = [
+    "blobs",
+    "job_details",
+    "jobs",
+    "moderation_verdicts",
+    "scan_scores",
+    "steps",
+    "transactions",
+    "workflows",
+]
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +82,10 @@ def test_asset_checks(repo):
     lake = {
         *((t, "unique_key") for t in LAKE_ASSETS),
         *((t, "rows_in_window") for t in LAKE_ASSETS),
-        *((t, "has_workflow") for t in ("steps", "jobs", "blobs", "transactions")),
+        *(
+            (t, "has_workflow")
+            for t in ("steps", "jobs", "blobs", "transactions", "moderation_verdicts")
+        ),
         ("job_details", "has_job"),
         ("scan_scores", "has_job"),
         ("job_details", "all_jobs_enriched"),
@@ -87,14 +99,22 @@ def test_asset_checks(repo):
     assert checks == lake | models | {
         ("warehouse", "matches_lake"),
         ("rpt_flagged_jobs", "flagged_jobs_over_threshold"),
+        ("workflows", "yesterday_window_complete"),
     }
 
 
 def test_jobs_schedules_and_sensors(repo):
-    assert sorted(s.name for s in repo.schedule_defs) == ["nightly_sync", "weekly_maintenance"]
-    assert sorted(s.name for s in repo.sensor_defs) == ["warehouse_after_sync"]
+    assert sorted(s.name for s in repo.schedule_defs) == [
+        "freshness_check",
+        "nightly_sync",
+        "weekly_maintenance",
+    ]
+    assert sorted(s.name for s in repo.sensor_defs) == [
+        "alert_on_run_failure",
+        "warehouse_after_sync",
+    ]
     jobs = {j.name for j in repo.get_all_jobs()}
-    assert {"sync_windows_job", "warehouse_job", "maintain_job"} <= jobs
+    assert {"sync_windows_job", "warehouse_job", "maintain_job", "freshness_job"} <= jobs
     schedule = repo.get_schedule_def("nightly_sync")
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "UTC"

@@ -70,7 +70,16 @@ def window_job_ids(server: SimulatorServer, day: date) -> set[str]:
 def truth_flagged(
     server: SimulatorServer, days: list[date], threshold: float = THRESHOLD
 ) -> dict[str, float]:
-    """job id -> highest hive_csam_score, for jobs at or above the threshold."""
+    """job id -> highest hive_csam_score, for jobs at or above the threshold: as the simulator
+    planned the scores (0-100) when it keeps that record, else parsed from its documents."""
+    scan_truth = getattr(server.account, "scan_truth", None)
+    if scan_truth is not None:
+        best: dict[str, float] = {}
+        for day in days:
+            for row in scan_truth(day):
+                if row.score_name == "hive_csam_score" and row.score is not None:
+                    best[row.job_id] = max(best.get(row.job_id, row.score), row.score)
+        return {job_id: top for job_id, top in best.items() if top >= threshold}
     flagged = {}
     for day in days:
         for job_id in window_job_ids(server, day):

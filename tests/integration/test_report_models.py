@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 
+from pipeline.core.settings import DEFAULT_CSAM_THRESHOLD
+from pipeline.enrich.job_details import job_rows
+from pipeline.lake import tables
 from pipeline.reports.checks import (
     check_flagged_jobs_over_threshold,
     check_no_null_keys,
@@ -16,8 +20,20 @@ from pipeline.reports.checks import (
     checks_for,
 )
 from pipeline.reports.report import load_report
-from pipeline.warehouse.models import built_models, discover_models
-from tests.support.handmade_warehouse import DAY1, DAY2, build_handmade_warehouse
+from pipeline.warehouse.models import (
+    CORE_LAYER,
+    SQL_DIR,
+    build_models,
+    built_models,
+    discover_models,
+)
+from tests.support.core_tables import insert
+from tests.support.handmade_warehouse import (
+    DAY1,
+    DAY2,
+    build_handmade_warehouse,
+    load_core_tables,
+)
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +70,8 @@ def test_moderation_daily(con: duckdb.DuckDBPyConnection) -> None:
     """,
     )
     assert got == [
-        (DAY1, "(all)", 6, 4, 3, 2, 2 / 3, 99.5, 1, 1, 1, 0, 1, 4, 3, 1, 50.0),
-        (DAY1, "(unknown)", 2, 0, 0, 0, None, None, 0, 0, 0, 0, 0, 2, 2, 0, 50.0),
+        (DAY1, "(all)", 6, 4, 3, 2, 2 / 3, 99.5, 1, 1, 1, 0, 1, 5, 4, 2, 50.0),
+        (DAY1, "(unknown)", 2, 0, 0, 0, None, None, 0, 0, 0, 0, 0, 3, 3, 1, 50.0),
         (DAY1, "RunPods", 2, 2, 1, 1, 1.0, 99.5, 0, 0, 0, 0, 0, 0, 0, 0, 50.0),
         (DAY1, "ValdiAI", 2, 2, 2, 1, 0.5, 50.0, 1, 1, 1, 0, 1, 2, 1, 1, 50.0),
         (DAY2, "(all)", 1, 1, 1, 1, 1.0, 80.0, 0, 0, 0, 0, 0, 0, 0, 0, 50.0),
@@ -72,11 +88,13 @@ def test_moderation_labels_daily_for_all_providers(con: duckdb.DuckDBPyConnectio
     """,
     )
     assert got == [
+        (DAY1, "blocked_reason", "ChildReference", 1, 1),
         (DAY1, "blocked_reason", "csam", 1, 1),
         (DAY1, "nsfw_level", "(none)", 1, 1),
         (DAY1, "nsfw_level", "pg", 1, 0),  # made by a job that cannot be told apart
         (DAY1, "nsfw_level", "r", 1, 1),
-        (DAY1, "nsfw_level", "x", 1, 1),
+        # A0.jpeg in 101-a (by ja) and, served from the cache, in 202-c (by jc3)
+        (DAY1, "nsfw_level", "x", 2, 2),
         (DAY1, "vlm_summary", "No_Child", 1, 1),
         (DAY1, "vlm_summary", "X", 2, 2),
     ]
@@ -300,3 +318,133 @@ def test_the_warehouse_records_the_sql_each_table_was_built_from(
         assert recorded[model.name].sql == model.sql
         assert recorded[model.name].model_deps == model.model_deps
         assert recorded[model.name].params == model.params
+
+
+def test_jobs_carry_the_workflows_reason_else_the_events(con: duckdb.DuckDBPyConnection) -> None:
+    got = rows(
+        con,
+        "select job_id, reason, blocked_reason, is_blocked, enrichment_status from fct_jobs "
+        "where job_id in ('ja', 'jb', 'jc3', 'jd', 'jf') order by job_id",
+    )
+    assert got == [
+        ("ja", None, None, False, "enriched"),
+        ("jb", "Blocked", "ChildReference", True, "enriched"),
+        ("jc3", None, None, False, "not_found"),
+        ("jd", None, None, False, "pending"),
+        ("jf", "Timeout", None, False, "enriched"),
+    ]
+
+
+def test_the_core_jobs_view_prefers_the_workflows_reason_to_the_events() -> None:
+    # sql/core/jobs.sql over the lake tables with their real schemas.
+    day = DAY1
+    lake_jobs = pa.Table.from_pylist(
+        [
+            {"job_id": "j1", "workflow_id": "w", "window_date": day, "reason": "Blocked",
+             "blocked_reason": "ChildReference"},
+            {"job_id": "j2", "workflow_id": "w", "window_date": day},
+            {"job_id": "j3", "workflow_id": "w", "window_date": day},
+        ],
+        schema=tables.SCHEMAS["jobs"],
+    )  # fmt: skip
+    lake_details = pa.Table.from_pylist(
+        [
+            {"job_id": "j1", "window_date": day, "reason": "GenerationFailed",
+             "blocked_reason": "Other", "priority": 5.0, "service_providers": ["ValdiAI"]},
+            {"job_id": "j2", "window_date": day, "reason": "Timeout",
+             "blocked_reason": "Bestiality", "provider": "RunPods"},
+        ],
+        schema=tables.SCHEMAS["job_details"],
+    )  # fmt: skip
+    con = duckdb.connect()
+    con.execute("create schema lake")
+    con.register("lake_jobs", lake_jobs)
+    con.register("lake_details", lake_details)
+    con.execute("create table lake.jobs as select * from lake_jobs")
+    con.execute("create table lake.job_details as select * from lake_details")
+    view = (SQL_DIR / CORE_LAYER / "jobs.sql").read_text(encoding="utf-8")
+    got = con.execute(
+        "select job_id, reason, blocked_reason, provider, priority, service_providers "
+        f"from ({view}) order by job_id"
+    ).fetchall()
+    assert got == [
+        ("j1", "Blocked", "ChildReference", None, 5.0, ["ValdiAI"]),  # the workflow's word
+        ("j2", "Timeout", "Bestiality", "RunPods", None, None),  # only the v1 event said why
+        ("j3", None, None, None, None, None),  # not looked up yet
+    ]
+
+
+def test_failure_reasons_daily(con: duckdb.DuckDBPyConnection) -> None:
+    got = rows(
+        con,
+        "select day, step_type, reason, jobs, failed, expired, blocked, workflows, users "
+        "from rpt_failure_reasons_daily order by day, step_type, reason",
+    )
+    assert got == [
+        (DAY1, "textToImage", "Blocked", 1, 1, 0, 1, 1, 1),
+        (DAY2, "textToImage", "Timeout", 1, 0, 1, 0, 1, 1),
+    ]
+
+
+def test_moderation_verdicts_daily(con: duckdb.DuckDBPyConnection) -> None:
+    got = rows(
+        con,
+        "select day, step_type, verdict, verdicts, blocked, minors, csam, steps, users, "
+        "score_ratio_max from rpt_moderation_verdicts_daily order by day, step_type, verdict",
+    )
+    assert got == [
+        (DAY1, "mediaRating", "ChildReference", 1, 1, 1, 0, 1, 1, None),
+        (DAY1, "xGuardModeration", "minor", 1, 1, 0, 0, 1, 1, 0.91),
+        (DAY1, "xGuardModeration", "violence", 1, 0, 0, 0, 1, 1, 0.12),
+        (DAY2, "mediaRating", "(not blocked)", 1, 0, 0, 0, 1, 1, None),
+    ]
+
+
+def test_blocked_reasons_daily_by_source(con: duckdb.DuckDBPyConnection) -> None:
+    got = rows(
+        con,
+        "select day, source, blocked_reason, items, workflows, users "
+        "from rpt_blocked_reasons_daily order by day, source, blocked_reason",
+    )
+    assert got == [
+        (DAY1, "job", "ChildReference", 1, 1, 1),
+        (DAY1, "moderation_step", "(no reason)", 1, 1, 1),  # the xGuard label that fired
+        (DAY1, "moderation_step", "ChildReference", 1, 1, 1),
+        (DAY1, "output", "ChildReference", 1, 1, 1),  # the cached copy in 202-c
+        (DAY1, "output", "csam", 1, 1, 1),
+    ]
+
+
+def test_reports_show_the_new_sections(con: duckdb.DuckDBPyConnection) -> None:
+    usage = {s.table for s in load_report(con, "usage").sections}
+    moderation = {s.table for s in load_report(con, "moderation").sections}
+    assert "rpt_failure_reasons_daily" in usage
+    assert {"rpt_moderation_verdicts_daily", "rpt_blocked_reasons_daily"} <= moderation
+
+
+def test_a_probability_score_of_097_is_flagged_at_the_default_threshold(tmp_path: Path) -> None:
+    # The v1 context gives the CSAM score as a bare 0-1 probability: 0.97 is 97 %.
+    details = job_rows(
+        {
+            "job": {"type": "TextToImageV2"},
+            "lastEvent": {"type": "Succeeded", "context": {"hive_csam_score": 0.97}},
+        },
+        job_id="jp",
+        workflow_id="101-a",
+        window_date=DAY1,
+        fetched_at=datetime(2026, 11, 2, tzinfo=UTC),
+    )
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    try:
+        load_core_tables(con)
+        insert(con, "jobs", [{"job_id": "jp", "workflow_id": "101-a", "step_name": "$0",
+                              "window_date": DAY1, "status": "succeeded"}])  # fmt: skip
+        insert(con, "job_details", [details.details])
+        insert(con, "scan_scores", details.scan_scores)
+        build_models(con)
+        flagged = rows(con, "select job_id, csam_score_max from rpt_flagged_jobs")
+        threshold = rows(con, "select distinct csam_threshold from rpt_flagged_jobs")
+    finally:
+        con.close()
+    assert ("jp", pytest.approx(97.0)) in flagged
+    assert threshold == [(DEFAULT_CSAM_THRESHOLD,)]

@@ -83,8 +83,24 @@ def csam_scores(value: Any) -> list[float]:
     return scores
 
 
+def planned_csam_scores(synced: Synced) -> dict[str, list[float]] | None:
+    """hive_csam_score items per scanned job (0-100, "n/a" items left out), as the simulator
+    planned them; None for a simulator without that record (it then only writes forms the
+    document parser below reads the same way)."""
+    scan_truth = getattr(synced.account, "scan_truth", None)
+    if scan_truth is None:
+        return None
+    plan: dict[str, list[tuple[int, float | None]]] = defaultdict(list)
+    for day in synced.days:
+        for row in scan_truth(day):
+            if row.score_name == "hive_csam_score":
+                plan[row.job_id].append((row.item_index, row.score))
+    return {job: [s for _, s in sorted(items) if s is not None] for job, items in plan.items()}
+
+
 def job_truth(synced: Synced) -> Iterator[tuple[date, str, str | None, list[float] | None]]:
     """(day, job id, provider, csam scores or None when not scanned) of every job."""
+    planned = planned_csam_scores(synced)
     for day, workflow in workflows(synced):
         for step in workflow.get("steps") or []:
             for job in step.get("jobs") or []:
@@ -92,12 +108,11 @@ def job_truth(synced: Synced) -> Iterator[tuple[date, str, str | None, list[floa
                 event = doc.get("lastEvent") or {}
                 context = event.get("context") or {}
                 raw = context.get("hive_csam_score")
-                yield (
-                    day,
-                    job["id"],
-                    event.get("provider"),
-                    (None if raw is None else csam_scores(raw)),
-                )
+                if planned is not None:
+                    scores = planned.get(job["id"])
+                else:
+                    scores = None if raw is None else csam_scores(raw)
+                yield day, job["id"], event.get("provider"), scores
 
 
 def flagged_truth(synced: Synced, threshold: float) -> set[str]:
@@ -249,3 +264,124 @@ def test_a_broken_model_fails_the_publish_and_keeps_the_published_file(
     assert "providr" in str(info.value) and "Binder Error" in str(info.value)
     assert published.read_bytes() == before
     assert not list(published.parent.glob(".warehouse-*"))
+
+
+# --- the lake against the simulator's own records (what the generator decided) ----------------
+
+
+def truth_of(synced: Synced, name: str) -> list[Any]:
+    """Rows of one of the simulator's ground-truth records for every synced day."""
+    records = getattr(synced.account, name, None)
+    if records is None:
+        pytest.skip(f"this simulator keeps no {name} record")
+    return [row for day in synced.days for row in records(day)]
+
+
+def test_blobs_at_any_depth_match_where_the_simulator_put_them(
+    synced: Synced, con: duckdb.DuckDBPyConnection
+) -> None:
+    truth: dict[tuple[str, str], Any] = {}
+    for row in truth_of(synced, "blob_truth"):
+        truth.setdefault((row.workflow_id, row.blob_id), row)
+    got = {
+        (r[0], r[1]): r[2:]
+        for r in con.execute(
+            "select workflow_id, blob_id, step_name, json_path, blob_type, available, "
+            "nsfw_level, blocked_reason, width, height, job_id from stg_blobs"
+        ).fetchall()
+    }
+    assert set(got) == set(truth)
+    step_jobs = {
+        (w["id"], s["name"]): [j["id"] for j in s.get("jobs") or []]
+        for _, w in workflows(synced)
+        for s in w.get("steps") or []
+    }
+    for key, row in truth.items():
+        step, path, blob_type, available, nsfw, blocked, width, height, job_id = got[key]
+        assert (step, path) == (row.step_name, row.json_path), key
+        assert blob_type == (row.served_type and row.served_type.lower()), key
+        assert (available, width, height) == (row.available, row.width, row.height), key
+        assert nsfw == (row.nsfw_level and row.nsfw_level.lower()), key
+        assert blocked == row.blocked_reason, key
+        if row.legacy:
+            # Served without jobId: the lake names the step's job when it ran exactly one
+            # (for a cached result that is the job that served it here), else none.
+            jobs = step_jobs[(row.workflow_id, row.step_name)]
+            assert job_id == (jobs[0] if len(jobs) == 1 else None), key
+        else:
+            assert job_id == row.job_id, key
+
+
+def test_moderation_verdicts_match_the_simulators(
+    synced: Synced, con: duckdb.DuckDBPyConnection
+) -> None:
+    truth = truth_of(synced, "verdict_truth")
+    assert truth, "the simulator should run moderation steps at this volume"
+    got = {
+        (r[0], r[1], r[2]): r[3:]
+        for r in con.execute(
+            "select workflow_id, step_name, verdict_index, step_type, is_blocked, "
+            "blocked_reason, nsfw_level, category, has_minor, score_ratio "
+            "from stg_moderation_verdicts"
+        ).fetchall()
+    }
+    # ageClassification: the simulator records one verdict per step (hasMinor); the lake has
+    # one per detection, so the step's verdict is whether any detection is a minor.
+    age_steps: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for key, row in got.items():
+        if row[0] == "ageClassification":
+            age_steps[key[:2]].append(row[5])
+    for v in truth:
+        if v.step_type == "ageClassification":
+            minors = age_steps[(v.workflow_id, v.step_name)]
+            assert minors and any(m is True for m in minors) == bool(v.has_minor), v
+            continue
+        row = got[(v.workflow_id, v.step_name, v.verdict_index)]
+        step_type, blocked, reason, nsfw, category, minor, score = row
+        assert (step_type, blocked, reason, category, minor) == (
+            v.step_type,
+            v.is_blocked,
+            v.blocked_reason,
+            v.category,
+            v.has_minor,
+        ), v
+        assert nsfw == (v.nsfw_level and v.nsfw_level.lower()), v
+        assert score == (None if v.score is None else pytest.approx(v.score)), v
+    expected_rows = {(v.workflow_id, v.step_name, v.verdict_index) for v in truth
+                     if v.step_type != "ageClassification"}  # fmt: skip
+    assert expected_rows <= set(got)
+
+
+def test_scan_scores_on_the_0_100_scale_match_the_simulators_plan(
+    synced: Synced, con: duckdb.DuckDBPyConnection
+) -> None:
+    truth = truth_of(synced, "scan_truth")
+    forms = Counter(row.form for row in truth)
+    got = {
+        (r[0], r[1], r[2]): r[3]
+        for r in con.execute(
+            "select job_id, score_name, item_index, score from stg_scan_scores"
+        ).fetchall()
+    }
+    for row in truth:
+        key = (row.job_id, row.score_name, row.item_index)
+        assert key in got, row
+        expected = None if row.score is None else pytest.approx(row.score, abs=1e-6)
+        assert got[key] == expected, (row, got[key])
+    assert len(forms) > 1, forms  # more than one written form was read
+
+
+def test_job_reasons_and_priority_match_the_simulators(
+    synced: Synced, con: duckdb.DuckDBPyConnection
+) -> None:
+    truth = [row for row in truth_of(synced, "job_truth") if row.served]
+    got = {
+        r[0]: r[1:]
+        for r in con.execute(
+            "select job_id, reason, blocked_reason, priority from fct_jobs "
+            "where enrichment_status = 'enriched'"
+        ).fetchall()
+    }
+    for row in truth:
+        assert got[row.job_id] == (row.reason, row.blocked_reason, row.priority), row
+    assert any(row.reason for row in truth)

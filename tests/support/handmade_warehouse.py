@@ -1,8 +1,10 @@
 """A small hand-made warehouse whose every report figure can be worked out on paper.
 
-Two days. Day 1: four workflows (a success with two scanned outputs, a refunded failure, a
-two-step success with a job the v1 endpoint no longer knows, one still running with no user);
-day 2: a canceled workflow without steps and an expired one. A stale duplicate of workflow
+Two days. Day 1: four workflows (a success with two scanned outputs, a refunded failure
+blocked as ChildReference, a two-step success with a job the v1 endpoint no longer knows and a
+cached output, one still running with no user); day 2: a canceled workflow without steps and
+an expired one. Moderation verdicts: a blocking mediaRating and an xGuard scan on day 1, a
+clean mediaRating on day 2. A stale duplicate of workflow
 101-a checks that staging keeps the latest copy. The expected figures live in the tests.
 """
 
@@ -57,17 +59,19 @@ def load_core_tables(con: duckdb.DuckDBPyConnection) -> None:
         ("303-f", "$0", DAY2, 0, "textToImage", "expired", None),
     ))  # fmt: skip
     fetched = at(DAY2, 80_000)
+    # `jobs` as the warehouse presents it: the embedded jobs with their v1 enrichment, and the
+    # reason the workflow gives, else the one of the v1 event (sql/core/jobs.sql).
     jobs = rows(
-        "job_id workflow_id step_name window_date status provider csam_score_max"
-        " prompt_sexual prompt_young prompt_scan prompt_cr enriched_at",
-        ("ja", "101-a", "$0", DAY1, "succeeded", "ValdiAI", 50.0, True, True, False, False, fetched),
-        ("jb", "101-b", "$0", DAY1, "failed", "ValdiAI", 49.99, False, False, True, False, fetched),
-        ("jc1", "202-c", "$0", DAY1, "succeeded", "RunPods", 99.5, False, False, False, False, fetched),
-        ("jc2", "202-c", "$0", DAY1, "succeeded", "RunPods", None, False, False, False, False, fetched),
+        "job_id workflow_id step_name window_date status reason blocked_reason provider"
+        " csam_score_max prompt_sexual prompt_young prompt_scan prompt_cr enriched_at",
+        ("ja", "101-a", "$0", DAY1, "succeeded", None, None, "ValdiAI", 50.0, True, True, False, False, fetched),
+        ("jb", "101-b", "$0", DAY1, "failed", "Blocked", "ChildReference", "ValdiAI", 49.99, False, False, True, False, fetched),
+        ("jc1", "202-c", "$0", DAY1, "succeeded", None, None, "RunPods", 99.5, False, False, False, False, fetched),
+        ("jc2", "202-c", "$0", DAY1, "succeeded", None, None, "RunPods", None, False, False, False, False, fetched),
         # the v1 endpoint answered 404 for jc3; jd was never looked up
-        ("jc3", "202-c", "$1", DAY1, "succeeded", None, None, None, None, None, None, fetched),
-        ("jd", "abc-d", "$0", DAY1, "processing", None, None, None, None, None, None, None),
-        ("jf", "303-f", "$0", DAY2, "expired", "ValdiAI", 80.0, False, False, False, False, fetched),
+        ("jc3", "202-c", "$1", DAY1, "succeeded", None, None, None, None, None, None, None, None, fetched),
+        ("jd", "abc-d", "$0", DAY1, "processing", None, None, None, None, None, None, None, None, None),
+        ("jf", "303-f", "$0", DAY2, "expired", "Timeout", None, "ValdiAI", 80.0, False, False, False, False, fetched),
     )  # fmt: skip
     insert(con, "jobs", jobs)
     insert(con, "job_details", [
@@ -88,13 +92,27 @@ def load_core_tables(con: duckdb.DuckDBPyConnection) -> None:
         ("jf", "303-f", DAY2, "hive_csam_score", 1, 10.0, None, "10.00 %"),
     ))  # fmt: skip
     insert(con, "blobs", rows(
-        "blob_id workflow_id step_name job_id window_date available nsfw_level blocked_reason",
-        # no jobId on the blob: its step ran one job (ja), so that job made it
-        ("A0.jpeg", "101-a", "$0", None, DAY1, True, "X", None),
-        ("A1.jpeg", "101-a", "$0", "ja", DAY1, False, None, "csam"),
+        "blob_id workflow_id step_name job_id window_date json_path available nsfw_level"
+        " blocked_reason",
+        # no jobId on the blob and its step ran one job (ja): the flattening set ja
+        ("A0.jpeg", "101-a", "$0", "ja", DAY1, "$.images[0]", True, "X", None),
+        ("A1.jpeg", "101-a", "$0", "ja", DAY1, "$.images[1]", False, None, "csam"),
         # no jobId and two jobs in the step: the provider stays unknown
-        ("C0.jpeg", "202-c", "$0", None, DAY1, True, "pg", None),
-        ("C1.jpeg", "202-c", "$1", "jc3", DAY1, True, "r", None),
+        ("C0.jpeg", "202-c", "$0", None, DAY1, "$.images[0]", True, "pg", None),
+        ("C1.jpeg", "202-c", "$1", "jc3", DAY1, "$.blob", True, "r", None),
+        # 202-c's upscaler was served A0.jpeg from the output cache: a row of its own
+        ("A0.jpeg", "202-c", "$1", "jc3", DAY1, "$.blob", True, "x", "ChildReference"),
+    ))  # fmt: skip
+    insert(con, "moderation_verdicts", rows(
+        "workflow_id step_name verdict_index window_date step_type job_id is_blocked"
+        " blocked_reason nsfw_level category has_minor csam score_ratio",
+        ("101-a", "$1", 0, DAY1, "mediaRating", "ja", True, "ChildReference", "x", None, True,
+         False, None),
+        ("202-c", "$2", 0, DAY1, "xGuardModeration", None, True, None, None, "minor", None,
+         None, 0.91),
+        ("202-c", "$2", 1, DAY1, "xGuardModeration", None, False, None, None, "violence", None,
+         None, 0.12),
+        ("303-f", "$1", 0, DAY2, "mediaRating", None, False, None, "pg", None, False, None, None),
     ))  # fmt: skip
     insert(con, "transactions", rows(
         "workflow_id txn_index window_date txn_type amount account_type",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -91,9 +92,42 @@ def test_found_job_row() -> None:
         ("hive_vlm_summary", 0, "JNFDW54JNTATNW42HACYCWSQP0.jpeg"),
         ("hive_vlm_summary", 1, "SECOND.jpeg"),
     ]
+    # No priority, providers, params or reasons in this document: nothing invented.
+    assert (d["priority"], d["priority_json"], d["service_providers"]) == (None, None, None)
+    assert (d["params_json"], d["reason"], d["blocked_reason"]) == (None, None, None)
     # The rows fit the lake schemas exactly.
     pa.Table.from_pylist([d], schema=JOB_DETAILS_SCHEMA)
     pa.Table.from_pylist(rows.scan_scores, schema=SCAN_SCORES_SCHEMA)
+
+
+def test_priority_providers_params_and_reasons() -> None:
+    doc = _doc()
+    doc["job"]["params"] = {
+        "prompt": "a cat",
+        "image": "https://blobs.example/in.png?sig=SIGNED",
+        "steps": 30,
+    }
+    doc["job"]["priority"] = {"min": 5, "max": 10}
+    doc["lastEvent"]["jobPriority"] = 5
+    doc["lastEvent"]["type"] = "Failed"
+    doc["lastEvent"]["context"] = {"reason": "Blocked", "blockedReason": "ChildReference"}
+    doc["serviceProviders"] = {"ValdiAI": {"support": "Available"}, "OctoML": {"support": "x"}}
+    d = _rows(doc).details
+    assert (d["priority"], json.loads(d["priority_json"])) == (5.0, {"min": 5, "max": 10})
+    assert d["service_providers"] == ["ValdiAI", "OctoML"]
+    params = json.loads(d["params_json"])
+    assert params["prompt"] == "a cat" and params["steps"] == 30
+    assert "SIGNED" not in d["params_json"]
+    assert (d["reason"], d["blocked_reason"]) == ("Blocked", "ChildReference")
+    pa.Table.from_pylist([d], schema=JOB_DETAILS_SCHEMA)
+
+    # Without an event priority the definition's fixed value is used; `{}` is no provider.
+    doc["job"]["priority"] = {"value": 1}
+    del doc["lastEvent"]["jobPriority"]
+    doc["serviceProviders"] = {}
+    doc["lastEvent"]["context"] = {"blocked_reason": "Bestiality"}
+    d = _rows(doc).details
+    assert (d["priority"], d["service_providers"], d["blocked_reason"]) == (1.0, [], "Bestiality")
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,11 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline.core.timefmt import timespan_seconds
 from pipeline.fetch import archive
 from pipeline.fetch.windows import Window
 from pipeline.flatten import schemas
+from pipeline.flatten.users import workflow_user_id
 from pipeline.flatten.window import flatten_pages, temp_output_paths
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "failed_workflow_redacted.json"
@@ -58,7 +60,14 @@ def workflow(wid: str, created: str, **extra: Any) -> dict[str, Any]:
 
 def test_real_sample_flattens_to_exact_values(tmp_path: Path) -> None:
     result, tables, paths = flatten(tmp_path, [[sample()]])
-    assert result.rows == {"workflows": 1, "steps": 1, "jobs": 1, "blobs": 1, "transactions": 2}
+    assert result.rows == {
+        "workflows": 1,
+        "steps": 1,
+        "jobs": 1,
+        "blobs": 1,
+        "transactions": 2,
+        "moderation_verdicts": 0,
+    }
 
     (wf,) = rows(tables["workflows"])
     assert wf["workflow_id"] == "redacted-20260810223715659"
@@ -72,6 +81,8 @@ def test_real_sample_flattens_to_exact_values(tmp_path: Path) -> None:
     assert wf["currencies"] == ["blue", "green"]
     assert (wf["cost_base"], wf["cost_total"]) == (0, 0)
     assert (wf["cost_tips_civitai"], wf["cost_tips_creators"]) == (0, 0)
+    assert json.loads(wf["cost_factors_json"]) == {"base": 60, "quantity": 1}
+    assert wf["cost_fees_json"] is None and wf["lost_blobs_refund"] is None
     assert (wf["buzz_debit"], wf["buzz_credit"]) == (60, 60)
     assert wf["upgrade_mode"] == "manual"
     assert wf["external_id"] == "redacted-00000000-0000-0000-0000-00000000extl"
@@ -93,7 +104,7 @@ def test_real_sample_flattens_to_exact_values(tmp_path: Path) -> None:
     assert step["workflow_id"] == wf["workflow_id"]
     assert (step["step_name"], step["step_index"], step["step_type"]) == ("$0", 0, "imageGen")
     assert (step["status"], step["priority"]) == ("failed", "low")
-    assert step["timeout_seconds"] == 1200.0
+    assert (step["timeout"], step["timeout_seconds"]) == ("00:20:00", 1200.0)
     assert step["prompt"] == "make the background solid white"
     assert (step["engine"], step["quantity"], step["job_count"]) == ("gemini", 1, 1)
     assert step["negative_prompt"] is None and step["width"] is None
@@ -116,13 +127,17 @@ def test_real_sample_flattens_to_exact_values(tmp_path: Path) -> None:
     assert job["completed_at"] == datetime(2026, 8, 10, 22, 37, 17, 156000, tzinfo=UTC)
     assert job["estimated_progress_rate"] == pytest.approx(0.0007575944444444444)
     assert job["queue_support"] is None and job["extra_json"] is None
+    assert job["reason"] is None and job["blocked_reason"] is None
 
     (blob,) = rows(tables["blobs"])
     assert blob["blob_id"] == "redacted-0.jpg"
     assert blob["blob_type"] is None  # the real sample's blobs carry no `type`
     assert blob["available"] is False
     assert (blob["width"], blob["height"]) == (1024, 1024)
-    assert (blob["output_key"], blob["item_index"]) == ("images", 0)
+    assert blob["json_path"] == "$.images[0]"
+    assert blob["workflow_id"] == wf["workflow_id"]
+    # Members without a column are kept; the signed URLs are not.
+    assert json.loads(blob["extra_json"]) == {"previewUrlExpiresAt": "2027-08-11T00:15:34.18504Z"}
     # Seven fractional digits (.NET) are read, truncated to microseconds.
     assert blob["url_expires_at"] == datetime(2027, 8, 11, 0, 15, 34, 184985, tzinfo=UTC)
     # No jobId on the blob; its step ran exactly one job, so that job made it.
@@ -169,9 +184,11 @@ def test_a_workflow_listed_twice_keeps_the_copy_from_the_last_page(tmp_path: Pat
     )
     assert statuses == {"5-x": "succeeded", "5-y": "failed"}
     assert result.rows["steps"] == 2 and result.rows["transactions"] == 4
-    # The fixture's job and blob ids repeat in the other workflow; each key is kept once.
-    assert result.duplicates == {"workflows": 1, "jobs": 1, "blobs": 1}
-    assert tables["jobs"].num_rows == 1 and tables["blobs"].num_rows == 1
+    # The fixture's job id repeats in the other workflow and is kept once; its blob id is a
+    # row in each workflow (as a result served from the output cache would be).
+    assert result.duplicates == {"workflows": 1, "jobs": 1}
+    assert tables["jobs"].num_rows == 1
+    assert sorted(tables["blobs"].column("workflow_id").to_pylist()) == ["5-x", "5-y"]
 
 
 @pytest.mark.parametrize(
@@ -183,14 +200,18 @@ def test_a_workflow_listed_twice_keeps_the_copy_from_the_last_page(tmp_path: Pat
         ("redacted-20260810223715659", ["user:7"], 7),
         ("abc", ["user:x"], None),
         ("-5-20260810", [], None),
+        ("0-019be44b", ["user:0", "user:9"], 9),  # user:0 is nobody; the next tag decides
+        ("99999999999999999999-x", [], None),  # beyond a BIGINT
     ],
 )
 def test_user_id_rule(tmp_path: Path, wid: str, tags: list[str], expected: int | None) -> None:
+    # One rule, read by the CLI directly and by the flattening for the lake.
+    assert workflow_user_id(wid, tags) == expected
     _, tables, _ = flatten(tmp_path, [[workflow(wid, "2026-08-10T01:00:00Z", tags=tags)]])
     assert tables["workflows"].column("user_id").to_pylist() == [expected]
 
 
-def test_blobs_are_found_by_shape_in_any_output(tmp_path: Path) -> None:
+def test_blobs_are_found_by_shape_at_any_depth_of_any_output(tmp_path: Path) -> None:
     base = workflow("9-1", "2026-08-10T05:00:00Z")
     template = base["steps"][0]
 
@@ -200,6 +221,10 @@ def test_blobs_are_found_by_shape_in_any_output(tmp_path: Path) -> None:
         return s
 
     video = {"type": "video", "id": "V1.mp4", "available": True, "jobId": "j-v", "width": 640}
+    two_jobs = [
+        {"id": "j-f1", "status": "succeeded", "cost": 1},
+        {"id": "j-f2", "status": "succeeded", "cost": 1},
+    ]
     base["steps"] = [
         step("video", {"video": video, "additionalVideos": None, "note": {"id": "not-a-blob"}}),
         step(
@@ -212,10 +237,7 @@ def test_blobs_are_found_by_shape_in_any_output(tmp_path: Path) -> None:
                 ],
                 "totalFramesExtracted": 3,
             },
-            jobs=[
-                {"id": "j-f1", "status": "succeeded", "cost": 1},
-                {"id": "j-f2", "status": "succeeded", "cost": 1},
-            ],
+            jobs=two_jobs,
         ),
         step(
             "transcode",
@@ -230,24 +252,56 @@ def test_blobs_are_found_by_shape_in_any_output(tmp_path: Path) -> None:
             "audio",
             {"futureKey": [{"type": "audio", "id": "A.mp3", "available": True, "duration": 2.5}]},
         ),
+        step(
+            "training",
+            {
+                "epochs": [
+                    {
+                        "epochNumber": 1,
+                        "model": {"type": "model3d", "id": "M1.glb", "format": "glb"},
+                        "samples": [[], [{"id": "S1.png", "available": True, "tier": "cold"}]],
+                    }
+                ],
+                "byName": {"final-model": {"id": "FM.safetensors", "available": True}},
+            },
+            jobs=[{"id": "j-train", "status": "succeeded", "cost": 1}],
+        ),
         step("none", None),
         step("list", ["x"]),
     ]
     _, tables, _ = flatten(tmp_path, [[base]])
     found = {
-        b["blob_id"]: (b["step_name"], b["output_key"], b["item_index"], b["job_id"])
-        for b in rows(tables["blobs"])
+        b["blob_id"]: (b["step_name"], b["json_path"], b["job_id"]) for b in rows(tables["blobs"])
     }
     assert found == {
-        "V1.mp4": ("video", "video", 0, "j-v"),
-        "F0.jpg": ("frames", "frames", 0, None),  # two jobs: which one made it is unknown
-        "F2.jpg": ("frames", "frames", 2, None),
-        "T.mp4": ("transcode", None, 0, "j-t"),
-        "A.mp3": ("audio", "futureKey", 0, None),
+        "V1.mp4": ("video", "$.video", "j-v"),
+        "F0.jpg": ("frames", "$.frames[0]", None),  # two jobs: which one made it is unknown
+        "F2.jpg": ("frames", "$.frames[2]", None),
+        "T.mp4": ("transcode", "$", "j-t"),
+        "A.mp3": ("audio", "$.futureKey[0]", None),
+        "M1.glb": ("training", "$.epochs[0].model", "j-train"),
+        "S1.png": ("training", "$.epochs[0].samples[1][0]", "j-train"),
+        "FM.safetensors": ("training", '$.byName["final-model"]', "j-train"),
     }
-    audio = next(b for b in rows(tables["blobs"]) if b["blob_id"] == "A.mp3")
-    assert (audio["blob_type"], audio["duration"]) == ("audio", 2.5)
-    assert tables["steps"].column("step_type").to_pylist() == ["somethingNew"] * 6
+    by_id = {b["blob_id"]: b for b in rows(tables["blobs"])}
+    assert (by_id["A.mp3"]["blob_type"], by_id["A.mp3"]["duration"]) == ("audio", 2.5)
+    assert (by_id["M1.glb"]["format"], by_id["M1.glb"]["available"]) == ("glb", None)
+    assert json.loads(by_id["S1.png"]["extra_json"]) == {"tier": "cold"}
+    assert by_id["T.mp4"]["extra_json"] is None  # its url is signed: never kept
+    assert tables["steps"].column("step_type").to_pylist() == ["somethingNew"] * 7
+
+
+def test_a_blob_id_repeated_in_one_workflow_keeps_its_first_row(tmp_path: Path) -> None:
+    item = workflow("9-2", "2026-08-10T05:00:00Z")
+    first = copy.deepcopy(item["steps"][0])
+    second = copy.deepcopy(first)
+    second["name"] = "$1"
+    second["output"] = {"again": {"id": "redacted-0.jpg", "available": True}}
+    item["steps"] = [first, second]
+    result, tables, _ = flatten(tmp_path, [[item]])
+    (blob,) = rows(tables["blobs"])
+    assert (blob["step_name"], blob["json_path"], blob["available"]) == ("$0", "$.images[0]", False)
+    assert result.duplicates == {"blobs": 1, "jobs": 1}
 
 
 def test_unknown_members_are_kept_as_json_text(tmp_path: Path) -> None:
@@ -268,7 +322,7 @@ def test_unknown_members_are_kept_as_json_text(tmp_path: Path) -> None:
         "preparation": {"resource": "urn:air:x", "queuePosition": 3}
     }
     (job,) = rows(tables["jobs"])
-    assert json.loads(job["extra_json"]) == {"reason": "blocked"}
+    assert job["reason"] == "blocked" and job["extra_json"] is None
     assert (job["queue_support"], job["queue_preceding_jobs"]) == ("available", 4)
     assert job["queue_start_at"] == datetime(2026, 8, 10, 5, 0, 1, 123456, tzinfo=UTC)
 
@@ -342,3 +396,36 @@ def test_a_copy_outside_its_chain_never_outranks_the_kept_one(tmp_path: Path) ->
     (row,) = pq.read_table(paths["workflows"]).to_pylist()
     assert row["status"] == "succeeded"
     assert result.duplicates["workflows"] == 1
+
+
+# One table for the one timespan rule (pipeline.core.timefmt): read directly, and as the
+# flattening reads a step's `timeout`, which also keeps the text as sent.
+TIMEOUTS = [
+    ("00:20:00", 1200.0),  # .NET TimeSpan, what the service sends
+    ("1.02:03:04.5", 93784.5),  # d.hh:mm:ss.f
+    ("00:00:00.1234567", 0.1234567),  # seven fractional digits
+    ("-00:00:01", -1.0),
+    ("PT20M", 1200.0),  # ISO-8601, what the developer docs describe
+    ("P1DT2H", 93600.0),
+    ("PT1.5S", 1.5),
+    ("P2D", 172800.0),
+    ("PT", None),
+    ("twenty minutes", None),
+    ("", None),
+]
+
+
+def test_step_timeouts_in_both_forms_parse_by_one_rule(tmp_path: Path) -> None:
+    item = workflow("6-1", "2026-08-10T05:00:00Z")
+    template = item["steps"][0]
+    item["steps"] = []
+    for index, (text, _) in enumerate(TIMEOUTS):
+        step = copy.deepcopy(template)
+        step.update(name=f"s{index}", timeout=text, jobs=[])
+        item["steps"].append(step)
+    _, tables, _ = flatten(tmp_path, [[item]])
+    got = {s["step_name"]: (s["timeout"], s["timeout_seconds"]) for s in rows(tables["steps"])}
+    for index, (text, seconds) in enumerate(TIMEOUTS):
+        expected = None if seconds is None else pytest.approx(seconds)
+        assert timespan_seconds(text) == expected, text
+        assert got[f"s{index}"] == (text, expected), text

@@ -11,6 +11,7 @@ from pipeline.enrich.scan_scores import (
     NON_OBJECT_CONTEXT,
     parse_context,
     parse_percent,
+    percent_scores,
     strip_signed_urls,
 )
 
@@ -43,12 +44,44 @@ CASES = [
         id="score-bare-number",
     ),
     pytest.param(
-        # A bare numeric string under a *_score key: also a percent as-is.
+        # A bare numeric string within [0, 1] under a *_score key: a probability.
         "hive_csam_score",
         "0.3",
-        [("0.3", 0.3, None)],
+        [("0.3", 30.0, None)],
         0,
         id="score-bare-numeric-string",
+    ),
+    pytest.param(
+        # A bare 0-1 probability: 97 %.
+        "hive_csam_score",
+        0.97,
+        [("0.97", 97.0, None)],
+        0,
+        id="score-probability",
+    ),
+    pytest.param(
+        # A list of probabilities, one per output.
+        "hive_csam_score",
+        [0.02, 0.91],
+        [("0.02", 2.0, None), ("0.91", 91.0, None)],
+        0,
+        id="score-probability-list",
+    ),
+    pytest.param(
+        # No-break spaces before the percent signs.
+        "hive_csam_score",
+        "0.00\u00a0%, 12.50\u00a0%",
+        [("0.00\u00a0%", 0.0, None), ("12.50\u00a0%", 12.5, None)],
+        0,
+        id="score-nbsp",
+    ),
+    pytest.param(
+        # A JSON list of percent strings.
+        "hive_csam_score",
+        ["0.00 %", "12.50 %"],
+        [("0.00 %", 0.0, None), ("12.50 %", 12.5, None)],
+        0,
+        id="score-list-of-strings",
     ),
     pytest.param(
         # A JSON list of per-output items: strings and numbers mixed.
@@ -75,19 +108,27 @@ CASES = [
         id="summary-list-no-resplit",
     ),
     pytest.param(
-        # Unparseable item in a score key: kept as text, null score, one failure; the other item parses.
+        # "n/a" says there is no score: kept as text with a null score, not a failure.
         "hive_csam_score",
         "n/a, 3.00 %",
         [("n/a", None, None), ("3.00 %", 3.0, None)],
+        0,
+        id="score-not-available-item",
+    ),
+    pytest.param(
+        # Unreadable text under a score key: kept as text, null score, one failure.
+        "hive_csam_score",
+        "pending, 3.00 %",
+        [("pending", None, None), ("3.00 %", 3.0, None)],
         1,
         id="score-unparseable-item",
     ),
     pytest.param(
-        # Empty trailing item under a score key is a failure too (the output has no readable score).
+        # An empty trailing item: a null score, like "n/a".
         "hive_csam_score",
         "4 %, ",
         [("4 %", 4.0, None), ("", None, None)],
-        1,
+        0,
         id="score-empty-item",
     ),
     pytest.param(
@@ -209,6 +250,44 @@ def test_context_value_forms(
     assert [r.item_index for r in parsed.rows] == list(range(len(expected)))
     assert {r.score_name for r in parsed.rows} == {key}
     assert all(r.job_id == "j1" and r.workflow_id == "w1" for r in parsed.rows)
+
+
+# THE RULE, one row per case: (items of one *_score key, expected 0-100 scores, failures).
+RULE = [
+    pytest.param(["0.00 %", "12.50 %"], [0.0, 12.5], 0, id="percent-text"),
+    pytest.param(["0.00\u00a0%", "12.50\u00a0%"], [0.0, 12.5], 0, id="percent-nbsp"),
+    pytest.param(["99.9%", " 7 % "], [99.9, 7.0], 0, id="percent-tight-and-padded"),
+    pytest.param(["0.5 %"], [0.5], 0, id="percent-sign-wins-below-1"),
+    pytest.param([42.5], [42.5], 0, id="bare-percent"),
+    pytest.param([0.0, 12.5], [0.0, 12.5], 0, id="bare-percents-list"),
+    pytest.param(["12.5", "3"], [12.5, 3.0], 0, id="bare-percent-strings"),
+    pytest.param([0.97], [97.0], 0, id="probability"),
+    pytest.param([0.02, 0.91], [2.0, 91.0], 0, id="probabilities"),
+    pytest.param(["0.02", "0.91"], [2.0, 91.0], 0, id="probability-strings"),
+    pytest.param([0.29, 1], [29.0, 100.0], 0, id="probabilities-up-to-1"),
+    pytest.param([0, 0], [0.0, 0.0], 0, id="zeros-read-the-same-either-way"),
+    pytest.param([0.5, 42], [0.5, 42.0], 0, id="one-above-1-makes-all-percents"),
+    pytest.param(["50 %", 0.5], [50.0, 50.0], 0, id="percent-items-are-not-bare"),
+    pytest.param([-5, 0.5], [-5.0, 0.5], 0, id="negative-is-outside-0-1"),
+    pytest.param(["n/a"], [None], 0, id="not-available"),
+    pytest.param(["N/A ", "1.5 %"], [None, 1.5], 0, id="not-available-case-and-space"),
+    pytest.param([""], [None], 0, id="empty"),
+    pytest.param([None], [None], 0, id="null"),
+    pytest.param(["pending"], [None], 1, id="other-text"),
+    pytest.param(["nan %", "inf"], [None, None], 2, id="not-finite"),
+    pytest.param([True], [None], 1, id="boolean"),
+    pytest.param([{"v": 1}], [None], 1, id="object"),
+]
+
+
+@pytest.mark.parametrize(("items", "expected", "failures"), RULE)
+def test_the_scale_rule(items: list[Any], expected: list[float | None], failures: int) -> None:
+    scores, failed = percent_scores(items)
+    assert scores == [None if e is None else pytest.approx(e, abs=1e-9) for e in expected]
+    assert failed == failures
+    # The same items as a context value give the same scores, one row per item.
+    parsed = parse_context({"some_score": items}, job_id="j")
+    assert [r.score for r in parsed.rows] == scores
 
 
 def test_raw_value_text_is_the_whole_value() -> None:

@@ -49,11 +49,13 @@ def test_every_model_declares_purpose_grain_and_a_known_layer() -> None:
 
 
 def test_layers_read_only_one_layer_down() -> None:
-    # staging reads core tables; marts read staging (and other marts); reports read marts
-    # (and other reports). Nothing reaches past the layer below it.
+    # staging reads core tables; intermediate models read staging (and each other); marts
+    # read staging, intermediate (and other marts); reports read marts (and other reports).
+    # Nothing reaches past the layers below it into the core tables, and reports read facts.
     allowed = {
         "staging": set(CORE_TABLES),
-        "marts": {"staging", "marts"},
+        "intermediate": {"staging", "intermediate"},
+        "marts": {"staging", "intermediate", "marts"},
         "reports": {"marts", "reports"},
     }
     layer_of = {m.name: m.layer for m in discover_models()}
