@@ -44,12 +44,12 @@ def assert_warehouse_exact(path: Path, server: SimulatorServer, days: Iterable[d
                 ).fetchall()
             }
             assert jobs == expected["jobs"], day
-            blobs = {
-                r[0]
-                for r in con.execute(
-                    "select blob_id from blobs where window_date = ?", [day]
+            # A blob is keyed by its workflow too: one blob can be the output of several.
+            blobs = set(
+                con.execute(
+                    "select workflow_id, blob_id from blobs where window_date = ?", [day]
                 ).fetchall()
-            }
+            )
             assert blobs == expected["blobs"], day
             txns = set(
                 con.execute(
