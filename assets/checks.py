@@ -25,6 +25,7 @@ from pipeline.lake.store import Lake
 from pipeline.lake.tables import KEYS
 from pipeline.reports import checks as report_checks
 from pipeline.reports.report import open_warehouse
+from pipeline.warehouse.cache import readable
 from pipeline.warehouse.views import lake_connection
 
 SAMPLE_ROWS = report_checks.SAMPLE_ROWS
@@ -239,7 +240,7 @@ def open_lake(
     live for the given windows (all published windows if None)."""
     lake = Lake.from_settings(settings)
     rows = [row for row in Ledger(lake).rows(windows) if row.published]
-    return lake_connection(lake, rows, tables)
+    return lake_connection(readable(settings, lake, rows, tables), rows, tables)
 
 
 def _windows(context: dg.AssetCheckExecutionContext) -> list[date] | None:

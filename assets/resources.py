@@ -12,10 +12,12 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
+from pipeline.api import shared_budget
 from pipeline.api.client import OrchestrationClient
 from pipeline.core import settings as defaults
 from pipeline.core.settings import Settings, insecure_http_allowed
@@ -56,9 +58,13 @@ class OrchestrationApiResource(dg.ConfigurableResource):
 
     def client(self) -> OrchestrationClient:
         """A synchronous client for listing workflow pages; use it as a context manager."""
+        # Unlimited unless every worker shares one budget (CIVITAI_SYNC_RATE_BUDGET_URL): a
+        # window's pages are fetched by at most SYNC_FETCH_CONCURRENCY chains in turn.
+        budget: Any = shared_budget.from_env(self.base_url(), self.token)
         return OrchestrationClient(
             base_url=self.base_url(),
             token=self.token,
+            rate_limiter=budget,
             allow_insecure_http=insecure_http_allowed(os.environ),
         )
 
@@ -73,9 +79,11 @@ class OrchestrationApiResource(dg.ConfigurableResource):
     def _account(self) -> Settings:
         return Settings(api_url=self.base_url(), token=self.token)
 
-    def with_data_dir(self, data_dir: Path) -> Settings:
-        """Pipeline settings for this account and `data_dir`."""
-        return Settings(api_url=self.base_url(), token=self.token, data_dir=data_dir)
+    def with_data_dir(self, data_dir: Path, lake_uri: str | None = None) -> Settings:
+        """Pipeline settings for this account, `data_dir` and the lake at `lake_uri`."""
+        return Settings(
+            api_url=self.base_url(), token=self.token, data_dir=data_dir, lake_uri=lake_uri
+        )
 
 
 class ModelParamsResource(dg.ConfigurableResource):
@@ -110,6 +118,11 @@ class DataDirResource(dg.ConfigurableResource):
         default=None,
         description="Data directory; unset: CIVITAI_SYNC_DATA_DIR, else ./data.",
     )
+    lake_uri: str | None = Field(
+        default=None,
+        description="Lake location (a path or s3://bucket/prefix); unset: "
+        "CIVITAI_SYNC_LAKE_URI, else DATA_DIR/lake.",
+    )
 
     def path(self) -> Path:
         """The data directory (not created here: the writers create what they write)."""
@@ -117,8 +130,11 @@ class DataDirResource(dg.ConfigurableResource):
             self.data_dir or os.environ.get(defaults.ENV_DATA_DIR) or defaults.DEFAULT_DATA_DIR
         )
 
+    def lake(self) -> str | None:
+        return self.lake_uri or os.environ.get(defaults.ENV_LAKE_URI) or None
+
     def settings(self, api: OrchestrationApiResource | None = None) -> Settings:
         """Pipeline settings for this data dir; with `api`, also its URL and token."""
         if api is None:
-            return Settings(data_dir=self.path())
-        return api.with_data_dir(self.path())
+            return Settings(data_dir=self.path(), lake_uri=self.lake())
+        return api.with_data_dir(self.path(), self.lake())

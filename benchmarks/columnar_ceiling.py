@@ -167,7 +167,7 @@ def run_ceiling(data_dir: Path, days: list[date], out_dir: Path) -> dict[str, An
 
     files = []
     for day in days:
-        files += archive.page_files(archive.archive_dir(data_dir / "raw", day))
+        files += archive.page_files(archive.latest_dir(data_dir / "raw", day))
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     con = duckdb.connect(":memory:")

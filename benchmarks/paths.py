@@ -74,7 +74,7 @@ def sync(spec: Spec) -> dict[str, Any]:
             seconds = time.perf_counter() - started
         requests = client.stats.as_dict()
     failed = [r.error for r in results if r.status != "complete" or r.error]
-    manifests = [archive.read_manifest(archive.archive_dir(settings.raw_dir, d)) for d in days]
+    manifests = [archive.read_manifest(archive.latest_dir(settings.raw_dir, d)) for d in days]
     return {
         "seconds": seconds,
         # Cursor chains that had a request in flight at once (the list's parallelism).

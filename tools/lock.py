@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 PROJECT = "civitai-orchestration-sync"
-EXTRAS = ("dev", "bench")
+EXTRAS = ("dev", "bench", "deploy")
 ALSO = ("pip",)  # the installer the Makefile upgrades
 
 

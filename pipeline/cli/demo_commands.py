@@ -146,7 +146,7 @@ def _where(console: Console, settings: Settings) -> None:
     console.print(Text("Where it is:", style="bold"))
     for label, path in (
         ("lake (Delta Lake)", settings.lake_location),
-        ("raw pages", settings.raw_dir),
+        ("raw pages", settings.raw_location),
         ("ledger", f"{settings.lake_location}/_ledger"),
         ("warehouse", warehouse),
     ):

@@ -1,4 +1,5 @@
-"""Commands that look after the lake itself: forget windows, maintain, upgrade."""
+"""Commands that look after the lake itself: forget windows, maintain, upgrade, and publish
+the warehouse from it."""
 
 from __future__ import annotations
 
@@ -101,6 +102,24 @@ def upgrade_command() -> None:
         stdout_console().print(f"{settings.data_dir} is already in the current layout.")
 
 
+@click.command(name="warehouse")
+def warehouse_command() -> None:
+    """Publish DATA_DIR/warehouse.duckdb from the lake as it is now, without calling the API.
+
+    This is how an analyst gets the warehouse of a lake others sync: with
+    CIVITAI_SYNC_LAKE_URI=s3://..., the live files not cached yet are downloaded into
+    DATA_DIR/lake-cache first (only the days that changed since the last time).
+    """
+    settings = Settings.from_env()
+    published = publish_warehouse(settings)
+    windows = published.tables.get("sync_windows", 0)
+    stdout_console().print(
+        f"Warehouse published at {published.path} from {settings.lake_location}: "
+        f"{windows} window(s), {published.tables.get('workflows', 0)} workflows "
+        f"({published.seconds:.1f}s)."
+    )
+
+
 def register(group: click.Group) -> None:
-    for command in (forget, maintain, upgrade_command):
+    for command in (forget, maintain, upgrade_command, warehouse_command):
         group.add_command(command)

@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from pipeline.api import shared_budget
 from pipeline.cli import exits
 from pipeline.cli.output import data_table, emit_json, format_seconds, stdout_console
 from pipeline.cli.plan import plan
@@ -93,9 +94,11 @@ def _client(settings: Settings) -> Any:
             f"No API token: set {defaults.ENV_TOKEN} (or put it in .env). "
             "To try the pipeline without one, run `civitai-sync demo`."
         )
+    budget: Any = shared_budget.from_env(settings.api_url, settings.token)
     return OrchestrationClient(
         base_url=settings.api_url,
         token=settings.token,
+        rate_limiter=budget,
         allow_insecure_http=settings.allow_insecure_http,
     )
 
@@ -260,11 +263,11 @@ def rebuild(date_from: str | None, date_to: str | None) -> None:
     """
     first, last = day_span(date_from, date_to)
     settings = Settings.from_env()
-    archived = archive.archived_days(settings.raw_dir)
-    dates = archived if first is None else day_range(first, last or first)
+    raw = archive.RawArchive.from_settings(settings)
+    dates = raw.days() if first is None else day_range(first, last or first)
     if not dates:
         raise ConfigError(
-            f"Nothing to rebuild: no raw archive under {archive.window_root(settings.raw_dir)}. "
+            f"Nothing to rebuild: no raw archive under {raw.location}. "
             "Run `civitai-sync sync` first."
         )
     console = stdout_console()
@@ -276,6 +279,6 @@ def rebuild(date_from: str | None, date_to: str | None) -> None:
             results.append(result)
             progress(SyncProgress(day, result.pages, result.workflows, result))
     summary_table(
-        console, results, f"Rebuilt {len(dates)} day(s) from {settings.raw_dir}", REBUILD_COLUMNS
+        console, results, f"Rebuilt {len(dates)} day(s) from {raw.location}", REBUILD_COLUMNS
     )
     finish(console, results, settings)

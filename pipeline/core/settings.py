@@ -16,6 +16,7 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from pipeline.core.errors import ConfigError
+from pipeline.core.storage import is_remote
 
 DEFAULT_API_URL = "https://orchestration.civitai.com"
 ENV_TOKEN = "CIVITAI_API_TOKEN"
@@ -83,6 +84,8 @@ DEFAULT_CSAM_THRESHOLD = 50.0
 
 LAKE_DIR = "lake"
 RAW_DIR = "raw"
+# The raw archives' folder inside a lake on object storage.
+RAW_LAKE_DIR = "_raw"
 WAREHOUSE_FILE = "warehouse.duckdb"
 LEDGER_FILE = "ledger.sqlite"
 # DuckDB spill files and other scratch space of a run.
@@ -173,8 +176,22 @@ class Settings:
         return self.lake_uri or str(self.lake_dir.resolve())
 
     @property
+    def shared_lake(self) -> bool:
+        """Whether the lake is on object storage, where writers on other machines may share it
+        (windows are then claimed in the lake itself, not only locked on this machine)."""
+        return is_remote(self.lake_location)
+
+    @property
     def raw_dir(self) -> Path:
         return self.data_dir / RAW_DIR
+
+    @property
+    def raw_location(self) -> str:
+        """Where the raw archives are: beside a lake on object storage (`<lake>/_raw`), so
+        every machine rebuilds from the same pages; else DATA_DIR/raw."""
+        if self.shared_lake:
+            return f"{self.lake_location.rstrip('/')}/{RAW_LAKE_DIR}"
+        return str(self.raw_dir.resolve())
 
     @property
     def warehouse_path(self) -> Path:

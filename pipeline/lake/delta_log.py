@@ -7,19 +7,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pyarrow.fs as pafs
 
+from pipeline.core import storage
 from pipeline.core.errors import LakeError
 
 _COMMIT_FILE = re.compile(r"^(\d{20})\.json$")
 
 
 class DeltaLog:
-    def __init__(self, table_uri: str) -> None:
-        self.filesystem, self.root = pafs.FileSystem.from_uri(f"{table_uri}/_delta_log")
+    def __init__(self, table_uri: str, storage_options: Mapping[str, str] | None = None) -> None:
+        # Configured like delta-rs: the endpoint and credentials of any S3-compatible store.
+        self.filesystem, self.root = storage.filesystem(f"{table_uri}/_delta_log", storage_options)
 
     def commits(self) -> list[tuple[int, str]]:
         """(version, file name) of every commit file still in the log, oldest first."""
@@ -31,7 +33,7 @@ class DeltaLog:
         )
 
     def actions(self, name: str) -> Iterator[dict[str, Any]]:
-        with self.filesystem.open_input_stream(f"{self.root}/{name}") as stream:
+        with self.filesystem.open_input_stream(f"{self.root}/{name}", compression=None) as stream:
             for line in stream.read().splitlines():
                 if line.strip():
                     yield json.loads(line)

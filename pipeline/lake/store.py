@@ -46,6 +46,7 @@ from deltalake import CommitProperties, DeltaTable
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction
 
+from pipeline.core import storage
 from pipeline.core.errors import LakeError
 from pipeline.core.settings import Settings
 from pipeline.lake import tables
@@ -136,16 +137,33 @@ class Lake:
     ) -> None:
         self.uri = uri.rstrip("/")
         self.storage_options = dict(storage_options or {})
-        self.remote = "://" in self.uri and not self.uri.startswith("file://")
+        self.remote = storage.is_remote(self.uri)
         self.staging_dir = staging_dir
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lake:
-        return cls(settings.lake_location, staging_dir=settings.work_dir / "lake-staging")
+        """The lake of `settings`; on object storage with the options of the standard AWS
+        variables (`pipeline.core.storage`)."""
+        location = settings.lake_location
+        return cls(
+            location,
+            storage.storage_options(location),
+            staging_dir=settings.work_dir / "lake-staging",
+        )
+
+    def filesystem(self, path: str = "") -> tuple[pafs.FileSystem, str]:
+        """A pyarrow filesystem and the path of `path` (relative to the lake's root) in it,
+        configured like delta-rs (`pipeline.core.storage`)."""
+        filesystem, root = storage.filesystem(self.uri, self.storage_options)
+        return filesystem, f"{root}/{path}".rstrip("/") if path else root
 
     def table_uri(self, table: str) -> str:
+        return f"{self.uri}/{self._checked(table)}"
+
+    @staticmethod
+    def _checked(table: str) -> str:
         tables.schema_for(table)  # unknown names fail here, not deep inside delta-rs
-        return f"{self.uri}/{table}"
+        return table
 
     def _open(self, table: str, version: int | None = None) -> DeltaTable | None:
         try:
@@ -247,15 +265,10 @@ class Lake:
             new.path.unlink()
             return None
         size = new.path.stat().st_size
-        filesystem, root = pafs.FileSystem.from_uri(self.table_uri(new.table))
+        filesystem, root = self.filesystem(self._checked(new.table))
         target = f"{root}/{new.name}"
         if self.remote:
-            pafs.copy_files(
-                str(new.path),
-                target,
-                source_filesystem=pafs.LocalFileSystem(),
-                destination_filesystem=filesystem,
-            )
+            storage.upload(new.path, filesystem, target)
             new.path.unlink(missing_ok=True)
         elif new.path != Path(target):
             Path(target).parent.mkdir(parents=True, exist_ok=True)
@@ -271,7 +284,7 @@ class Lake:
 
     def _discard(self, new: NewFile) -> None:
         new.path.unlink(missing_ok=True)
-        filesystem, root = pafs.FileSystem.from_uri(self.table_uri(new.table))
+        filesystem, root = self.filesystem(self._checked(new.table))
         with contextlib.suppress(OSError):
             filesystem.delete_file(f"{root}/{new.name}")
 
@@ -304,7 +317,7 @@ class Lake:
                 raise LakeError(
                     f"window {day}: committing the {table} table failed: {exc}"
                 ) from exc
-            log = DeltaLog(self.table_uri(table))
+            log = DeltaLog(self.table_uri(table), self.storage_options)
             version = log.find_commit(_WRITE_ID, write_id, _HISTORY_LOOKBACK)
             if log.added_to(f"{PARTITION}={day.isoformat()}/", read_version, version):
                 self._undo(table, day, adds)
@@ -346,7 +359,7 @@ class Lake:
     def _columns_id(self, table: str, files: Sequence[str]) -> str:
         if not files:
             return ""
-        filesystem, root = pafs.FileSystem.from_uri(self.table_uri(table))
+        filesystem, root = self.filesystem(self._checked(table))
         names = pq.read_schema(f"{root}/{files[0]}", filesystem=filesystem).names
         return columns_id(names)
 

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.api import shared_budget
 from pipeline.core import locks
 from pipeline.core import settings as defaults
 from pipeline.core.errors import PipelineError, WindowBusyError
@@ -40,6 +41,7 @@ from pipeline.core.settings import Settings
 from pipeline.enrich import archive
 from pipeline.enrich.job_details import not_found_row
 from pipeline.enrich.lookups import look_up_jobs
+from pipeline.lake import claims
 from pipeline.lake.ledger import Ledger
 from pipeline.lake.staging import StagedTable
 from pipeline.lake.store import Committed, Lake
@@ -81,7 +83,8 @@ class EnrichResult:
 
 @contextmanager
 def enrich_lock(settings: Settings, window_date: date, timeout: float) -> Iterator[None]:
-    """One enrichment per window at a time, across processes (Dagster runs, CLI backfills)."""
+    """One enrichment per window at a time, across processes (Dagster runs, CLI backfills)
+    and, for a lake on object storage, across machines (a claim in the lake)."""
     path = locks.lock_path(settings.data_dir, f"enrich-{window_date.isoformat()}")
     with locks.file_lock(path, timeout) as held:
         if not held:
@@ -90,7 +93,12 @@ def enrich_lock(settings: Settings, window_date: date, timeout: float) -> Iterat
                 f"(lock {path}); wait for it to finish, then run again.",
                 window=window_date.isoformat(),
             )
-        yield
+        if not settings.shared_lake:
+            yield
+            return
+        lake = Lake.from_settings(settings)
+        with claims.hold(lake, f"enrich/{window_date.isoformat()}"):
+            yield
 
 
 # --------------------------------------------------------------------------- the client
@@ -120,10 +128,12 @@ def make_job_client(
     """A thread-safe client for job lookups that draws from the process-wide budget."""
     from pipeline.api.client import OrchestrationClient
 
+    # A budget shared by every worker (Redis) when one is configured, else this process's.
+    budget: Any = shared_budget.from_env(settings.api_url, settings.token)
     return OrchestrationClient(
         base_url=settings.api_url,
         token=settings.token,
-        rate_limiter=shared_rate_limiter(settings.api_url, rate),
+        rate_limiter=budget or shared_rate_limiter(settings.api_url, rate),
         max_connections=concurrency,
         allow_insecure_http=settings.allow_insecure_http,
         **client_kwargs,
@@ -195,7 +205,9 @@ class _Outputs:
     ) -> None:
         self.window_date = window_date
         self.archive = (
-            archive.ArchiveWriter(settings.raw_dir, window_date) if with_archive else None
+            archive.JobArchive.from_settings(settings).writer(window_date, settings.work_dir)
+            if with_archive
+            else None
         )
         self.details = StagedTable(lake, "job_details", window_date)
         self.scores = StagedTable(lake, "scan_scores", window_date)
@@ -386,16 +398,16 @@ def _rebuild(settings: Settings, window_date: date) -> EnrichResult:
     started = time.monotonic()
     lake = Lake.from_settings(settings)
     result = EnrichResult(window_date=window_date)
-    path = archive.archive_path(settings.raw_dir, window_date)
-    if not path.exists():
+    jobs_archive = archive.JobArchive.from_settings(settings)
+    if not jobs_archive.exists(window_date):
         raise PipelineError(
-            f"No job archive for {window_date} at {path}: run the sync with enrichment "
-            "for this window first."
+            f"No job archive for {window_date} at {jobs_archive.describe(window_date)}: run "
+            "the sync with enrichment for this window first."
         )
     jobs = _window_jobs(lake, window_date)
     window_workflows = dict(jobs) if jobs is not None else None
     last_line: dict[str, int] = {}
-    for index, line in enumerate(archive.iter_archive(path)):
+    for index, line in enumerate(jobs_archive.lines(window_date)):
         job_id = line.get("job_id")
         if isinstance(job_id, str) and (window_workflows is None or job_id in window_workflows):
             last_line[job_id] = index
@@ -404,7 +416,7 @@ def _rebuild(settings: Settings, window_date: date) -> EnrichResult:
 
     out = _Outputs(settings, lake, window_date, with_archive=False)
     try:
-        for index, line in enumerate(archive.iter_archive(path)):
+        for index, line in enumerate(jobs_archive.lines(window_date)):
             job_id = line.get("job_id")
             if not isinstance(job_id, str) or last_line.get(job_id) != index:
                 continue

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,10 +28,10 @@ from pipeline.core.errors import WindowError
 from pipeline.core.settings import Settings
 from pipeline.enrich import archive as job_archive
 from pipeline.fetch import archive
-from pipeline.lake import tables
+from pipeline.lake import claims, tables
 from pipeline.lake.ledger import LEDGER_TABLE, Ledger
 from pipeline.lake.store import Lake
-from pipeline.runs.sync import window_lock
+from pipeline.runs.sync import window_guard
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +52,18 @@ def forget(settings: Settings, days: Sequence[date], *, run_id: str | None = Non
     ledger = Ledger(lake)
     result = ForgetResult()
     known = {row.window_date: row for row in ledger.rows(days)}
+    raw = archive.RawArchive.from_settings(settings)
+    jobs_archive = job_archive.JobArchive.from_settings(settings)
     for day in sorted(set(days)):
-        with window_lock(settings, day):
+        with window_guard(settings, day):
             if day in known:
                 ledger.forget([day], run_id=run_id)
             for name in tables.all_schemas():
                 if lake.window_files(name, day):
                     result.rows[name] = result.rows.get(name, 0) + len(lake.read(name, [day]))
                     lake.drop_window(name, day)
-            shutil.rmtree(archive.archive_dir(settings.raw_dir, day), ignore_errors=True)
-            shutil.rmtree(job_archive.archive_dir(settings.raw_dir, day), ignore_errors=True)
+            raw.delete_window(day)
+            jobs_archive.delete_window(day)
         result.windows.append(day)
     return result
 
@@ -116,30 +117,47 @@ def maintain(
                 )
             )
             log_table.create_checkpoint()
-        result.swept = _sweep_raw(settings)
+        result.swept = _sweep_raw(settings, lake)
+        claims.Claims(lake).compact()
     return result
 
 
 _LEFTOVER = re.compile(r"^\.(?:attempt|old)-(\d{4}-\d{2}-\d{2})-")
 
 
-def _sweep_raw(settings: Settings) -> int:
-    """Archive attempts of killed runs, for windows nobody is syncing now."""
+def _sweep_raw(settings: Settings, lake: Lake) -> int:
+    """Raw archive attempts that no ledger event names (replaced ones, uploads of runs that
+    died before recording them), for windows nobody is syncing now; plus what syncs of the
+    previous layout left in a local raw dir."""
+    raw = archive.RawArchive.from_settings(settings)
+    live = {row.window_date: row.raw_attempt for row in Ledger(lake).rows()}
+    legacy = _legacy_leftovers(settings)
+    swept = 0
+    for day in sorted({*raw.days(), *legacy}):
+        if day not in legacy and all(a == live.get(day) for a in raw.attempts(day)):
+            continue
+        try:
+            with window_guard(settings, day, timeout=0.1):
+                if day in legacy:
+                    root = archive.window_root(settings.raw_dir)
+                    before = sum(1 for _ in root.glob(f".*-{day.isoformat()}-*"))
+                    archive.recover(settings.raw_dir, day)
+                    swept += before - sum(1 for _ in root.glob(f".*-{day.isoformat()}-*"))
+                # Re-read under the guard: a sync may have recorded a new attempt meanwhile.
+                row = Ledger(lake).get(day)
+                swept += raw.sweep(day, keep=row.raw_attempt if row else None)
+        except WindowError:
+            continue  # a live sync of that day owns its attempts
+    return swept
+
+
+def _legacy_leftovers(settings: Settings) -> set[date]:
     root = archive.window_root(settings.raw_dir)
-    if not root.is_dir():
-        return 0
+    if settings.shared_lake or not root.is_dir():
+        return set()
     days = set()
     for path in root.iterdir():
         match = _LEFTOVER.match(path.name)
         if match:
             days.add(date.fromisoformat(match.group(1)))
-    swept = 0
-    for day in sorted(days):
-        try:
-            with window_lock(settings, day, timeout=0.1):
-                before = sum(1 for _ in root.glob(f".*-{day.isoformat()}-*"))
-                archive.recover(settings.raw_dir, day)
-                swept += before - sum(1 for _ in root.glob(f".*-{day.isoformat()}-*"))
-        except WindowError:
-            continue  # a live sync of that day owns its attempt
-    return swept
+    return days

@@ -47,6 +47,7 @@ from pipeline.fetch.windows import (
 )
 from pipeline.flatten import schemas
 from pipeline.flatten import window as flatten
+from pipeline.lake import claims
 from pipeline.lake.ledger import Ledger, WindowRow
 from pipeline.lake.store import PARTITION, Committed, Lake, NewFile
 from pipeline.runs import enrich, upgrade
@@ -122,9 +123,34 @@ def window_lock(settings: Settings, day: date, timeout: float | None = None) -> 
         yield
 
 
+@contextlib.contextmanager
+def window_guard(
+    settings: Settings,
+    day: date,
+    *,
+    timeout: float = LOCK_TIMEOUT_SECONDS,
+    run_id: str | None = None,
+) -> Iterator[claims.Held | None]:
+    """The right to write the window: its lock on this machine and, when the lake is on
+    object storage (shared by machines), its claim in the lake (`pipeline.lake.claims`).
+    Yields the claim (None for a local lake); check it before publishing."""
+    with window_lock(settings, day, timeout):
+        if not settings.shared_lake:
+            yield None
+            return
+        lake = Lake.from_settings(settings)
+        with claims.hold(lake, f"sync/{day.isoformat()}", run_id=run_id) as held:
+            yield held
+
+
 def window_locked(settings: Settings, day: date) -> bool:
-    """Whether a live process is syncing the window right now."""
-    return locks.is_locked(_window_lock_path(settings, day))
+    """Whether a live process is syncing the window right now (on this machine, or, for a lake
+    on object storage, anywhere: its claim is live)."""
+    if locks.is_locked(_window_lock_path(settings, day)):
+        return True
+    if settings.shared_lake:
+        return claims.Claims(Lake.from_settings(settings)).live(f"sync/{day.isoformat()}")
+    return False
 
 
 def window_work_dir(settings: Settings, day: date) -> Path:
@@ -135,9 +161,19 @@ def window_work_dir(settings: Settings, day: date) -> Path:
 
 
 def _sweep(settings: Settings, day: date) -> None:
-    archive.recover(settings.raw_dir, day)
+    if not settings.shared_lake:
+        archive.recover(settings.raw_dir, day)
     shutil.rmtree(window_work_dir(settings, day), ignore_errors=True)
     Lake.from_settings(settings).sweep_staging(day, schemas.WORKFLOW_TABLES)
+
+
+def _keep_only(settings: Settings, day: date, attempt: str) -> None:
+    """The window's archive is now `attempt`: delete the ones it replaced (best effort:
+    `maintain` sweeps whatever is left)."""
+    try:
+        archive.RawArchive.from_settings(settings).sweep(day, keep=attempt)
+    except OSError as exc:
+        log.warning("window %s: old raw archives not deleted yet (%s)", day, _short(exc))
 
 
 # --------------------------------------------------------------------------- flatten + commit
@@ -259,12 +295,14 @@ class _Fetched:
     run_id: str | None
     started: float
     retries: int
-    attempt: Path
+    attempt: Path  # the local staging directory of the pages
+    attempt_id: str
     extracted: ExtractResult
     stack: contextlib.ExitStack
     requests: int = 0
     rate_limited: int = 0
     seconds: float = 0.0
+    claim: claims.Held | None = None
 
 
 class _Cancelled(Exception):
@@ -275,6 +313,9 @@ def _failure(
     settings: Settings, day: date, exc: BaseException, started: float, run_id: str | None
 ) -> WindowError:
     """The WindowError for `exc`, recorded in the ledger (the window's data is untouched)."""
+    if isinstance(exc, claims.ClaimError):
+        # Another run owns the window: its ledger row is that run's to write.
+        return exc
     if isinstance(exc, WindowError):
         error = exc
     elif isinstance(exc, _Cancelled):
@@ -320,14 +361,15 @@ def _fetch(
     stack = contextlib.ExitStack()
     started = time.monotonic()
     try:
-        stack.enter_context(window_lock(settings, day))
+        claim = stack.enter_context(window_guard(settings, day, run_id=run_id))
         started = time.monotonic()
         _sweep(settings, day)
         stack.callback(shutil.rmtree, window_work_dir(settings, day), True)
         # Files flattened for a commit that did not happen (committed ones were moved away).
         stack.callback(Lake.from_settings(settings).sweep_staging, day, schemas.WORKFLOW_TABLES)
         Ledger(Lake.from_settings(settings)).start(day, run_id=run_id)
-        attempt = archive.new_attempt_dir(settings.raw_dir, day)
+        attempt_id = archive.new_attempt_id()
+        attempt = archive.staging_dir(window_work_dir(settings, day), attempt_id)
         stack.callback(archive.discard, attempt)
         before = _counters(client)
         try:
@@ -345,11 +387,13 @@ def _fetch(
             started,
             retries,
             attempt,
+            attempt_id,
             extracted,
             stack,
             requests=requests,
             rate_limited=rate_limited,
             seconds=time.monotonic() - started,
+            claim=claim,
         )
     except BaseException:
         stack.close()
@@ -390,7 +434,10 @@ def _publish(settings: Settings, fetched: _Fetched, *, allow_shrink: bool = Fals
             if not allow_shrink:
                 _check_shrink(ledger.get(day), flat.rows["workflows"], day)
             archive.write_manifest(fetched.attempt, _manifest(fetched))
-            archive.publish_attempt(settings.raw_dir, day, fetched.attempt)
+            if fetched.claim is not None:
+                fetched.claim.check()
+            raw = archive.RawArchive.from_settings(settings)
+            raw.publish(day, fetched.attempt_id, fetched.attempt)
             commits = _commit(lake, day, files)
             result = _result(
                 day,
@@ -409,10 +456,12 @@ def _publish(settings: Settings, fetched: _Fetched, *, allow_shrink: bool = Fals
                 tables=commits,
                 partial=result.status == "partial",
                 run_id=fetched.run_id,
+                raw_attempt=fetched.attempt_id,
                 requests=fetched.requests,
                 rate_limited=fetched.rate_limited,
                 **_ledger_counts(result),
             )
+            _keep_only(settings, day, fetched.attempt_id)
             return result
         except Exception as exc:
             raise _failure(settings, day, exc, fetched.started, fetched.run_id) from exc
@@ -459,20 +508,24 @@ def rebuild_window(settings: Settings, window_date: date) -> WindowResult:
     day = window_date
     lake = Lake.from_settings(settings)
     ledger = Ledger(lake)
-    with window_lock(settings, day):
+    with window_guard(settings, day) as claim:
         started = time.monotonic()
         _sweep(settings, day)
         try:
-            directory = archive.archive_dir(settings.raw_dir, day)
-            pages = archive.page_files(directory)
-            manifest = archive.read_manifest(directory)
+            previous = ledger.get(day)
+            raw = archive.RawArchive.from_settings(settings)
+            attempt = raw.resolve(day, previous.raw_attempt if previous else None)
+            work = window_work_dir(settings, day)
+            work.mkdir(parents=True, exist_ok=True)
+            pages, manifest = raw.local_copy(day, attempt, work)
             if not pages or manifest is None:
                 raise WindowError(
-                    f"window {day}: no raw archive under {directory}; fetch it with "
-                    f"`civitai-sync sync --from {day} --to {day}`.",
+                    f"window {day}: no raw archive under {raw.describe(day, attempt)}; fetch "
+                    f"it with `civitai-sync sync --from {day} --to {day}`.",
                     window=day.isoformat(),
                 )
-            previous = ledger.get(day)
+            if claim is not None:
+                claim.check()
             try:
                 files, flat = _flatten(
                     settings, lake, day, pages, manifest.fetched_at_dt, manifest.bounds()
@@ -495,6 +548,7 @@ def rebuild_window(settings: Settings, window_date: date) -> WindowResult:
                 tables=commits,
                 partial=result.status == "partial",
                 run_id=manifest.run_id,
+                raw_attempt=attempt,
                 **_ledger_counts(result),
             )
             return result
@@ -717,4 +771,4 @@ def rebuild_range(
 
 
 def _has_job_archive(settings: Settings, day: date) -> bool:
-    return job_archive.archive_path(settings.raw_dir, day).exists()
+    return job_archive.JobArchive.from_settings(settings).exists(day)

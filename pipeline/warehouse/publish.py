@@ -35,7 +35,7 @@ from pipeline.core.settings import Settings
 from pipeline.lake import tables
 from pipeline.lake.ledger import Ledger, WindowRow
 from pipeline.lake.store import Lake
-from pipeline.warehouse import models, views
+from pipeline.warehouse import cache, models, views
 
 # The models join and aggregate (ordered list() aggregates among them, which DuckDB cannot
 # spill), so they get more room than the streaming flattening. DuckDB still spills what it can
@@ -114,7 +114,9 @@ def _record(con: duckdb.DuckDBPyConnection, fingerprints: Mapping[date, str]) ->
     con.executemany(f"INSERT INTO {PUBLISHED_TABLE} VALUES (?, ?, ?)", rows)
 
 
-def _core_views(con: duckdb.DuckDBPyConnection, lake: Lake, rows: Sequence[WindowRow]) -> None:
+def _core_views(
+    con: duckdb.DuckDBPyConnection, lake: cache.FileSource, rows: Sequence[WindowRow]
+) -> None:
     """`lake.<table>`: each lake table as the ledger's files; `main.<table>`: what analysts
     read, the lake table itself unless sql/core/<table>.sql presents it otherwise."""
     con.execute("CREATE SCHEMA IF NOT EXISTS lake")
@@ -186,6 +188,8 @@ def publish_warehouse(
             # held it read-write): replayed into the new file it would stop every open.
             final.with_name(final.name + ".wal").unlink(missing_ok=True)
             fsync_dir(final.parent)
+            if lake.remote:
+                cache.LakeCache(lake, settings.data_dir / cache.CACHE_DIR).evict()
         finally:
             temp.unlink(missing_ok=True)
             temp.with_name(temp.name + ".wal").unlink(missing_ok=True)
@@ -209,7 +213,7 @@ def _build(
     """Fill the new file: core views, sync_windows, the models (of the changed days only when
     `previous` tells what the copied file showed), and the record of what it now shows."""
     configure(con, settings.work_dir)
-    _core_views(con, lake, rows)
+    _core_views(con, cache.readable(settings, lake, rows), rows)
     views.write_sync_windows(con, ledger_rows)
     changed: list[date] | None = None
     if previous is not None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
 import duckdb
 import pyarrow as pa
@@ -28,7 +29,10 @@ import pyarrow as pa
 from pipeline.lake import tables
 from pipeline.lake.ledger import COLUMNS as LEDGER_COLUMNS
 from pipeline.lake.ledger import WindowRow
-from pipeline.lake.store import PARTITION, Lake
+from pipeline.lake.store import PARTITION
+
+if TYPE_CHECKING:
+    from pipeline.warehouse.cache import FileSource
 
 DAYS_VARIABLE = "civitai_sync_days"
 
@@ -167,7 +171,7 @@ def set_days(con: duckdb.DuckDBPyConnection, days: Sequence[date] | None) -> Non
         con.execute(f"SET VARIABLE {DAYS_VARIABLE} = ?::DATE[]", [sorted(days)])
 
 
-def live_files(lake: Lake, table: str, rows: Iterable[WindowRow]) -> dict[str, str]:
+def live_files(lake: FileSource, table: str, rows: Iterable[WindowRow]) -> dict[str, str]:
     """Relative path -> path DuckDB reads, for the files the ledger lists for `table`."""
     found: dict[str, str] = {}
     for row in rows:
@@ -178,7 +182,7 @@ def live_files(lake: Lake, table: str, rows: Iterable[WindowRow]) -> dict[str, s
 
 
 def lake_connection(
-    lake: Lake, rows: Sequence[WindowRow], names: Iterable[str]
+    lake: FileSource, rows: Sequence[WindowRow], names: Iterable[str]
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with one view per lake table over the ledger's live files of `rows`
     (the windows to look at), for checks and counts."""

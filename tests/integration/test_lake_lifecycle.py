@@ -181,7 +181,7 @@ def test_a_day_that_comes_back_much_smaller_is_refused_unless_allowed(
     sync(full, tmp_path, [day])
     lake = Lake.from_settings(Settings(data_dir=tmp_path))
     before = {t: lake.read(t, [day]).num_rows for t in tables.all_schemas()}
-    pages_before = archive.page_files(archive.archive_dir(tmp_path / "raw", day))
+    pages_before = archive.page_files(archive.latest_dir(tmp_path / "raw", day))
 
     shrunk = make_simulator(days=1, workflows_per_day=8)  # same day, a fifth of it
     (result,) = sync(shrunk, tmp_path, [day])
@@ -189,7 +189,7 @@ def test_a_day_that_comes_back_much_smaller_is_refused_unless_allowed(
     assert str(day) in result.error and "8 workflows" in result.error and "40" in result.error
     assert "--allow-shrink" in result.error
     assert {t: lake.read(t, [day]).num_rows for t in tables.all_schemas()} == before
-    assert archive.page_files(archive.archive_dir(tmp_path / "raw", day)) == pages_before
+    assert archive.page_files(archive.latest_dir(tmp_path / "raw", day)) == pages_before
     row = Ledger(lake).get(day)
     assert row.status == "failed" and row.workflows == 40
 

@@ -192,6 +192,10 @@ def no_leftovers(data_dir: Path) -> None:
     raw = data_dir / "raw" / "workflows"
     assert not [p.name for p in raw.iterdir() if p.name.startswith(".")]
     assert not list((data_dir / ".tmp").glob("window-*"))
+    # Each window keeps exactly the archive attempt its ledger row names.
+    for row in ledger_of(data_dir).rows():
+        kept = sorted(p.name for p in (raw / f"date={row.window_date}").iterdir())
+        assert row.raw_attempt and kept == [f"attempt={row.raw_attempt}"], (row, kept)
 
 
 @pytest.fixture
@@ -214,11 +218,10 @@ def test_three_days_match_the_ground_truth_exactly(server, tmp_path: Path) -> No
         (d, "complete", PER_DAY) for d in server.account.days
     ]
     for day in server.account.days:
-        pages = archive.page_files(archive.archive_dir(tmp_path / "raw", day))
+        pages = archive.page_files(archive.latest_dir(tmp_path / "raw", day))
         assert pages and all(p.name.endswith(".json.zst") for p in pages)
         assert (
-            archive.read_manifest(archive.archive_dir(tmp_path / "raw", day)).filter_mode
-            == "server"
+            archive.read_manifest(archive.latest_dir(tmp_path / "raw", day)).filter_mode == "server"
         )
 
 
@@ -284,7 +287,7 @@ def test_an_archive_of_gzip_pages_still_rebuilds(server, tmp_path: Path) -> None
     run_sync(server, tmp_path)
     before = snapshot(tmp_path, server.account.days, drop=())
     day = server.account.days[0]
-    directory = archive.archive_dir(tmp_path / "raw", day)
+    directory = archive.latest_dir(tmp_path / "raw", day)
     for page in archive.page_files(directory):
         legacy = page.with_name(page.name.replace(".json.zst", ".json.gz"))
         legacy.write_bytes(gzip.compress(archive.read_page(page)))
@@ -396,13 +399,11 @@ def test_a_sync_killed_mid_window_converges_on_the_next_run(make_simulator, tmp_
     proc = subprocess.Popen(
         command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    raw = tmp_path / "raw" / "workflows"
+    staging = tmp_path / ".tmp" / f"window-{days[0]}"
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:
-            attempts = [
-                p for p in raw.glob(f".attempt-{days[0]}-*") if len(archive.page_files(p)) >= 3
-            ]
+            attempts = [p for p in staging.glob("raw-*") if len(archive.page_files(p)) >= 3]
             if attempts:
                 break
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
@@ -587,7 +588,7 @@ def test_a_busy_day_is_fetched_as_parallel_chains_and_matches_the_truth(
     assert [r.status for r in results] == ["complete"] * 2
     assert_matches_truth(busy, tmp_path, busy.account.days)
     for day in busy.account.days:
-        manifest = archive.read_manifest(archive.archive_dir(tmp_path / "raw", day))
+        manifest = archive.read_manifest(archive.latest_dir(tmp_path / "raw", day))
         assert manifest.chains == 4 and manifest.filter_mode == "server"
         assert len(manifest.page_bounds) == manifest.pages
         assert manifest.items_in_window == BUSY_PER_DAY
@@ -610,7 +611,7 @@ def test_a_busy_day_is_fetched_as_parallel_chains_and_matches_the_truth(
     assert snapshot(tmp_path / "one", busy.account.days) == before
     assert (
         archive.read_manifest(
-            archive.archive_dir(tmp_path / "one" / "raw", busy.account.days[0])
+            archive.latest_dir(tmp_path / "one" / "raw", busy.account.days[0])
         ).chains
         == 1
     )

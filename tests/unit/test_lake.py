@@ -204,20 +204,62 @@ def test_timestamps_are_utc_microseconds(tmp_path: Path) -> None:
     assert written.field("url_expires_at").type == pa.timestamp("us", tz="UTC")
 
 
-def test_an_unfinished_archive_swap_is_undone(tmp_path: Path) -> None:
+def test_archive_attempts_are_immutable_and_swept_by_name(tmp_path: Path) -> None:
     day = date(2026, 4, 2)
-    first = archive.new_attempt_dir(tmp_path, day)
-    archive.write_page(first, 1, b'{"items": [], "next": null}')
-    archive.publish_attempt(tmp_path, day, first)
-    final = archive.archive_dir(tmp_path, day)
-    assert [p.name for p in archive.page_files(final)] == ["page-00001.json.zst"]
+    raw = archive.RawArchive(str(tmp_path / "raw"))
+    first = archive.new_attempt_id()
+    staged = archive.staging_dir(tmp_path / "work", first)
+    archive.write_page(staged, 1, b'{"items": [], "next": null}')
+    archive.write_manifest(staged, _manifest(day))
+    raw.publish(day, first, staged)
+    assert not staged.exists()
 
-    # Killed between "old archive aside" and "new archive in": the old one comes back.
-    aside = final.parent / f".old-{day}-deadbeef"
-    final.rename(aside)
-    abandoned = archive.new_attempt_dir(tmp_path, day)
-    archive.write_page(abandoned, 1, b'{"items": [{"half": true}]}')
-    archive.recover(tmp_path, day)
-    assert final.is_dir() and not aside.exists() and not abandoned.exists()
-    assert [p.name for p in archive.page_files(final)] == ["page-00001.json.zst"]
-    assert archive.archived_days(tmp_path) == [day]
+    # A later attempt lands beside it; neither is touched until one is swept by name.
+    second = archive.new_attempt_id()
+    staged = archive.staging_dir(tmp_path / "work", second)
+    archive.write_page(staged, 1, b'{"items": [{"id": "w"}], "next": null}')
+    archive.write_page(staged, 2, b'{"items": [], "next": null}')
+    archive.write_manifest(staged, _manifest(day))
+    raw.publish(day, second, staged)
+    assert raw.attempts(day) == sorted([first, second]) and first < second
+    pages, manifest = raw.local_copy(day, first, tmp_path / "scratch")
+    assert [archive.read_page(p) for p in pages] == [b'{"items": [], "next": null}']
+    assert manifest is not None and manifest.window_date == day.isoformat()
+
+    assert raw.sweep(day, keep=second) == 1
+    assert raw.attempts(day) == [second]
+    assert raw.resolve(day, None) == second  # no ledger name: the newest complete attempt
+    assert raw.days() == [day]
+
+
+def test_an_archive_of_the_previous_layout_is_read_until_replaced(tmp_path: Path) -> None:
+    day = date(2026, 4, 2)
+    legacy = archive.archive_dir(tmp_path, day)
+    legacy.mkdir(parents=True)
+    archive.write_page(legacy, 1, b'{"items": [], "next": null}')
+    archive.write_manifest(legacy, _manifest(day))
+    raw = archive.RawArchive(str(tmp_path))
+    assert raw.resolve(day, None) is None
+    pages, manifest = raw.local_copy(day, None, tmp_path / "scratch")
+    assert len(pages) == 1 and manifest is not None
+
+    attempt = archive.new_attempt_id()
+    staged = archive.staging_dir(tmp_path / "work", attempt)
+    archive.write_page(staged, 1, b'{"items": [], "next": null}')
+    raw.publish(day, attempt, staged)
+    raw.sweep(day, keep=None)  # nobody names the new attempt yet: the old archive stays
+    assert archive.page_files(legacy)
+    raw.publish(day, attempt2 := archive.new_attempt_id(), _staged_page(tmp_path, attempt2))
+    raw.sweep(day, keep=attempt2)
+    assert [p.name for p in legacy.iterdir()] == [f"attempt={attempt2}"]
+
+
+def _staged_page(tmp_path: Path, attempt: str) -> Path:
+    staged = archive.staging_dir(tmp_path / "work", attempt)
+    archive.write_page(staged, 1, b'{"items": [], "next": null}')
+    return staged
+
+
+def _manifest(day: date) -> archive.Manifest:
+    now = datetime.now(UTC).isoformat()
+    return archive.Manifest(day.isoformat(), "server", 1, 0, 0, now, now)
