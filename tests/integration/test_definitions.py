@@ -94,7 +94,7 @@ def test_asset_checks(repo):
     models = {
         (m.name, name)
         for m in discover_models()
-        for name in ("no_null_keys", "unique_grain", "rates_in_unit_interval")
+        for name in ("no_null_keys", "unique_grain", "ratios_in_unit_interval", "percents_in_range")
     }
     assert checks == lake | models | {
         ("warehouse", "matches_lake"),

@@ -142,13 +142,13 @@ def test_workflow_counts_by_status_per_day(synced: Synced, con: duckdb.DuckDBPyC
     assert usage == expected
 
 
-def test_daily_success_rate(synced: Synced, con: duckdb.DuckDBPyConnection) -> None:
+def test_daily_success_ratio(synced: Synced, con: duckdb.DuckDBPyConnection) -> None:
     truth = {}
     for day in synced.days:
         statuses = [w["status"].lower() for d, w in workflows(synced) if d == day]
         finished = sum(s in FINISHED for s in statuses)
         truth[day] = statuses.count("succeeded") / finished
-    got = dict(con.execute("select day, success_rate from rpt_usage_daily").fetchall())
+    got = dict(con.execute("select day, success_ratio from rpt_usage_daily").fetchall())
     assert got == truth
     assert all(0 < rate < 1 for rate in got.values())  # the data has both outcomes
 
@@ -360,7 +360,7 @@ def test_scan_scores_on_the_0_100_scale_match_the_simulators_plan(
     got = {
         (r[0], r[1], r[2]): r[3]
         for r in con.execute(
-            "select job_id, score_name, item_index, score from stg_scan_scores"
+            "select job_id, score_name, item_index, score_pct from stg_scan_scores"
         ).fetchall()
     }
     for row in truth:
