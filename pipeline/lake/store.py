@@ -43,7 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from deltalake import CommitProperties, DeltaTable
+from deltalake import CommitProperties, DeltaTable, Field
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction
 
@@ -329,7 +329,8 @@ class Lake:
         missing = [f for f in tables.schema_for(table) if f.name not in present]
         if missing:
             try:
-                current.alter.add_columns(missing)
+                # delta-rs takes its own Field type here, not pyarrow's.
+                current.alter.add_columns([Field.from_arrow(f) for f in missing])
             except DeltaError as exc:
                 if "already exists" not in str(exc).lower():
                     raise
