@@ -140,7 +140,9 @@ def document(
         _describe(con, "sync_windows"), views.SYNC_WINDOWS_COLUMNS,
     )  # fmt: skip
     for model in built:
-        description = " ".join(part for part in (_sentence(model.description), model.notes) if part)
+        # The notes from the SQL itself: a model read back from the catalog has none of its own.
+        notes = " ".join(read_header(model.sql).notes)
+        description = " ".join(part for part in (_sentence(model.description), notes) if part)
         docs[model.name] = _resolved(con, docs, model.name, "model", description, model.sql)
     if _exists(con, models.CATALOG_TABLE):
         docs[models.CATALOG_TABLE] = _table_doc(

@@ -95,8 +95,9 @@ class _Resolver:
         if node.get("type") == "SELECT_NODE":
             return self._select(node, scope)
         if node.get("type") == "SET_OPERATION_NODE":
-            left = node.get("left") or {}
-            return dict.fromkeys(self.query(left, scope))
+            # Its columns are named by its first branch; a value may come from any branch.
+            branches = node.get("children") or [node.get("left") or {}]
+            return dict.fromkeys(self.query(branches[0], scope))
         return {}
 
     def _select(self, node: Mapping[str, Any], scope: Mapping[str, Any]) -> Columns:

@@ -22,9 +22,9 @@ from pipeline.core.errors import ModelBuildError
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _HEADER = re.compile(r"^--\s*(purpose|grain|materialized)\s*:\s*(.*?)\s*$")
 # `-- columns:` opens the column block, the last part of the header: one `--   name: text`
-# line per column (one to three spaces), continued on lines indented four spaces or more.
+# line per column (two or three spaces), continued on lines indented four spaces or more.
 _COLUMNS = re.compile(r"^--\s*columns\s*:\s*$")
-_COLUMN = re.compile(r"^--\s{1,3}([a-z][a-z0-9_]*)\s*:\s*(.*?)\s*$")
+_COLUMN = re.compile(r"^--\s{2,3}([a-z][a-z0-9_]*)\s*:\s*(.*?)\s*$")
 _CONTINUED = re.compile(r"^--\s{4,}(\S.*?)\s*$")
 # How a model is kept in the warehouse (see pipeline.warehouse.models).
 MATERIALIZATIONS = ("view", "incremental", "table")
