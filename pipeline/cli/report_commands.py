@@ -41,7 +41,7 @@ _HEADERS = {
     "queue_p95_seconds": "queue p95 s",
     "workflows_succeeded": "succeeded",
     "rank_by_workflows": "rank wf",
-    "rank_by_buzz": "rank buzz",
+    "rank_by_buzz_net": "rank buzz",
     "prompt_classification": "prompt class",
 }
 

@@ -78,8 +78,9 @@ WORKFLOWS_COLUMNS = {
     "tag (the API has no user field). NULL: neither names a user (e.g. `0-<uuid>` ids of API "
     "keys).",
     "nsfw_level": "The workflow's NSFW level as sent (pg, pg13, r, x, xxx, na). NULL: not sent.",
-    "tags": "The workflow's tags, in the API's order (empty list: none).",
-    "currencies": "The Buzz accounts the workflow could charge (yellow, blue, green, fakeRed).",
+    "tags": "The workflow's tags, in the API's order (empty list: none). NULL: not sent.",
+    "currencies": "The Buzz accounts the workflow could charge (yellow, blue, green, "
+    "fakeRed). NULL: not sent.",
     "cost_base": "`cost.base`: the cost before tips. NULL: not sent. [Buzz]",
     "cost_total": "`cost.total`: the cost including tips; 0 for a refunded or failed run. "
     "NULL: not sent. [Buzz]",
@@ -95,12 +96,12 @@ WORKFLOWS_COLUMNS = {
     "[Buzz]",
     "buzz_credit": "Sum of the amounts of its credit (refund) transactions (0 when none). "
     "NULL: the workflow came without a transaction list. [Buzz]",
-    "upgrade_mode": "`upgradeMode` (manual, automatic).",
+    "upgrade_mode": "`upgradeMode` (manual, automatic). NULL: not sent.",
     "external_id": "`externalId`, the caller's idempotency key. NULL: none given.",
     "experimental": "`experimental` as sent. NULL: not sent.",
     "allow_mature_content": "`allowMatureContent` as sent. NULL: not sent.",
-    "force_refunded": "`forceRefunded`: the workflow was refunded by force.",
-    "step_count": "Number of steps the workflow lists.",
+    "force_refunded": "`forceRefunded`: the workflow was refunded by force. NULL: not sent.",
+    "step_count": "Number of steps the workflow lists. NULL: it came without a step list.",
     "metadata_json": "The workflow's `metadata` as JSON text. NULL: not sent.",
     "arguments_json": "The workflow's `arguments` as JSON text. NULL: not sent.",
     "extra_json": _EXTRA_JSON,
@@ -166,8 +167,9 @@ STEPS_COLUMNS = {
     "height": "`input.height` of the requested output. NULL: the input has none. [pixels]",
     "quantity": "`input.quantity`: how many outputs were asked for. NULL: the input has none.",
     "seed": "`input.seed`. NULL: the input has none.",
-    "job_count": "Number of jobs the step lists.",
-    "input_json": "The step's `input` as JSON text, signed URLs stripped of their signature.",
+    "job_count": "Number of jobs the step lists. NULL: it came without a job list.",
+    "input_json": "The step's `input` as JSON text, signed URLs stripped of their signature. "
+    "NULL: not sent.",
     "output_json": "The step's `output` as JSON text, signed URLs stripped of their signature. "
     "NULL: no output yet.",
     "metadata_json": "The step's `metadata` as JSON text. NULL: not sent.",

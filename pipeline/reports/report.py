@@ -182,7 +182,7 @@ REPORTS: dict[str, ReportSpec] = {
                         "workflows_succeeded",
                         "buzz_net",
                         "rank_by_workflows",
-                        "rank_by_buzz",
+                        "rank_by_buzz_net",
                     ),
                     key_columns=2,
                 ),

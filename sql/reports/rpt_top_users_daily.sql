@@ -9,7 +9,7 @@
 --   jobs: Jobs of those workflows.
 --   buzz_net: Buzz the user spent that day net of refunds. [Buzz]
 --   rank_by_workflows: The user's rank by workflows that day (1 = most).
---   rank_by_buzz: The user's rank by buzz_net that day (1 = most).
+--   rank_by_buzz_net: The user's rank by buzz_net that day (1 = most).
 with
 
 workflows as (
@@ -37,7 +37,7 @@ ranked as (
     select
         *,
         row_number() over (partition by day order by workflows desc, user_id) as rank_by_workflows,
-        row_number() over (partition by day order by buzz_net desc, user_id) as rank_by_buzz
+        row_number() over (partition by day order by buzz_net desc, user_id) as rank_by_buzz_net
     from per_user
 ),
 
@@ -46,7 +46,7 @@ final as (
     from ranked
     cross join settings
     where ranked.rank_by_workflows <= settings.top_users
-        or ranked.rank_by_buzz <= settings.top_users
+        or ranked.rank_by_buzz_net <= settings.top_users
 )
 
 select * from final

@@ -181,7 +181,7 @@ def test_top_users_daily(con: duckdb.DuckDBPyConnection) -> None:
     got = rows(
         con,
         """
-        select day, user_id, workflows, buzz_net, rank_by_workflows, rank_by_buzz
+        select day, user_id, workflows, buzz_net, rank_by_workflows, rank_by_buzz_net
         from rpt_top_users_daily order by day, rank_by_workflows
     """,
     )
