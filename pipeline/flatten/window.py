@@ -68,9 +68,11 @@ def flatten_pages(
     memory_limit: str = DUCKDB_MEMORY_LIMIT,
     threads: int = DUCKDB_THREADS,
     page_bounds: Mapping[int, Bounds] | None = None,
+    without: Sequence[str] = (),
 ) -> FlattenResult:
     """Flatten a window's archived pages into one Parquet file per table named in `outputs`
-    (a subset of `schemas.WORKFLOW_TABLES`), at `outputs[table]`.
+    (a subset of `schemas.WORKFLOW_TABLES`), at `outputs[table]`; columns named in `without`
+    are left out of the files.
 
     `page_bounds` (from the extraction's sub-window chains) narrows pages to their own bounds.
 
@@ -84,7 +86,7 @@ def flatten_pages(
         max_object = max_object_size(files)
 
         def run(exclude_table: str | None) -> dict[str, int]:
-            writers = open_writers(outputs)
+            writers = open_writers(outputs, without)
             try:
                 if files:
                     query = build_query(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -50,6 +50,8 @@ class PartitionWriter:
     def add(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
+        if table.num_columns != len(self.schema):
+            table = table.select(self.schema.names)
         self._buffer.append(table)
         self._buffered_rows += table.num_rows
         self._buffered_bytes += table.nbytes
@@ -123,10 +125,14 @@ def _stop_encoders(writers: Mapping[str, PartitionWriter]) -> None:
         encoder.shutdown(wait=False)
 
 
-def open_writers(outputs: Mapping[str, Path]) -> dict[str, PartitionWriter]:
+def open_writers(
+    outputs: Mapping[str, Path], without: Sequence[str] = ()
+) -> dict[str, PartitionWriter]:
     """One Parquet writer per workflow table named in `outputs`, at `outputs[table]`, sharing
     one encoding thread: a thread per table was no faster on two cores, and each thread's own
-    malloc arena raised the peak memory of a big day by a sixth."""
+    malloc arena raised the peak memory of a big day by a sixth. Columns named in `without`
+    are left out of the files (the destination keeps them elsewhere, as a Delta table keeps
+    its partition column in the directory name)."""
     unknown = sorted(set(outputs) - set(schemas.WORKFLOW_TABLES))
     if unknown:
         raise ValueError(
@@ -134,7 +140,14 @@ def open_writers(outputs: Mapping[str, Path]) -> dict[str, PartitionWriter]:
         )
     encoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet-encode")
     return {
-        name: PartitionWriter(outputs[name], schema, encoder)
+        name: PartitionWriter(outputs[name], _without(schema, without), encoder)
         for name, schema in schemas.WORKFLOW_TABLES.items()
         if name in outputs
     }
+
+
+def _without(schema: pa.Schema, names: Sequence[str]) -> pa.Schema:
+    for name in names:
+        if name in schema.names:
+            schema = schema.remove(schema.get_field_index(name))
+    return schema

@@ -48,8 +48,7 @@ from pipeline.fetch.windows import (
 from pipeline.flatten import schemas
 from pipeline.flatten import window as flatten
 from pipeline.lake.ledger import Ledger, WindowRow
-from pipeline.lake.staging import read_parquet_batches
-from pipeline.lake.store import Committed, Lake
+from pipeline.lake.store import PARTITION, Committed, Lake, NewFile
 from pipeline.runs import enrich, upgrade
 
 log = logging.getLogger(__name__)
@@ -146,26 +145,29 @@ def _sweep(settings: Settings, day: date) -> None:
 
 def _flatten(
     settings: Settings,
+    lake: Lake,
     day: date,
     pages: Sequence[Path],
     synced_at: datetime,
     page_bounds: dict[int, Bounds] | None,
-) -> tuple[dict[str, Path], flatten.FlattenResult]:
+) -> tuple[dict[str, NewFile], flatten.FlattenResult]:
+    """Flatten the pages straight into new lake data files (not part of the tables yet)."""
     work = window_work_dir(settings, day)
     work.mkdir(parents=True, exist_ok=True)
-    temps = {name: work / f"{name}-{uuid.uuid4().hex}.parquet" for name in schemas.WORKFLOW_TABLES}
+    files = {name: lake.new_file(name, day) for name in schemas.WORKFLOW_TABLES}
     try:
         result = flatten.flatten_pages(
             pages,
             Window(day),
-            temps,
+            {name: new.path for name, new in files.items()},
             synced_at=synced_at,
             work_dir=work / "duckdb",
             page_bounds=page_bounds,
+            without=(PARTITION,),
         )
     except duckdb.Error as exc:
         raise _unflattenable(settings, day, pages, exc) from exc
-    return temps, result
+    return files, result
 
 
 def _unflattenable(
@@ -204,15 +206,10 @@ def _short(exc: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _commit(
-    settings: Settings, lake: Lake, day: date, temps: dict[str, Path]
-) -> dict[str, Committed]:
+def _commit(lake: Lake, day: date, files: dict[str, NewFile]) -> dict[str, Committed]:
     """One commit per workflow table, then the enrichment rows of jobs that are gone."""
-    commits = {
-        name: lake.replace_window(name, day, read_parquet_batches(path))
-        for name, path in temps.items()
-    }
-    job_ids = pq.read_table(temps["jobs"], columns=["job_id"]).column("job_id")
+    job_ids = pq.read_table(files["jobs"].path, columns=["job_id"]).column("job_id")
+    commits = {name: lake.commit_window(name, day, [new]) for name, new in files.items()}
     commits.update(_prune_derived(lake, day, job_ids))
     return commits
 
@@ -327,6 +324,8 @@ def _fetch(
         started = time.monotonic()
         _sweep(settings, day)
         stack.callback(shutil.rmtree, window_work_dir(settings, day), True)
+        # Files flattened for a commit that did not happen (committed ones were moved away).
+        stack.callback(Lake.from_settings(settings).sweep_staging, day, schemas.WORKFLOW_TABLES)
         Ledger(Lake.from_settings(settings)).start(day, run_id=run_id)
         attempt = archive.new_attempt_dir(settings.raw_dir, day)
         stack.callback(archive.discard, attempt)
@@ -385,14 +384,14 @@ def _publish(settings: Settings, fetched: _Fetched, *, allow_shrink: bool = Fals
     with fetched.stack:
         try:
             pages = archive.page_files(fetched.attempt)
-            temps, flat = _flatten(
-                settings, day, pages, extracted.fetched_at, extracted.page_bounds
+            files, flat = _flatten(
+                settings, lake, day, pages, extracted.fetched_at, extracted.page_bounds
             )
             if not allow_shrink:
                 _check_shrink(ledger.get(day), flat.rows["workflows"], day)
             archive.write_manifest(fetched.attempt, _manifest(fetched))
             archive.publish_attempt(settings.raw_dir, day, fetched.attempt)
-            commits = _commit(settings, lake, day, temps)
+            commits = _commit(lake, day, files)
             result = _result(
                 day,
                 _status(day),
@@ -475,10 +474,10 @@ def rebuild_window(settings: Settings, window_date: date) -> WindowResult:
                 )
             previous = ledger.get(day)
             try:
-                temps, flat = _flatten(
-                    settings, day, pages, manifest.fetched_at_dt, manifest.bounds()
+                files, flat = _flatten(
+                    settings, lake, day, pages, manifest.fetched_at_dt, manifest.bounds()
                 )
-                commits = _commit(settings, lake, day, temps)
+                commits = _commit(lake, day, files)
             except WindowError as exc:
                 ledger.fail(day, str(exc), seconds=time.monotonic() - started)
                 raise
