@@ -88,8 +88,41 @@ def lake_doc(table: str) -> TableDoc:
     )  # fmt: skip
 
 
-def _describe(con: duckdb.DuckDBPyConnection, relation: str) -> list[tuple[str, str]]:
-    return [(row[0], row[1]) for row in con.execute(f"describe {relation}").fetchall()]
+@dataclass
+class _Catalog:
+    """The relations on a connection, read once: their kind, columns and current comments."""
+
+    kinds: dict[str, str]  # `lake.jobs` / `fct_jobs` -> TABLE or VIEW
+    comments: dict[str, str | None]
+    columns: dict[str, list[tuple[str, str, str | None]]]  # name, type, comment
+
+    @classmethod
+    def read(cls, con: duckdb.DuckDBPyConnection) -> _Catalog:
+        kinds: dict[str, str] = {}
+        comments: dict[str, str | None] = {}
+        for schema, name, kind, comment in con.execute(
+            "select schema_name, table_name, 'TABLE', comment from duckdb_tables() "
+            "where database_name = current_database() union all "
+            "select schema_name, view_name, 'VIEW', comment from duckdb_views() "
+            "where not internal and database_name = current_database()"
+        ).fetchall():
+            kinds[_relation(schema, name)] = kind
+            comments[_relation(schema, name)] = comment
+        columns: dict[str, list[tuple[str, str, str | None]]] = {}
+        for schema, name, column, type_, comment in con.execute(
+            "select schema_name, table_name, column_name, data_type, comment "
+            "from duckdb_columns() where not internal and database_name = current_database() "
+            "order by schema_name, table_name, column_index"
+        ).fetchall():
+            columns.setdefault(_relation(schema, name), []).append((column, type_, comment))
+        return cls(kinds, comments, columns)
+
+    def described(self, relation: str) -> list[tuple[str, str]]:
+        return [(name, type_) for name, type_, _ in self.columns.get(relation, [])]
+
+
+def _relation(schema: str, name: str) -> str:
+    return name if schema == "main" else f"{schema}.{name}"
 
 
 def _quoted(name: str) -> str:
@@ -123,33 +156,36 @@ def document(
 ) -> dict[str, TableDoc]:
     """Every described relation of the warehouse on `con`: the lake views, the core tables,
     `sync_windows`, the models in `built` (in build order) and the model catalog."""
+    catalog = _Catalog.read(con)
     docs: dict[str, TableDoc] = {}
     for table in tables.all_schemas():
         name = f"{LAKE_SCHEMA}.{table}"
         docs[name] = _table_doc(
-            name, "lake", tables.DESCRIPTIONS[table], _describe(con, _quoted(name)),
+            name, "lake", tables.DESCRIPTIONS[table], catalog.described(name),
             tables.COLUMNS[table],
         )  # fmt: skip
     for table in tables.all_schemas():
         sql = models.core_view_sql(table)
         header = read_header(sql)
         description = _sentence(header.fields.get("purpose") or CORE_DESCRIPTIONS[table])
-        docs[table] = _resolved(con, docs, table, "core", description, sql)
+        docs[table] = _resolved(con, catalog, docs, table, "core", description, sql)
     docs["sync_windows"] = _table_doc(
         "sync_windows", "core", CORE_DESCRIPTIONS["sync_windows"],
-        _describe(con, "sync_windows"), views.SYNC_WINDOWS_COLUMNS,
+        catalog.described("sync_windows"), views.SYNC_WINDOWS_COLUMNS,
     )  # fmt: skip
     for model in built:
         # The notes from the SQL itself: a model read back from the catalog has none of its own.
         notes = " ".join(read_header(model.sql).notes)
         description = " ".join(part for part in (_sentence(model.description), notes) if part)
-        docs[model.name] = _resolved(con, docs, model.name, "model", description, model.sql)
-    if _exists(con, models.CATALOG_TABLE):
+        docs[model.name] = _resolved(
+            con, catalog, docs, model.name, "model", description, model.sql
+        )
+    if models.CATALOG_TABLE in catalog.kinds:
         docs[models.CATALOG_TABLE] = _table_doc(
             models.CATALOG_TABLE, "metadata",
             "One row per SQL model: its file, grain, what it reads, the parameters it was "
             "built with, its row count and build time.",
-            _describe(con, models.CATALOG_TABLE), models.CATALOG_COLUMNS,
+            catalog.described(models.CATALOG_TABLE), models.CATALOG_COLUMNS,
         )  # fmt: skip
     return docs
 
@@ -162,17 +198,9 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def _exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'main' and table_name = ?",
-        [name],
-    ).fetchone()
-    return bool(row and row[0])
-
-
 def _resolved(
     con: duckdb.DuckDBPyConnection,
+    catalog: _Catalog,
     docs: Mapping[str, TableDoc],
     name: str,
     kind: str,
@@ -193,51 +221,41 @@ def _resolved(
         if found is not None and found.description:
             inherited[column] = found.text
     written = dict(read_header(sql).columns)
-    return _table_doc(name, kind, description, _describe(con, name), written, inherited)
+    return _table_doc(name, kind, description, catalog.described(name), written, inherited)
 
 
 def comment(con: duckdb.DuckDBPyConnection, docs: Iterable[TableDoc]) -> int:
-    """Write `docs` into the warehouse on `con` as DuckDB comments; the number of statements.
+    """Write `docs` into the warehouse on `con` as DuckDB comments; the number of comments
+    written (those already right are left alone).
 
-    A view's comments go with it when it is replaced, so the publish writes them all each
-    time (some 900 comments: about 0.2 s in one transaction)."""
-    kinds = {
-        f"{schema}.{name}": kind
-        for schema, name, kind in con.execute(
-            "select schema_name, table_name, 'TABLE' from duckdb_tables() where not temporary "
-            "union all select schema_name, view_name, 'VIEW' from duckdb_views() "
-            "where not internal and not temporary"
-        ).fetchall()
-    }
-    con.begin()  # one commit for all: one WAL flush instead of hundreds
-    try:
-        count = _comment_all(con, docs, kinds)
-    except BaseException:
-        con.rollback()
-        raise
-    con.commit()
-    return count
-
-
-def _comment_all(
-    con: duckdb.DuckDBPyConnection, docs: Iterable[TableDoc], kinds: Mapping[str, str]
-) -> int:
-    count = 0
+    A view's comments go with it when it is replaced (the core views, at every publish), a
+    model's stay while it is kept: a publish writes the few hundred that differ, in one
+    transaction."""
+    catalog = _Catalog.read(con)
+    statements: list[str] = []
     for doc in docs:
-        qualified = doc.name if "." in doc.name else f"main.{doc.name}"
-        kind = kinds.get(qualified)
+        kind = catalog.kinds.get(doc.name)
         if kind is None:
             continue
-        con.execute(f"COMMENT ON {kind} {_quoted(qualified)} IS {views.lit(doc.description)}")
-        for column in doc.columns:
-            if column.text:
-                con.execute(
-                    f"COMMENT ON COLUMN {_quoted(qualified)}.{views.ident(column.name)} "
-                    f"IS {views.lit(column.text)}"
-                )
-                count += 1
-        count += 1
-    return count
+        qualified = _quoted(doc.name if "." in doc.name else f"main.{doc.name}")
+        if catalog.comments.get(doc.name) != doc.description:
+            statements.append(f"COMMENT ON {kind} {qualified} IS {views.lit(doc.description)}")
+        current = {name: text for name, _, text in catalog.columns.get(doc.name, [])}
+        statements.extend(
+            f"COMMENT ON COLUMN {qualified}.{views.ident(c.name)} IS {views.lit(c.text)}"
+            for c in doc.columns
+            if c.text and current.get(c.name) != c.text
+        )
+    if statements:
+        con.begin()  # one commit for all: one WAL flush instead of hundreds
+        try:
+            for statement in statements:
+                con.execute(statement)
+        except BaseException:
+            con.rollback()
+            raise
+        con.commit()
+    return len(statements)
 
 
 def empty_warehouse(built: Sequence[models.SqlModel] | None = None) -> duckdb.DuckDBPyConnection:

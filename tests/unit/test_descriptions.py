@@ -248,3 +248,9 @@ def test_the_published_warehouse_carries_every_description_as_a_comment(
     expected = {(n, c.name): c.text for n, d in docs.items() for c in d.columns}
     assert columns == expected
     assert relations == {n: d.description for n, d in docs.items()}
+    # What is already right is not written again; what a view lost when replaced is.
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        assert describe.comment(con, docs.values()) == 0
+        con.execute("create or replace view lake.jobs as select * from lake.jobs where true")
+        written = describe.comment(con, docs.values())
+        assert written == 1 + len(docs["lake.jobs"].columns)
