@@ -87,6 +87,8 @@ def _unit_of_name(table: str, column: str) -> str | None:
 
 def test_a_unit_is_said_in_the_name_and_the_description_alike(docs) -> None:
     named = {PERCENT, RATIO, SECONDS, BUZZ}
+    units = {c.unit for d in docs.values() for c in d.columns} - {None}
+    assert units == {*named, "pixels", "share per second"}  # one word per kind of value
     for name, doc in docs.items():
         for column in doc.columns:
             expected = _unit_of_name(name, column.name)
