@@ -18,7 +18,7 @@ from pydantic import Field
 
 from pipeline.api.client import OrchestrationClient
 from pipeline.core import settings as defaults
-from pipeline.core.settings import Settings
+from pipeline.core.settings import Settings, insecure_http_allowed
 from pipeline.runs import enrich
 
 
@@ -56,7 +56,11 @@ class OrchestrationApiResource(dg.ConfigurableResource):
 
     def client(self) -> OrchestrationClient:
         """A synchronous client for listing workflow pages; use it as a context manager."""
-        return OrchestrationClient(base_url=self.base_url(), token=self.token)
+        return OrchestrationClient(
+            base_url=self.base_url(),
+            token=self.token,
+            allow_insecure_http=insecure_http_allowed(os.environ),
+        )
 
     @contextmanager
     def job_client(self) -> Iterator[OrchestrationClient]:

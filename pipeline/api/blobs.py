@@ -24,9 +24,35 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
+from pipeline.api.base import ApiModel, UtcDateTime
+
 BLOB_TYPES = frozenset({"image", "video", "audio", "model3d"})
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Blob(ApiModel):
+    """An output file (image, video, audio or 3D model); subtype fields are all optional.
+
+    Real image blobs come without `type`, `nsfwLevel` and `jobId` although the schema requires
+    `type`. `url`/`previewUrl` are signed and expire: never a key, never stored.
+    """
+
+    id: str
+    type: str | None = None
+    available: bool | None = None
+    url: str | None = None
+    url_expires_at: UtcDateTime | None = None
+    preview_url: str | None = None
+    preview_url_expires_at: UtcDateTime | None = None
+    job_id: str | None = None
+    nsfw_level: str | None = None
+    blocked_reason: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    format: str | None = None
+    tier: str | None = None
 
 
 def is_blob(value: object) -> bool:
@@ -85,3 +111,17 @@ def _walk(value: Any, path: str, key: str | None, index: int) -> Iterator[FoundB
             if _is_container(item):
                 name = str(name)
                 yield from _walk(item, member_path(path, name), key or name, index)
+
+
+class OutputBlob(NamedTuple):
+    """A blob of a step's output as the CLI shows it: where it is, and the parsed blob."""
+
+    json_path: str
+    item_index: int
+    blob: Blob
+
+
+def iter_output_blobs(output: Any) -> Iterator[tuple[str, int, Mapping[str, Any]]]:
+    """`(json_path, item_index, blob)` of every blob in a step's raw `output` (see find_blobs)."""
+    for found in find_blobs(output):
+        yield found.json_path, found.item_index, found.blob

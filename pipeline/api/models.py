@@ -1,4 +1,5 @@
-"""Pydantic models of the Orchestration API's workflows, steps, jobs and blobs.
+"""Pydantic models of the Orchestration API's workflows and steps (jobs: jobs.py, blobs:
+blobs.py, both re-exported here).
 
 Every model is lenient on purpose: the API grows new fields, step `$type`s, blob types and
 status values often (the published schema already lags the service), so unknown fields are
@@ -11,34 +12,63 @@ Field names are snake_case; the wire names (camelCase, `$type`) are aliases, so
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, NamedTuple
+from typing import Annotated, Any
 
 from pydantic import (
-    AliasChoices,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
-    PlainSerializer,
     PlainValidator,
     SerializeAsAny,
     ValidationError,
 )
-from pydantic.alias_generators import to_camel
 
-from pipeline.api.blobs import find_blobs
+# Re-exported: callers reach the base, blob helpers, timestamps and durations through here.
+from pipeline.api.base import ApiModel, UtcDateTime
+from pipeline.api.blobs import BLOB_TYPES, Blob, OutputBlob, is_blob, iter_output_blobs
+from pipeline.api.jobs import (
+    FINAL_JOB_EVENT_TYPES,
+    JobDefinition,
+    JobEvent,
+    JobEventType,
+    JobStatus,
+)
+from pipeline.core.timefmt import (
+    Duration,
+    format_datetime,
+    parse_datetime,
+    parse_duration,
+    timespan_seconds,
+)
 
-# Re-exported: callers parse API timestamps and TimeSpans through the models module.
-from pipeline.core.timefmt import format_datetime, parse_datetime, timespan_seconds
-
-UtcDateTime = Annotated[
-    datetime,
-    BeforeValidator(parse_datetime),
-    PlainSerializer(format_datetime, return_type=str, when_used="json"),
+__all__ = [
+    "BLOB_TYPES",
+    "FINAL_JOB_EVENT_TYPES",
+    "ApiModel",
+    "Blob",
+    "JobDefinition",
+    "JobEvent",
+    "JobEventType",
+    "JobStatus",
+    "OutputBlob",
+    "UtcDateTime",
+    "format_datetime",
+    "is_blob",
+    "iter_output_blobs",
+    "parse_datetime",
+    "parse_duration",
+    "timespan_seconds",
 ]
+
+
+def _null_as_empty(value: Any) -> Any:
+    # Lists the schema gives as arrays may still come as null from an older service.
+    return [] if value is None else value
+
+
+_EMPTY_IF_NULL = BeforeValidator(_null_as_empty)
 
 # ---------------------------------------------------------------------------------------------
 # Known enum values (fields stay `str`; new values must not break parsing)
@@ -61,79 +91,9 @@ class WorkflowStatus(StrEnum):
 TERMINAL_WORKFLOW_STATUSES = frozenset({"succeeded", "failed", "expired", "canceled", "deleted"})
 
 
-class JobEventType(StrEnum):
-    """v1 job event types (PascalCase on the wire, unlike the v2 statuses)."""
-
-    INITIALIZED = "Initialized"
-    CLAIMED = "Claimed"
-    REJECTED = "Rejected"
-    LATE_REJECTED = "LateRejected"
-    CLAIM_EXPIRED = "ClaimExpired"
-    UPDATED = "Updated"
-    FAILED = "Failed"
-    SUCCEEDED = "Succeeded"
-    EXPIRED = "Expired"
-    DELETED = "Deleted"
-    CANCELED = "Canceled"
-
-
-# A job whose last event is one of these will not change any more, so it need not be re-fetched.
-FINAL_JOB_EVENT_TYPES = frozenset({"Succeeded", "Failed", "Expired", "Deleted", "Canceled"})
-
 # ---------------------------------------------------------------------------------------------
 # Models
 # ---------------------------------------------------------------------------------------------
-
-
-class ApiModel(BaseModel):
-    """Base: camelCase aliases, unknown fields kept."""
-
-    model_config = ConfigDict(
-        extra="allow",
-        alias_generator=to_camel,
-        validate_by_name=True,
-        validate_by_alias=True,
-    )
-
-
-class Blob(ApiModel):
-    """An output file (image, video, audio or 3D model); subtype fields are all optional.
-
-    Real image blobs come without `type`, `nsfwLevel` and `jobId` although the schema requires
-    `type`. `url`/`previewUrl` are signed and expire: never a key, never stored.
-    """
-
-    id: str
-    type: str | None = None
-    available: bool | None = None
-    url: str | None = None
-    url_expires_at: UtcDateTime | None = None
-    preview_url: str | None = None
-    preview_url_expires_at: UtcDateTime | None = None
-    job_id: str | None = None
-    nsfw_level: str | None = None
-    blocked_reason: str | None = None
-    width: int | None = None
-    height: int | None = None
-    duration: float | None = None
-    format: str | None = None
-    tier: str | None = None
-
-
-def iter_output_blobs(
-    output: Mapping[str, Any] | None,
-) -> Iterator[tuple[str, int, Mapping[str, Any]]]:
-    """Yield `(output_key, item_index, blob)` for every blob in a step's raw `output`, at any
-    depth (`pipeline.api.blobs`): the output member it sits under ("output" for the output
-    itself) and its position in the innermost list (0 outside lists)."""
-    for found in find_blobs(output if isinstance(output, Mapping) else None):
-        yield found.output_key or "output", found.item_index, found.blob
-
-
-class OutputBlob(NamedTuple):
-    output_key: str
-    item_index: int
-    blob: Blob
 
 
 class QueuePosition(ApiModel):
@@ -146,7 +106,7 @@ class QueuePosition(ApiModel):
 class WorkflowStepJob(ApiModel):
     """A job as embedded in a step: no event, provider or scan context (see JobStatus)."""
 
-    id: str
+    id: str | None = None
     status: str | None = None
     started_at: UtcDateTime | None = None
     completed_at: UtcDateTime | None = None
@@ -163,7 +123,8 @@ class WorkflowStep(ApiModel):
     name: str
     priority: str | None = None
     status: str | None = None
-    timeout: str | None = None
+    # A .NET TimeSpan ("00:20:00") or an ISO-8601 duration ("PT20M"), kept as written.
+    timeout: str | float | None = None
     retries: int | None = None
     started_at: UtcDateTime | None = None
     completed_at: UtcDateTime | None = None
@@ -171,19 +132,34 @@ class WorkflowStep(ApiModel):
     metadata: dict[str, Any] | None = None
     preparation: dict[str, Any] | None = None
     jobs: list[WorkflowStepJob] | None = None
-    input: dict[str, Any] | None = None
-    output: dict[str, Any] | None = None
+    # Any JSON value: an object for most types, a string for `imageUpload`.
+    input: Any = None
+    output: Any = None
 
     @property
     def timeout_seconds(self) -> float | None:
         return timespan_seconds(self.timeout)
 
+    @property
+    def timeout_duration(self) -> Duration | None:
+        """The timeout in seconds with its text as the API wrote it (None if unreadable)."""
+        return parse_duration(self.timeout)
+
     def input_data(self) -> dict[str, Any]:
-        """The input as wire-named JSON values, whatever the step type."""
+        """The input as wire-named JSON values when it is an object ({} otherwise: see
+        `input_text`)."""
         return _as_wire_dict(self.input)
 
+    def input_text(self) -> str | None:
+        """The input when it is not an object (an `imageUpload` step's text input)."""
+        return (
+            None
+            if self.input is None or isinstance(self.input, BaseModel | Mapping)
+            else (self.input if isinstance(self.input, str) else repr(self.input))
+        )
+
     def output_data(self) -> dict[str, Any]:
-        """The output as wire-named JSON values, whatever the step type."""
+        """The output as wire-named JSON values when it is an object, else {}."""
         return _as_wire_dict(self.output)
 
     def blobs(self) -> list[OutputBlob]:
@@ -194,12 +170,10 @@ class WorkflowStep(ApiModel):
         ]
 
 
-def _as_wire_dict(value: BaseModel | Mapping[str, Any] | None) -> dict[str, Any]:
-    if value is None:
-        return {}
+def _as_wire_dict(value: Any) -> dict[str, Any]:
     if isinstance(value, BaseModel):
         return value.model_dump(by_alias=True, exclude_unset=True, mode="json")
-    return dict(value)
+    return dict(value) if isinstance(value, Mapping) else {}
 
 
 class TextToImageInput(ApiModel):
@@ -235,21 +209,21 @@ class BlobsOutput(ApiModel):
 
 
 class TextToImageStep(WorkflowStep):
-    input: TextToImageInput | None = None  # type: ignore[assignment]
-    output: ImageOutput | None = None  # type: ignore[assignment]
+    input: TextToImageInput | None = None
+    output: ImageOutput | None = None
 
 
 class ImageGenStep(WorkflowStep):
     # imageGen input is polymorphic on `engine`; it stays a dict.
-    output: ImageOutput | None = None  # type: ignore[assignment]
+    output: ImageOutput | None = None
 
 
 class VideoStep(WorkflowStep):
-    output: VideoOutput | None = None  # type: ignore[assignment]
+    output: VideoOutput | None = None
 
 
 class ComfyStep(WorkflowStep):
-    output: BlobsOutput | None = None  # type: ignore[assignment]
+    output: BlobsOutput | None = None
 
 
 STEP_TYPES: dict[str, type[WorkflowStep]] = {
@@ -334,17 +308,17 @@ class Workflow(ApiModel):
     deleted_at: UtcDateTime | None = None
     transactions: TransactionSummary | None = None
     metadata: dict[str, Any] | None = None
-    tags: list[str] = Field(default_factory=list)
+    tags: Annotated[list[str], _EMPTY_IF_NULL] = Field(default_factory=list)
     arguments: dict[str, Any] | None = None
-    steps: list[AnyWorkflowStep] = Field(default_factory=list)
-    callbacks: list[WorkflowCallback] = Field(default_factory=list)
+    steps: Annotated[list[AnyWorkflowStep], _EMPTY_IF_NULL] = Field(default_factory=list)
+    callbacks: Annotated[list[WorkflowCallback], _EMPTY_IF_NULL] = Field(default_factory=list)
     tips: WorkflowTips | None = None
     cost: WorkflowCost | None = None
     nsfw_level: str | None = None
     experimental: bool | None = None
     allow_mature_content: bool | None = None
     upgrade_mode: str | None = None
-    currencies: list[str] = Field(default_factory=list)
+    currencies: Annotated[list[str], _EMPTY_IF_NULL] = Field(default_factory=list)
     force_refunded: bool | None = None
     ephemeral: bool | None = None
     external_id: str | None = None
@@ -360,75 +334,3 @@ class WorkflowPage(ApiModel):
 
     next: str | None = None
     items: list[Workflow] = Field(default_factory=list)
-
-
-class JobEvent(ApiModel):
-    """The last event of a v1 job; `context` carries the moderation scan scores."""
-
-    job_id: str | None = None
-    type: str | None = None
-    date_time: UtcDateTime | None = None
-    provider: str | None = None
-    worker_id: str | None = None
-    context: dict[str, Any] | None = None
-    # TimeSpan text, but older SDKs typed these as objects: kept as given.
-    claim_duration: Any = None
-    job_duration: Any = None
-    retry_attempt: int | None = None
-    cost: float | None = None
-    job_properties: dict[str, Any] | None = None
-    job_type: str | None = None
-    job_priority: float | None = None
-    claim_has_completed: bool | None = None
-    job_has_completed: bool | None = None
-
-    @property
-    def job_duration_seconds(self) -> float | None:
-        return timespan_seconds(self.job_duration)
-
-    @property
-    def claim_duration_seconds(self) -> float | None:
-        return timespan_seconds(self.claim_duration)
-
-    @property
-    def is_final(self) -> bool:
-        return self.type in FINAL_JOB_EVENT_TYPES
-
-
-class JobDefinition(ApiModel):
-    """The `job` object of a detailed v1 job."""
-
-    id: str | None = None
-    # Some producers write `Type`; it is read from either and written back as `type`.
-    type: str | None = Field(
-        default=None, validation_alias=AliasChoices("type", "Type"), serialization_alias="type"
-    )
-    created_at: UtcDateTime | None = None
-    expire_at: UtcDateTime | None = None
-    properties: dict[str, Any] | None = None
-    params: dict[str, Any] | None = None
-    prompt_classification_result: dict[str, Any] | None = None
-
-
-class JobStatus(ApiModel):
-    """`GET /v1/consumer/jobs/{jobId}?detailed=true`."""
-
-    job_id: str | None = None
-    cost: float | None = None
-    properties: dict[str, Any] | None = None
-    result: Any = None
-    last_event: JobEvent | None = None
-    service_providers: dict[str, Any] | None = None
-    scheduled: bool | None = None
-    job: JobDefinition | None = None
-
-    @property
-    def is_final(self) -> bool:
-        return self.last_event is not None and self.last_event.is_final
-
-    @property
-    def workflow_id(self) -> str | None:
-        for props in (self.properties, self.job.properties if self.job else None):
-            if props and isinstance(props.get("workflowId"), str):
-                return str(props["workflowId"])
-        return None

@@ -16,7 +16,7 @@ import click
 from pipeline.cli import exits
 from pipeline.core import log
 from pipeline.core import settings as defaults
-from pipeline.core.errors import PipelineError
+from pipeline.core.errors import PipelineError, UsageError
 from pipeline.core.settings import Settings
 
 _LOG_STATE = "civitai_sync.log"
@@ -29,6 +29,9 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except UsageError as exc:  # a value the user typed (an id): nothing was run
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exits.USAGE)
         except PipelineError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exits.FAILED)

@@ -93,7 +93,11 @@ def _client(settings: Settings) -> Any:
             f"No API token: set {defaults.ENV_TOKEN} (or put it in .env). "
             "To try the pipeline without one, run `civitai-sync demo`."
         )
-    return OrchestrationClient(base_url=settings.api_url, token=settings.token)
+    return OrchestrationClient(
+        base_url=settings.api_url,
+        token=settings.token,
+        allow_insecure_http=settings.allow_insecure_http,
+    )
 
 
 def _sync_dates(first: date | None, last: date | None, lookback: int | None) -> list[date]:

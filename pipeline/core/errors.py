@@ -1,7 +1,8 @@
 """The pipeline's one error hierarchy.
 
     PipelineError
-    ├── ConfigError                 missing token, bad option value
+    ├── ConfigError                 missing token, bad option value, refused API URL
+    │   └── UsageError              a value the user typed cannot be used (an id): CLI exit 2
     ├── ApiError                    anything that went wrong talking to the API
     │   ├── ApiConnectionError      transport failure after retries (DNS, refused, reset)
     │   │   └── ApiTimeoutError
@@ -33,6 +34,11 @@ class PipelineError(Exception):
 
 class ConfigError(PipelineError):
     """A setting is missing or invalid."""
+
+
+class UsageError(ConfigError):
+    """A value given on the command line (or by a caller) cannot be used as it is, such as an
+    id that is not a single path segment; refused before any request."""
 
 
 class ApiError(PipelineError):

@@ -1,39 +1,20 @@
-"""Inter-process file locks under DATA_DIR/.locks/.
+"""Inter-process file locks under DATA_DIR/.locks/, through `filelock`.
 
-OS advisory locks (flock): the kernel releases them when the holder dies, even by SIGKILL, so
-a killed sync never leaves a window locked.
+On Linux and macOS these are OS advisory locks (flock): the kernel releases them when the
+holder dies, even by SIGKILL, so a killed sync never leaves a window locked. Each call opens
+its own lock object, so two holders in one process exclude each other as two processes do.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+
+from filelock import FileLock, Timeout
 
 LOCK_DIR = ".locks"
-
-try:
-    import fcntl
-
-    def _try_lock(handle: IO[Any]) -> bool:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def _unlock(handle: IO[Any]) -> None:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-except ImportError:  # pragma: no cover - no flock (Windows): one process at a time by convention
-
-    def _try_lock(handle: IO[Any]) -> bool:
-        return True
-
-    def _unlock(handle: IO[Any]) -> None:
-        return None
+_POLL_SECONDS = 0.1
 
 
 def lock_path(data_dir: Path, name: str) -> Path:
@@ -44,25 +25,26 @@ def lock_path(data_dir: Path, name: str) -> Path:
 def file_lock(path: Path, timeout: float) -> Iterator[bool]:
     """Hold an exclusive lock on `path`; yields False (without the lock) after `timeout`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        deadline = time.monotonic() + timeout
-        while not _try_lock(handle):
-            if time.monotonic() >= deadline:
-                yield False
-                return
-            time.sleep(0.1)
-        try:
-            yield True
-        finally:
-            _unlock(handle)
+    lock = FileLock(path, timeout=max(0.0, timeout))
+    try:
+        lock.acquire(poll_interval=_POLL_SECONDS)
+    except Timeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
 def is_locked(path: Path) -> bool:
-    """Whether a live process holds the lock on `path` right now."""
+    """Whether a live process (or another holder in this one) holds the lock on `path`."""
     if not path.exists():
         return False
-    with open(path, "a+") as handle:
-        if _try_lock(handle):
-            _unlock(handle)
-            return False
+    lock = FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
         return True
+    lock.release()
+    return False

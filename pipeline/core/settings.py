@@ -8,9 +8,14 @@ simulator and the tests agree on one value. Run-time settings come from the envi
 from __future__ import annotations
 
 import os
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from dotenv import dotenv_values
+
+from pipeline.core.errors import ConfigError
 
 DEFAULT_API_URL = "https://orchestration.civitai.com"
 ENV_TOKEN = "CIVITAI_API_TOKEN"
@@ -18,6 +23,9 @@ ENV_API_URL = "CIVITAI_API_URL"
 ENV_DATA_DIR = "CIVITAI_SYNC_DATA_DIR"
 # A local path or `s3://bucket/prefix`; default DATA_DIR/lake.
 ENV_LAKE_URI = "CIVITAI_SYNC_LAKE_URI"
+# Plain http:// to a host that is not loopback sends the token in cleartext: refused unless
+# this is set to 1 (a proxy on a private network the operator trusts).
+ENV_ALLOW_INSECURE_HTTP = "CIVITAI_SYNC_ALLOW_INSECURE_HTTP"
 DEFAULT_DATA_DIR = "./data"
 
 # Query endpoint default is 100 and no maximum is published; a server that clamps is handled
@@ -34,6 +42,29 @@ MAX_RETRY_DELAY = 30.0
 # A `Retry-After: 0` (or none at all) on a 429 must not turn into a hot retry loop.
 RETRY_AFTER_FLOOR = 0.25
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+# The largest answer read into memory (after decompression): a list page of 100 workflows is
+# a few hundred KB, a job a few KB. A bigger body fails that request instead of exhausting
+# memory (blob downloads stream to disk and have no cap).
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+# Paging bounds. A window of more pages than this fails rather than running on: 20,000 pages
+# of 100 is 2 million workflows, more than any account creates in a day (a server that ignores
+# the date filter is paged newest-first from today back to the window, which counts too).
+MAX_PAGES_PER_WINDOW = 20_000
+# A server may filter items out of a page after paging, so a page can come back empty (or
+# with items already seen) and still carry `next`; this many such pages in a row mean the
+# cursor is going nowhere.
+MAX_PAGES_WITHOUT_NEW_ITEMS = 10
+
+# The adaptive request-rate budget (pipeline.api.ratelimit): a 429 multiplies the rate by
+# RATE_BACKOFF_FACTOR (at most once per RATE_BACKOFF_INTERVAL seconds: a burst of 429s is one
+# signal), never below RATE_FLOOR_FRACTION of the ceiling; each second without a 429 gives
+# back RATE_RECOVERY_FRACTION of the ceiling, up to the ceiling.
+RATE_BACKOFF_FACTOR = 0.7
+RATE_BACKOFF_INTERVAL = 1.0
+RATE_FLOOR_FRACTION = 1 / 64
+RATE_RECOVERY_FRACTION = 1 / 20
 
 # A day with many pages is fetched as up to this many sub-windows at once (parallel cursor
 # chains), each worth at least MIN_PAGES_PER_CHAIN pages; a small day stays one chain.
@@ -61,20 +92,41 @@ TABLES = ("workflows", "steps", "jobs", "blobs", "transactions", "job_details", 
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    """Parse a `.env` file: KEY=VALUE lines, `#` comments, optional quotes and `export`."""
-    values: dict[str, str] = {}
+    """The KEY=VALUE pairs of a `.env` file (python-dotenv's rules: `export`, quotes, inline
+    `#` comments); {} when there is no such file. Keys without a value are left out."""
     if not path.is_file():
-        return values
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+        return {}
+    return {key: value for key, value in dotenv_values(path).items() if value is not None}
+
+
+def clean_token(value: str | None) -> str | None:
+    """The API token as it must be sent: surrounding whitespace removed (a trailing newline
+    from `echo ... > file` or a copied line), None when empty.
+
+    Raises ConfigError when a control character is left inside it: such a value is not a
+    token (two lines pasted together, a terminal escape) and would otherwise end up in an
+    HTTP header or an error message.
+    """
+    if value is None:
+        return None
+    token = value.strip()
+    if not token:
+        return None
+    if any(unicodedata.category(ch) == "Cc" for ch in token):
+        raise ConfigError(
+            f"{ENV_TOKEN} holds a control character (a line break or tab inside it); "
+            "set it to the token alone, on one line."
+        )
+    return token
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def insecure_http_allowed(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the environment opts in to plain HTTP to a non-loopback host."""
+    return _flag((os.environ if env is None else env).get(ENV_ALLOW_INSECURE_HTTP))
 
 
 @dataclass(frozen=True)
@@ -88,19 +140,27 @@ class Settings:
     token: str | None = field(default=None, repr=False)
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     lake_uri: str | None = None
+    allow_insecure_http: bool = False
+
+    def __post_init__(self) -> None:
+        # Every way of building Settings (environment, Dagster resources, tests) gets the
+        # same token rules.
+        object.__setattr__(self, "token", clean_token(self.token))
 
     @classmethod
     def from_env(
         cls, env: Mapping[str, str] | None = None, dotenv: Path | None = Path(".env")
     ) -> Settings:
-        """Read settings from the environment; a `.env` file fills in what is unset."""
+        """Read settings from the environment; a `.env` file fills in what is unset (the
+        environment wins, as with every tool that reads `.env`)."""
         merged: dict[str, str] = read_dotenv(dotenv) if dotenv is not None else {}
         merged.update({k: v for k, v in (os.environ if env is None else env).items() if v != ""})
         return cls(
-            api_url=merged.get(ENV_API_URL, DEFAULT_API_URL).rstrip("/"),
-            token=merged.get(ENV_TOKEN) or None,
+            api_url=merged.get(ENV_API_URL, DEFAULT_API_URL).strip().rstrip("/"),
+            token=merged.get(ENV_TOKEN),
             data_dir=Path(merged.get(ENV_DATA_DIR, DEFAULT_DATA_DIR)),
             lake_uri=merged.get(ENV_LAKE_URI) or None,
+            allow_insecure_http=insecure_http_allowed(merged),
         )
 
     @property

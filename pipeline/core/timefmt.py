@@ -1,15 +1,18 @@
 """Timestamps and durations as the .NET service writes them.
 
 Timestamps are ISO-8601 with 0 to 7 fractional digits; durations are TimeSpan text
-(`"00:20:00"`, `"1.02:03:04.5"`). Both are parsed by hand because `datetime.fromisoformat`
-stops at 6 fractional digits and Python has no TimeSpan parser.
+(`"00:20:00"`, `"1.02:03:04.5"`) or, where the docs describe them, ISO-8601 durations
+(`"PT20M"`). Both are parsed by hand because `datetime.fromisoformat` stops at 6 fractional
+digits and Python has no TimeSpan parser.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
+from typing import NamedTuple
 
 _DATETIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
@@ -65,55 +68,88 @@ def format_datetime(value: datetime) -> str:
 
 # .NET TimeSpan text: [-][d.]hh:mm:ss[.fffffff] (the "c" format) or [-][d:]h:mm:ss[.FFFFFFF].
 _TIMESPAN = re.compile(r"^(-)?(?:(\d+)[.:])?(\d+):(\d{1,2}):(\d{1,2})(?:[.,](\d+))?$")
-# The docs describe step timeouts as ISO-8601 durations even though the service sends TimeSpans.
+# ISO-8601 durations (`PT20M`, `P1DT2H`, `P2W`), the form the developer docs describe for step
+# timeouts. Years and months have no fixed length and are not accepted.
 _ISO_DURATION = re.compile(
-    r"^(-)?P(?:(\d+(?:\.\d+)?)D)?"
-    r"(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
+    r"^(-)?P(?:(\d+(?:[.,]\d+)?)W)?(?:(\d+(?:[.,]\d+)?)D)?"
+    r"(?:T(?:(\d+(?:[.,]\d+)?)H)?(?:(\d+(?:[.,]\d+)?)M)?(?:(\d+(?:[.,]\d+)?)S)?)?$",
+    re.IGNORECASE,
 )
 _TICKS_PER_SECOND = 10_000_000
 
 
-def timespan_seconds(value: object, *, strict: bool = False) -> float | None:
-    """Convert a .NET TimeSpan to seconds.
+class Duration(NamedTuple):
+    """A duration as the API wrote it: `seconds`, and `text`, the value as given (a TimeSpan,
+    an ISO-8601 duration, or the JSON of a number or object)."""
 
-    Accepts `"00:20:00"`, `"1.02:03:04.5"`, an ISO-8601 duration (`"PT20M"`), a number of
-    seconds, or the object form older SDKs produced (`{"ticks": ...}` / `{"totalSeconds": ...}`).
-    Returns None for None, and for anything unrecognised unless `strict`, which raises ValueError.
+    seconds: float
+    text: str
+
+
+def _timespan(text: str) -> float | None:
+    match = _TIMESPAN.match(text)
+    if not match:
+        return None
+    sign, days, hours, minutes, seconds, fraction = match.groups()
+    if int(minutes) > 59 or int(seconds) > 59:
+        return None
+    total = (
+        int(days or 0) * 86400
+        + int(hours) * 3600
+        + int(minutes) * 60
+        + int(seconds)
+        + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
+    )
+    return -total if sign else float(total)
+
+
+def _iso_duration(text: str) -> float | None:
+    match = _ISO_DURATION.match(text)
+    if not match or text.upper().rstrip("T").lstrip("-") == "P" or text.upper().endswith("T"):
+        return None
+    sign, *parts = match.groups()
+    factors = (604800, 86400, 3600, 60, 1)
+    total = sum(
+        float((part or "0").replace(",", ".")) * f for part, f in zip(parts, factors, strict=True)
+    )
+    return -total if sign else total
+
+
+def parse_duration(value: object, *, strict: bool = False) -> Duration | None:
+    """The one reader of API durations: a .NET TimeSpan (`"00:20:00"`, `"1.02:03:04.5"`), an
+    ISO-8601 duration (`"PT20M"`), a number of seconds, or the object form older SDKs wrote
+    (`{"ticks": ...}` / `{"totalSeconds": ...}`).
+
+    Returns None for None, and for anything unrecognised unless `strict` (ValueError).
     """
     if value is None:
         return None
+    seconds: float | None = None
+    text = ""
     if isinstance(value, bool):
         pass
     elif isinstance(value, int | float):
-        return float(value)
+        seconds, text = float(value), repr(value)
     elif isinstance(value, Mapping):
         if isinstance(value.get("totalSeconds"), int | float):
-            return float(value["totalSeconds"])
-        if isinstance(value.get("ticks"), int | float):
-            return value["ticks"] / _TICKS_PER_SECOND
+            seconds = float(value["totalSeconds"])
+        elif isinstance(value.get("ticks"), int | float):
+            seconds = value["ticks"] / _TICKS_PER_SECOND
+        text = json.dumps(dict(value), default=str)
     elif isinstance(value, str):
-        text = value.strip()
-        if match := _TIMESPAN.match(text):
-            sign, days, hours, minutes, seconds, fraction = match.groups()
-            total = (
-                int(days or 0) * 86400
-                + int(hours) * 3600
-                + int(minutes) * 60
-                + int(seconds)
-                + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
-            )
-            return -total if sign else float(total)
-        if (
-            (match := _ISO_DURATION.match(text))
-            and text not in ("P", "-P")
-            and not text.endswith("T")
-        ):
-            sign, days, hours, minutes, seconds = match.groups()
-            total = sum(
-                float(part or 0) * factor
-                for part, factor in ((days, 86400), (hours, 3600), (minutes, 60), (seconds, 1))
-            )
-            return -total if sign else total
+        text = value
+        stripped = value.strip()
+        seconds = _timespan(stripped)
+        if seconds is None:
+            seconds = _iso_duration(stripped)
+    if seconds is not None and seconds == seconds and abs(seconds) != float("inf"):
+        return Duration(seconds, text)
     if strict:
-        raise ValueError(f"not a TimeSpan: {value!r}")
+        raise ValueError(f"not a TimeSpan or ISO-8601 duration: {value!r}")
     return None
+
+
+def timespan_seconds(value: object, *, strict: bool = False) -> float | None:
+    """Seconds of a duration in any form `parse_duration` reads (None when unreadable)."""
+    duration = parse_duration(value, strict=strict)
+    return None if duration is None else duration.seconds

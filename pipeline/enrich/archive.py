@@ -22,7 +22,6 @@ from typing import Any
 import orjson
 
 from pipeline.core.files import replace
-from pipeline.enrich.scan_scores import strip_signed_urls
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +46,9 @@ def record(
         "workflow_id": workflow_id,
         "fetched_at": fetched_at.isoformat(),
         "status": status,
-        # Embedded as-is (already valid JSON), minus URL signatures.
-        "body": None if body is None else orjson.Fragment(strip_signed_urls(body.decode())),
+        # Embedded as served (valid JSON), already scrubbed of URL queries and any echo of the
+        # token by the client that fetched it (pipeline.enrich.lookups).
+        "body": None if body is None else orjson.Fragment(body),
     }
 
 

@@ -27,6 +27,7 @@ from pipeline.core.errors import (
     NotFoundError,
     ResponseValidationError,
 )
+from pipeline.core.redact import Redactor
 from pipeline.enrich.job_details import JobRows, job_rows
 
 
@@ -34,6 +35,9 @@ class JobSource(Protocol):
     """The part of the API client the lookups use."""
 
     def get_job_raw(self, job_id: str, *, detailed: bool = ...) -> Any: ...
+
+    @property
+    def redactor(self) -> Redactor: ...
 
 
 @dataclass
@@ -72,7 +76,8 @@ def _look_up(client: JobSource, job_id: str, workflow_id: str | None, window_dat
         window_date=window_date,
         fetched_at=fetched_at,
     )
-    return Lookup(job_id, workflow_id, fetched_at, body=raw.content, rows=rows)
+    body = client.redactor.scrub_bytes(raw.content)
+    return Lookup(job_id, workflow_id, fetched_at, body=body, rows=rows)
 
 
 def look_up_jobs(

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -35,27 +34,12 @@ from typing import Any
 
 import orjson
 
+from pipeline.core.redact import strip_url_queries
+
 SCORE_SUFFIX = "_score"
 CSAM_SCORE_KEY = "hive_csam_score"
 # A context that is not an object at all still becomes one row, under this name.
 NON_OBJECT_CONTEXT = "_context"
-
-# Blob and output URLs carry short-lived signatures; the lake never stores them.
-_SIGNED_URL = re.compile(r"(https?://[^\s\"'?#]+)\?[^\s\"'#]*", re.IGNORECASE)
-_SIGNATURE_PARAM = re.compile(r"(?:^|[?&])(?:sig|signature|x-amz-signature|token)=", re.IGNORECASE)
-
-
-def strip_signed_urls(text: str) -> str:
-    """Drop the query string of every URL in `text` whose query carries a signature."""
-    if "?" not in text:
-        return text
-
-    def _replace(match: re.Match[str]) -> str:
-        whole = match.group(0)
-        query = whole[len(match.group(1)) :]
-        return match.group(1) if _SIGNATURE_PARAM.search(query) else whole
-
-    return _SIGNED_URL.sub(_replace, text)
 
 
 def json_text(value: Any) -> str:
@@ -65,7 +49,7 @@ def json_text(value: Any) -> str:
     except TypeError:
         # orjson refuses integers beyond 64 bits; the stdlib encoder keeps them exactly.
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-    return strip_signed_urls(text)
+    return strip_url_queries(text)
 
 
 @dataclass(frozen=True)
@@ -210,7 +194,7 @@ def _item_text(item: Any) -> str | None:
     if item is None:
         return None
     if isinstance(item, str):
-        return strip_signed_urls(item)
+        return strip_url_queries(item)
     return json_text(item)
 
 
@@ -273,7 +257,7 @@ def parse_context(
         # Not the documented shape; keep it whole so nothing is lost, and flag it.
         parsed.parse_failures += 1
         text = context if isinstance(context, str) else json_text(context)
-        text = strip_signed_urls(text)
+        text = strip_url_queries(text)
         parsed.rows.append(
             ScanScoreRow(
                 job_id=job_id,
@@ -292,7 +276,7 @@ def parse_context(
 
     for raw_key, value in context.items():
         name = str(raw_key)
-        raw_text = strip_signed_urls(value) if isinstance(value, str) else json_text(value)
+        raw_text = strip_url_queries(value) if isinstance(value, str) else json_text(value)
         items = split_items(value)
         if name.lower().endswith(SCORE_SUFFIX):
             scores, failures = percent_scores(items)

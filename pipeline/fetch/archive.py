@@ -1,7 +1,10 @@
 """The raw page archive: DATA_DIR/raw/workflows/date=YYYY-MM-DD/page-00001.json.zst ...
 
-Every list page is kept exactly as the API served it (zstd; archives written before zstd hold
-`.json.gz` pages, which are read the same way), so the lake can be rebuilt without the API.
+Every list page is kept as the API served it, less its secrets: the sync removes the query
+string of every URL (signed blob URLs) and any echo of the token before a page is written
+(`pipeline.core.redact`; the flattening strips the same query strings, so a rebuild from the
+archive gives the same tables). Pages are zstd (archives written before zstd hold `.json.gz`
+pages, which are read the same way), so the lake can be rebuilt without the API.
 A sync writes a window's pages into a fresh attempt directory and swaps it in only when the
 window completed; a failed or killed attempt never touches the previous good archive.
 `_manifest.json` beside the pages records how they were fetched.
@@ -132,7 +135,8 @@ def new_attempt_dir(raw_dir: Path, day: date) -> Path:
 
 
 def write_page(directory: Path, number: int, content: bytes) -> Path:
-    """Archive one page as served, durably. The sync writes pages on a thread of their own
+    """Archive one page durably, as given: the sync passes it already scrubbed (see the module
+    docstring). The sync writes pages on a thread of their own
     while the next ones are fetched, so the fsync here keeps it off the end of the window,
     where only the directory is left to sync."""
     path = directory / page_name(number)

@@ -28,15 +28,22 @@ from typing import Any, Protocol
 
 from pipeline.core import settings
 from pipeline.core.errors import PipelineError, ResponseValidationError
+from pipeline.core.redact import Redactor, strip_url_queries_bytes
 from pipeline.fetch import archive
+from pipeline.fetch.cursors import CursorGuard, PageBudget, PageError
 from pipeline.fetch.windows import Bounds, Window
+
+__all__ = ["CLIENT", "SERVER", "ExtractResult", "PageError", "PageSource", "extract_window"]
 
 SERVER = "server"
 CLIENT = "client"
 
 
 class PageSource(Protocol):
-    """The part of OrchestrationClient the extraction uses."""
+    """The part of OrchestrationClient the extraction uses (its `redactor`, which knows the
+    token, scrubs each page before it is archived)."""
+
+    redactor: Redactor
 
     def fetch_workflow_page(
         self,
@@ -63,14 +70,6 @@ class ExtractResult:
     # Page number -> the [lo, hi) its items are kept in (parallel chains only); pages not
     # listed use the window's.
     page_bounds: dict[int, Bounds] = field(default_factory=dict)
-
-
-class PageError(PipelineError):
-    """A page could not be fetched or is not the expected shape; knows its page number."""
-
-    def __init__(self, message: str, *, page: int) -> None:
-        super().__init__(message)
-        self.page = page
 
 
 def created_at(item: Any, *, page: int, index: int) -> datetime:
@@ -110,8 +109,13 @@ def extract_window(
     fetched_at: datetime | None = None,
     on_archived: Callable[[Path, Bounds | None], None] | None = None,
     on_restart: Callable[[], None] | None = None,
+    max_pages: int = settings.MAX_PAGES_PER_WINDOW,
 ) -> ExtractResult:
     """Archive every page of `window` into `attempt_dir`; raises PageError naming the page.
+
+    Paging is bounded (see `pipeline.fetch.cursors`): a cursor loop, pages that bring nothing
+    new, or more than `max_pages` pages fail the window. Each page is archived with URL query
+    strings and echoes of the token removed (`client.redactor`).
 
     `on_page(pages, items_in_window)` is called after each archived page (from the fetching
     threads when chains run in parallel). `force_mode='client'` skips the server-filter
@@ -123,8 +127,9 @@ def extract_window(
     fetched_at = fetched_at or datetime.now(UTC)
     limit = settings.SYNC_FETCH_CONCURRENCY if chains is None else chains
     mode = force_mode or SERVER
+    scrub = _scrubber(client)
     while True:
-        pages = _Pages(attempt_dir, on_page, on_archived)
+        pages = _Pages(attempt_dir, on_page, on_archived, scrub=scrub, max_pages=max_pages)
         try:
             if mode == SERVER:
                 used = _server_mode(client, window, pages, page_size, max(1, limit))
@@ -153,6 +158,12 @@ def extract_window(
             on_restart()
         archive.clear_pages(attempt_dir)
         mode = CLIENT
+
+
+def _scrubber(client: PageSource) -> Callable[[bytes], bytes]:
+    # A source without a redactor (a test double) still gets URL query strings removed.
+    redactor = getattr(client, "redactor", None)
+    return (redactor if isinstance(redactor, Redactor) else Redactor()).scrub_bytes
 
 
 @dataclass(frozen=True)
@@ -186,6 +197,9 @@ class _Pages:
         attempt_dir: Path,
         on_page: Callable[[int, int], None] | None,
         on_archived: Callable[[Path, Bounds | None], None] | None = None,
+        *,
+        scrub: Callable[[bytes], bytes] = strip_url_queries_bytes,
+        max_pages: int = settings.MAX_PAGES_PER_WINDOW,
     ) -> None:
         self.attempt_dir = attempt_dir
         self.on_page = on_page
@@ -195,16 +209,15 @@ class _Pages:
         # Only pages of parallel chains: a single chain keeps the window's bounds.
         self.bounds: dict[int, Bounds] = {}
         self.stop = threading.Event()
-        self._next = 0
+        self._budget = PageBudget(max_pages)
+        self._scrub = scrub
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.WRITES_IN_FLIGHT)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-archive")
         self._failed: BaseException | None = None
 
     def reserve(self) -> int:
-        with self._lock:
-            self._next += 1
-            return self._next
+        return self._budget.reserve()
 
     def add(
         self,
@@ -236,7 +249,8 @@ class _Pages:
         try:
             if self._failed is not None:
                 return
-            path = archive.write_page(self.attempt_dir, number, content)
+            # Scrubbed here, on the writer thread, so the chain is not held up by it.
+            path = archive.write_page(self.attempt_dir, number, self._scrub(content))
             if self.on_archived is not None:
                 self.on_archived(path, bounds)
             with self._lock:
@@ -304,7 +318,7 @@ def _page_through(
     """Page one chain to its end. False when server mode finds the filter ignored (or
     another chain did and asked everyone to stop)."""
     cursor: str | None = None
-    sent: set[str] = set()
+    guard = CursorGuard(where=chain.where() if chain.of > 1 else "")
     position = 0
     while True:
         if pages.stop.is_set():
@@ -325,9 +339,10 @@ def _page_through(
             # Newest-first and this whole page is older than the window: nothing after it
             # can be inside. (A whole page, not one item, tolerates a ragged sort order.)
             break
-        if not page.heads or not page.next or page.next in sent or page.next == cursor:
+        # An empty page with `next` is followed: the server may have filtered its items out.
+        guard.after_page(number, (head.id for head in page.heads), page.next)
+        if not page.next:
             break
-        sent.add(page.next)
         cursor = page.next
     return True
 

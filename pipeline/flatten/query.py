@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.redact import SIGNED_URL_PATTERN
 from pipeline.fetch.windows import Bounds, Window
 from pipeline.flatten.members import (
     COST_TYPE,
@@ -38,11 +39,6 @@ from pipeline.flatten.members import (
     WORKFLOW_MAPPED,
     WORKFLOW_TYPE,
 )
-
-# Removes the query string of every URL (signatures, tokens) inside JSON text. Backslashes stop
-# the match so an URL inside an escaped JSON string (`\"https://...?sig=x\"`) keeps its closing
-# escape and the document stays valid JSON.
-SIGNED_URL_PATTERN = r'(https?://[^"?\s\\]*)\?[^"\s\\]*'
 
 
 def lit(value: Any) -> str:

@@ -125,6 +125,7 @@ def make_job_client(
         token=settings.token,
         rate_limiter=shared_rate_limiter(settings.api_url, rate),
         max_connections=concurrency,
+        allow_insecure_http=settings.allow_insecure_http,
         **client_kwargs,
     )
 

@@ -13,30 +13,23 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from pipeline.cli.api_commands import (
-    UnsafeFileNameError,
-    UtcDateTime,
-    classification_flags,
-    safe_blob_path,
-    score_text,
-    workflow_user_id,
-)
+from pipeline.cli.api_blobs import UnsafeFileNameError, safe_blob_path
+from pipeline.cli.api_common import UtcDateTime
+from pipeline.cli.api_job import classification_flags, score_text
 from pipeline.cli.app import cli
 from pipeline.cli.output import text
 from pipeline.enrich.scan_scores import parse_context
+from pipeline.flatten.users import workflow_user_id
 from simulator import SimulatorConfig, SimulatorServer
 
 # The conformance suite's reading of the OpenAPI document (discriminators, .NET patterns,
@@ -535,151 +528,6 @@ def test_blob_prints_url_and_downloads(sim: SimulatorServer, tmp_path: Path) -> 
     got = run(sim.url, "blob", blob_doc["id"], "--download", "--dir", str(dl))
     assert got.exit_code == 0, got.output
     assert (dl / blob_doc["id"]).read_bytes() == content
-
-
-# ---------------------------------------------------------------------------------------------
-# Hostile blob ids and query parameters, against a purpose-built server
-# ---------------------------------------------------------------------------------------------
-
-
-class _HostileApi(BaseHTTPRequestHandler):
-    """Serves one workflow whose blob ids try to escape the download directory."""
-
-    blob_ids: list[str] = []
-    seen: list[str] = []
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_GET(self) -> None:
-        type(self).seen.append(self.path)
-        path = urlsplit(self.path).path
-        if path.startswith("/v2/consumer/blobs/content/"):
-            name = unquote(path.rsplit("/", 1)[1])
-            self._send(200, f"content of {name}".encode(), {"Content-Type": "image/jpeg"})
-            return
-        if self.headers.get("Authorization") != "Bearer hostile-token":
-            self._send(401, b'{"title":"Unauthorized","status":401}')
-            return
-        if path == "/v2/consumer/workflows/hostile-1":
-            workflow = {
-                "id": "hostile-1",
-                "createdAt": "2026-11-01T00:00:00Z",
-                "status": "succeeded",
-                "tags": [],
-                "metadata": {},
-                "arguments": {},
-                "callbacks": [],
-                "tips": {"civitai": 0, "creators": 0},
-                "cost": {"base": 0, "tips": {"civitai": 0, "creators": 0}, "total": 0},
-                "upgradeMode": "manual",
-                "currencies": [],
-                "forceRefunded": False,
-                "steps": [
-                    {
-                        "$type": "textToImage",
-                        "name": "$0",
-                        "priority": "normal",
-                        "status": "succeeded",
-                        "metadata": {},
-                        "input": {"prompt": "x"},
-                        "output": {
-                            "images": [
-                                {"id": blob_id, "available": True, "type": "image"}
-                                for blob_id in type(self).blob_ids
-                            ]
-                        },
-                    }
-                ],
-            }
-            self._send(200, json.dumps(workflow).encode(), {"Content-Type": "application/json"})
-            return
-        if path.startswith("/v2/consumer/blobs/"):
-            blob_id = unquote(path[len("/v2/consumer/blobs/") :])
-            location = "/v2/consumer/blobs/content/" + quote(blob_id, safe="")
-            self._send(308, b"", {"Location": location})
-            return
-        self._send(404, b'{"title":"Not Found","status":404}')
-
-
-@pytest.fixture()
-def hostile(tmp_path: Path) -> Iterator[tuple[str, type[_HostileApi]]]:
-    handler = type("Handler", (_HostileApi,), {"blob_ids": [], "seen": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_results_download_cannot_escape_dir(
-    hostile: tuple[str, type[_HostileApi]], tmp_path: Path
-) -> None:
-    url, handler = hostile
-    outside = tmp_path / "outside.jpg"
-    handler.blob_ids = [
-        "../escape.jpg",
-        "..\\escape2.jpg",
-        str(outside),
-        "sub/nested.jpg",
-        "..",
-        "nul\x00.jpg",
-        "good.jpg",
-    ]
-    dl = tmp_path / "work" / "dl"
-    result = run(url, "results", "hostile-1", "--download", "--dir", str(dl), token="hostile-token")
-    assert result.exit_code == 1
-    assert "Traceback" not in result.output
-    assert "6 of 7 download(s) failed" in result.stderr
-    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    assert written == ["work/dl/good.jpg"]
-    assert (dl / "good.jpg").read_bytes() == b"content of good.jpg"
-    # The hostile ids were refused before any request for them was made.
-    blob_requests = [
-        p for p in handler.seen if p.startswith("/v2/consumer/blobs/") and "content" not in p
-    ]
-    assert len(blob_requests) == 1 and blob_requests[0].startswith("/v2/consumer/blobs/good.jpg")
-
-
-def test_blob_nsfw_and_workflow_are_sent(hostile: tuple[str, type[_HostileApi]]) -> None:
-    url, handler = hostile
-    result = run(
-        url, "blob", "good.jpg", "--nsfw", "--workflow", "hostile-1", token="hostile-token"
-    )
-    assert result.exit_code == 0, result.output
-    assert f"Blob URL: {url}/v2/consumer/blobs/content/good.jpg" in result.stdout
-    query = parse_qs(urlsplit(handler.seen[0]).query)
-    assert query == {"nsfwLevel": ["xxx"], "workflowId": ["hostile-1"]}
-
-
-def test_blob_download_refuses_hostile_id(
-    hostile: tuple[str, type[_HostileApi]], tmp_path: Path
-) -> None:
-    url, handler = hostile
-    result = run(
-        url,
-        "blob",
-        "../../evil.jpg",
-        "--download",
-        "--dir",
-        str(tmp_path / "dl"),
-        token="hostile-token",
-    )
-    assert result.exit_code == 1
-    assert "not a safe file name" in result.stdout
-    assert not any(p.is_file() for p in tmp_path.rglob("*"))
-    assert handler.seen == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,32 +1,52 @@
 """Retry policy, error mapping and token redaction of the client.
 
-Every case runs the real client against scripted answers; `sleep` is recorded instead of
-slept, so the delays the policy chose can be asserted exactly.
+Every case runs the real client against a real local server answering from a script
+(tests/support/scripted_server.py); `sleep` is recorded instead of slept, so the delays the
+policy chose can be asserted exactly.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.utils import formatdate
 
 import httpx
 import pytest
 
-from pipeline.api.client import OrchestrationClient, parse_retry_after
+from pipeline.api.client import OrchestrationClient
+from pipeline.api.failures import parse_retry_after
 from pipeline.api.ratelimit import RateLimiter
 from pipeline.core import errors, settings
-from tests.unit.client_fakes import BASE_URL, TOKEN, Script, Sleeps, reply
+from tests.support.scripted_server import DROP, ScriptedServer, reply
+from tests.unit.test_client import TOKEN, Sleeps
 
 
-def make_client(script: Script, sleeps: Sleeps, **kwargs: object) -> OrchestrationClient:
-    return OrchestrationClient(
-        base_url=BASE_URL,
-        token=TOKEN,
-        transport=script.transport,
-        sleep=sleeps,
-        **kwargs,  # type: ignore[arg-type]
-    )
+class Script:
+    """A scripted server and a client pointed at it, as one context manager."""
+
+    def __init__(self, *answers: object) -> None:
+        self.server = ScriptedServer(*answers)
+
+    @property
+    def requests(self) -> list[object]:
+        return self.server.requests  # type: ignore[return-value]
+
+
+@contextmanager
+def make_client(script: Script, sleeps: Sleeps, **kwargs: object) -> Iterator[OrchestrationClient]:
+    with (
+        script.server,
+        OrchestrationClient(
+            base_url=script.server.url,
+            token=TOKEN,
+            sleep=sleeps,
+            **kwargs,  # type: ignore[arg-type]
+        ) as client,
+    ):
+        yield client
 
 
 OK = reply(200, json={"jobId": "j1"})
@@ -111,8 +131,8 @@ def test_502_html_page_then_success() -> None:
     assert len(sleeps) == 1
 
 
-def test_transport_error_then_success() -> None:
-    script, sleeps = Script(httpx.ConnectError("connection refused"), OK), Sleeps()
+def test_a_dropped_connection_is_retried() -> None:
+    script, sleeps = Script(DROP, OK), Sleeps()
     with make_client(script, sleeps) as client:
         assert client.get_job("j1").job_id == "j1"
         assert client.stats.transport_errors == 1
@@ -152,8 +172,8 @@ def test_max_retries_zero_fails_on_the_first_429() -> None:
     assert sleeps == []
 
 
-def test_transport_errors_exhausted_become_api_connection_error() -> None:
-    script, sleeps = Script(httpx.ConnectError("refused")), Sleeps()
+def test_dropped_connections_exhausted_become_api_connection_error() -> None:
+    script, sleeps = Script(DROP), Sleeps()
     with (
         make_client(script, sleeps, max_retries=2) as client,
         pytest.raises(errors.ApiConnectionError) as info,
@@ -162,27 +182,20 @@ def test_transport_errors_exhausted_become_api_connection_error() -> None:
     assert not isinstance(info.value, errors.ApiTimeoutError)
     assert "CIVITAI_API_URL" in str(info.value)
     assert len(script.requests) == 3
+    assert len(sleeps) == 2
 
 
 def test_timeouts_exhausted_become_api_timeout_error() -> None:
-    script, sleeps = Script(httpx.ReadTimeout("slow")), Sleeps()
+    script, sleeps = Script(reply(200, json={}, delay=0.5)), Sleeps()
     with (
-        make_client(script, sleeps, max_retries=1) as client,
+        make_client(script, sleeps, max_retries=1, timeout=httpx.Timeout(0.1)) as client,
         pytest.raises(errors.ApiTimeoutError, match="did not answer in time"),
     ):
         client.get_job("j1")
     assert len(script.requests) == 2
 
 
-def test_an_unsupported_url_scheme_is_not_retried() -> None:
-    script, sleeps = Script(httpx.UnsupportedProtocol("ftp")), Sleeps()
-    with make_client(script, sleeps) as client, pytest.raises(errors.ApiConnectionError):
-        client.get_job("j1")
-    assert len(script.requests) == 1
-    assert sleeps == []
-
-
-def test_a_429_penalizes_the_shared_rate_limiter() -> None:
+def test_a_429_pauses_the_shared_rate_limiter() -> None:
     clock = [1000.0]
     limiter_sleeps: list[float] = []
 
@@ -304,7 +317,8 @@ def test_error_carries_status_method_url_request_id_and_body() -> None:
         client.get_job("j1")
     err = info.value
     assert (err.status_code, err.method, err.request_id, err.body) == (404, "GET", "req-42", "nope")
-    assert err.url == f"{BASE_URL}/v1/consumer/jobs/j1?detailed=true"
+    # The URL of an error is shown without its query string (signatures live there).
+    assert err.url == f"{script.server.url}/v1/consumer/jobs/j1"
 
 
 def test_an_unexpected_status_is_a_plain_api_status_error() -> None:
@@ -335,7 +349,7 @@ def test_an_unexpected_status_is_a_plain_api_status_error() -> None:
         ),
         pytest.param([reply(429, content=TOKEN)], id="429 body"),
         pytest.param(
-            [httpx.ConnectError(f"proxy refused Authorization: Bearer {TOKEN}")], id="transport"
+            [reply(502, content=f"proxy refused Authorization: Bearer {TOKEN}")], id="proxy"
         ),
         pytest.param([reply(400, json={"errors": {TOKEN: [TOKEN]}})], id="problem field errors"),
     ],
@@ -365,7 +379,8 @@ def test_retries_are_logged_on_pipeline_client_with_signatures_redacted(
     caplog.set_level(logging.DEBUG, logger="pipeline.api.client")
     script = Script(reply(503), reply(200, content=b"x"))
     with make_client(script, Sleeps()) as client:
-        client.download(f"{BASE_URL}/v2/consumer/blobs/content/E?sig=SIGNATURE123", tmp_path / "f")  # type: ignore[operator]
+        url = f"{script.server.url}/v2/consumer/blobs/content/E?sig=SIGNATURE123"
+        client.download(url, tmp_path / "f")  # type: ignore[operator]
     retries = [r for r in caplog.records if r.name == "pipeline.api.client"]
     assert len(retries) == 1
     message = retries[0].getMessage()

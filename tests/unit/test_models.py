@@ -28,6 +28,9 @@ from pipeline.api.models import (
     parse_step,
     timespan_seconds,
 )
+from pipeline.core.timefmt import (
+    parse_duration,
+)
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "failed_workflow_redacted.json"
 
@@ -76,7 +79,7 @@ def test_the_sample_step_job_and_blob() -> None:
     job = step.jobs[0]
     assert (job.id, job.status, job.cost) == ("redacted-job", "failed", 60)
     [(key, index, blob)] = step.blobs()
-    assert (key, index) == ("images", 0)
+    assert (key, index) == ("$.images[0]", 0)
     # Real image blobs lack type, nsfwLevel and jobId.
     assert (blob.id, blob.type, blob.nsfw_level, blob.job_id) == (
         "redacted-0.jpg",
@@ -149,7 +152,7 @@ def test_an_unknown_step_type_is_kept_with_its_input_and_output() -> None:
     assert step.type == "holoDeck"
     assert step.input == {"scene": "beach"}
     assert [(k, i, b.id, b.type) for k, i, b in step.blobs()] == [
-        ("render", 0, "B1.glb", "model3d")
+        ("$.render", 0, "B1.glb", "model3d")
     ]
     assert dump(step) == raw
 
@@ -229,12 +232,12 @@ def test_iter_output_blobs_covers_single_listed_and_self_blobs() -> None:
         "totalFramesExtracted": 3,
     }
     assert [(k, i, b["id"]) for k, i, b in iter_output_blobs(video)] == [
-        ("video", 0, "v.mp4"),
-        ("additionalVideos", 0, "w.mp4"),
-        ("additionalVideos", 2, "x.mp4"),
+        ("$.video", 0, "v.mp4"),
+        ("$.additionalVideos[0]", 0, "w.mp4"),
+        ("$.additionalVideos[2]", 2, "x.mp4"),
     ]
     transcode = {"id": "t.mp4", "available": True, "jobId": "j"}
-    assert [(k, i) for k, i, _ in iter_output_blobs(transcode)] == [("output", 0)]
+    assert [(k, i) for k, i, _ in iter_output_blobs(transcode)] == [("$", 0)]
     assert list(iter_output_blobs(None)) == []
     assert list(iter_output_blobs({"choices": [{"id": "c"}]})) == []  # an id alone is not a blob
 
@@ -441,3 +444,88 @@ def test_timespan_seconds_unrecognised(value: object) -> None:
     assert timespan_seconds(value) is None
     with pytest.raises(ValueError):
         timespan_seconds(value, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds", "text"),
+    [
+        ("PT20M", 1200.0, "PT20M"),
+        ("00:20:00", 1200.0, "00:20:00"),
+        ("1.02:03:04.5", 93784.5, "1.02:03:04.5"),
+        (" P2W ", 1209600.0, " P2W "),
+        ("pt1h30m", 5400.0, "pt1h30m"),
+        ("PT0,5S", 0.5, "PT0,5S"),
+        (600, 600.0, "600"),
+    ],
+)
+def test_parse_duration_keeps_the_text_as_written(value: object, seconds: float, text: str) -> None:
+    duration = parse_duration(value)
+    assert duration is not None
+    assert duration.seconds == pytest.approx(seconds)
+    assert duration.text == text
+
+
+@pytest.mark.parametrize("value", ["00:61:00", "P1M", "P1Y", "PT", "-P", "1e3", float("nan")])
+def test_parse_duration_refuses_what_is_not_a_fixed_duration(value: object) -> None:
+    assert parse_duration(value) is None
+
+
+def test_an_image_upload_step_with_a_string_input_parses() -> None:
+    step = parse_step(
+        {
+            "$type": "imageUpload",
+            "name": "upload",
+            "input": "https://example.invalid/in.png",
+            "output": {"blob": {"id": "up.png", "available": True, "type": "image"}},
+            "timeout": "PT20M",
+        }
+    )
+    assert step.input_text() == "https://example.invalid/in.png"
+    assert step.input_data() == {}
+    assert [(k, i, b.id) for k, i, b in step.blobs()] == [("$.blob", 0, "up.png")]
+    assert step.timeout_seconds == 1200.0
+    assert step.timeout_duration is not None and step.timeout_duration.text == "PT20M"
+
+
+def test_null_lists_in_a_workflow_are_empty_lists() -> None:
+    wf = Workflow.model_validate(
+        {
+            "id": "1-x",
+            "createdAt": "2026-11-01T00:00:00Z",
+            "tags": None,
+            "steps": [{"$type": "echo", "name": "$0", "jobs": None}],
+            "callbacks": None,
+            "currencies": None,
+        }
+    )
+    assert (wf.tags, wf.callbacks, wf.currencies) == ([], [], [])
+    assert wf.steps[0].jobs is None  # a step without jobs yet
+
+
+def test_blobs_are_found_at_any_depth_of_an_output() -> None:
+    training = {
+        "epochs": [
+            {
+                "epochNumber": 1,
+                "model": {"id": "m1.safetensors", "available": True},
+                "samples": [
+                    {"id": "s1.jpg", "available": True},
+                    {"id": "s2.jpg", "available": False},
+                ],
+            },
+            {"model": {"id": "m2.safetensors", "type": "model3d", "format": "glb"}},
+        ],
+        "grid": [
+            [{"id": "g00.png", "available": True}],
+            [{"note": 1}, {"id": "g11.png", "available": True}],
+        ],
+        "choices": [{"id": "not-a-blob"}],
+    }
+    assert [(path, index, blob["id"]) for path, index, blob in iter_output_blobs(training)] == [
+        ("$.epochs[0].model", 0, "m1.safetensors"),
+        ("$.epochs[0].samples[0]", 0, "s1.jpg"),
+        ("$.epochs[0].samples[1]", 1, "s2.jpg"),
+        ("$.epochs[1].model", 1, "m2.safetensors"),
+        ("$.grid[0][0]", 0, "g00.png"),
+        ("$.grid[1][1]", 1, "g11.png"),
+    ]

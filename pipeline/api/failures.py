@@ -1,4 +1,5 @@
-"""Turn failed responses and transport failures into `pipeline.core.errors` exceptions.
+"""Turn failed answers and transport failures into `pipeline.core.errors` exceptions, and
+decide which of them are worth another try.
 
 Error bodies come in several shapes: RFC 7807 problem details (as `application/problem+json`
 or plain `application/json`), a bare JSON string (403 on submit), plain text, and HTML pages
@@ -8,6 +9,7 @@ from the gateway when the service is down. Each becomes one readable sentence.
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -15,10 +17,10 @@ from typing import Any
 import httpx
 import orjson
 
-from pipeline.core import errors
+from pipeline.api.responses import RawResponse
+from pipeline.core import errors, settings
 
 HTML_ERROR = "the service returned an HTML error page (gateway/outage)"
-DEFAULT_NOT_FOUND_HINT = "Check the id; a consumer token only sees its own workflows."
 _MAX_DETAIL = 300
 _MAX_BODY = 2000
 _HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
@@ -98,7 +100,7 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
 
 
 def status_error(
-    response: httpx.Response,
+    response: RawResponse,
     *,
     resource: str,
     attempts: int,
@@ -148,13 +150,20 @@ def status_error(
         message = (
             f"The API timed out the request (408) for {resource} after {tries}; try again later."
         )
+    elif 300 <= status < 400:
+        location = redact(response.headers.get("location", "")) or "nowhere"
+        message = (
+            f"The API redirected the request for {resource} ({status}) to {location}; "
+            "API calls do not follow redirects, so the token never goes to another address. "
+            "If that address is the API, set CIVITAI_API_URL to it."
+        )
     else:
         message = f"Unexpected answer {status} from the API for {resource}{said}."
     return cls(
         redact(message),
         status_code=status,
-        method=response.request.method,
-        url=redact(str(response.request.url)),
+        method=response.method,
+        url=redact(response.url),
         request_id=request_id(response.headers),
         body=redact(response.content[:_MAX_BODY].decode("utf-8", errors="replace")),
     )
@@ -186,6 +195,41 @@ def connection_error(
     )
 
 
+def _root_causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and len(chain) < 8:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def unreachable_error(
+    exc: httpx.RequestError, *, url: httpx.URL, redact: Callable[[str], str]
+) -> errors.ApiConnectionError | None:
+    """The error for a first request that cannot reach the host at all (the name does not
+    resolve, or nothing listens on the port), or None for any other failure.
+
+    Before the client ever got an answer, these are a wrong URL or a server that is not
+    running, not a passing fault: retrying them only delays the message by a minute.
+    """
+    if not isinstance(exc, httpx.ConnectError):
+        return None
+    where = redact(f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}")
+    for cause in _root_causes(exc):
+        if isinstance(cause, socket.gaierror):
+            return errors.ApiConnectionError(
+                f"Cannot resolve the host {url.host!r} ({where}); check CIVITAI_API_URL "
+                "and the machine's DNS/network."
+            )
+        if isinstance(cause, ConnectionRefusedError):
+            return errors.ApiConnectionError(
+                f"Nothing accepts connections at {where} (connection refused); check "
+                "CIVITAI_API_URL, or start the server it points at."
+            )
+    return None
+
+
 def is_retryable_transport_error(exc: Exception) -> bool:
     # A bad URL scheme, a proxy refusal or our own protocol misuse will fail the same way again.
     return isinstance(
@@ -195,3 +239,22 @@ def is_retryable_transport_error(exc: Exception) -> bool:
         | httpx.RemoteProtocolError
         | httpx.DecodingError,
     )
+
+
+def retry_delay(
+    attempt: int, status: int | None, retry_after: float | None, jitter: Callable[[], float]
+) -> float:
+    """Seconds before retry number `attempt`.
+
+    A `Retry-After` wins (capped at MAX_RETRY_DELAY so a bogus value cannot stall a sync for
+    hours); otherwise capped exponential backoff with full jitter. A 429 never retries sooner
+    than RETRY_AFTER_FLOOR, even when told `Retry-After: 0`.
+    """
+    if retry_after is not None:
+        delay = min(retry_after, settings.MAX_RETRY_DELAY)
+    else:
+        ceiling = min(settings.MAX_RETRY_DELAY, settings.INITIAL_RETRY_DELAY * 2 ** (attempt - 1))
+        delay = ceiling * jitter()
+    if status == 429:
+        delay = max(delay, settings.RETRY_AFTER_FLOOR)
+    return delay

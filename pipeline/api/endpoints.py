@@ -2,28 +2,54 @@
 
 A `Call` also carries how to talk about the request in an error ("workflow 'X'"), so the
 messages built far away in the retry loop can still say what was asked for.
+
+Ids become path segments only through `path_segment`: an id is refused unless it is one
+segment (not empty, not `.` or `..`, no `/`, `\\` or control character), and everything else
+in it is percent-encoded, `%` included, so it reaches the endpoint it was meant for.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from pipeline.api.client._errors import DEFAULT_NOT_FOUND_HINT
-from pipeline.api.models import format_datetime
+from pipeline.core.errors import UsageError
+from pipeline.core.timefmt import format_datetime
 
-# Characters RFC 3986 allows in a path segment; step names such as "$0" stay readable.
-_PATH_SAFE = "$!'()*+,;=:@"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+DEFAULT_NOT_FOUND_HINT = "Check the id; a consumer token only sees its own workflows."
 # GetWorkflow may hold the request open for `wait` seconds before answering.
 _WAIT_MARGIN = 30.0
 
 
-def _segment(value: str) -> str:
-    return quote(str(value), safe=_PATH_SAFE)
+def check_id(value: object, what: str = "id") -> str:
+    """`value` if it can be sent as one path segment; UsageError saying why not otherwise.
+
+    `what` names the id in the message ("workflow id"). Dot segments and separators would
+    make the request reach another endpoint (`workflow ..` is the workflow list); control
+    characters cannot be in an id the API gave out.
+    """
+    if not isinstance(value, str) or value == "":
+        problem = "it is empty"
+    elif value in (".", ".."):
+        problem = f"{value!r} is a relative path, not an id"
+    elif "/" in value or "\\" in value:
+        problem = "it holds a path separator ('/' or '\\')"
+    elif any(unicodedata.category(ch) == "Cc" for ch in value):
+        problem = "it holds a control character"
+    else:
+        return value
+    shown = repr(value)[:80] if isinstance(value, str) else type(value).__name__
+    raise UsageError(f"{what} {shown} cannot be used: {problem}; pass the id as the API gave it.")
+
+
+def path_segment(value: object, what: str = "id") -> str:
+    """The id, checked (`check_id`) and percent-encoded as one path segment."""
+    return quote(check_id(value, what), safe="")
 
 
 def _bool(value: bool) -> str:
@@ -69,7 +95,11 @@ def workflow_page(
     to_date: datetime | None,
     exclude_failed: bool | None,
 ) -> Call:
-    """`GET /v2/consumer/workflows`; unset filters are left out so the API's defaults apply."""
+    """`GET /v2/consumer/workflows`; unset filters are left out so the API's defaults apply.
+
+    The cursor is opaque: it is sent back exactly as received (httpx percent-encodes `+`,
+    `/`, `=` and the rest of it in the query string).
+    """
     if isinstance(tags, str):
         raise TypeError("tags must be a sequence of strings, not a single string")
     params: list[tuple[str, str]] = []
@@ -116,7 +146,7 @@ def workflow(
         params.append(("hideMatureContent", _bool(hide_mature_content)))
     return Call(
         "GET",
-        f"/v2/consumer/workflows/{_segment(workflow_id)}",
+        f"/v2/consumer/workflows/{path_segment(workflow_id, 'workflow id')}",
         endpoint="GET /v2/consumer/workflows/{workflowId}",
         resource=f"workflow {workflow_id!r}",
         params=tuple(params),
@@ -127,9 +157,11 @@ def workflow(
 
 
 def step(workflow_id: str, step_name: str) -> Call:
+    workflow_segment = path_segment(workflow_id, "workflow id")
+    step_segment = path_segment(step_name, "step name")
     return Call(
         "GET",
-        f"/v2/consumer/workflows/{_segment(workflow_id)}/steps/{_segment(step_name)}",
+        f"/v2/consumer/workflows/{workflow_segment}/steps/{step_segment}",
         endpoint="GET /v2/consumer/workflows/{workflowId}/steps/{stepName}",
         resource=f"step {step_name!r} of workflow {workflow_id!r}",
         accept=frozenset({200}),
@@ -139,7 +171,7 @@ def step(workflow_id: str, step_name: str) -> Call:
 def job(job_id: str, *, detailed: bool) -> Call:
     return Call(
         "GET",
-        f"/v1/consumer/jobs/{_segment(job_id)}",
+        f"/v1/consumer/jobs/{path_segment(job_id, 'job id')}",
         endpoint="GET /v1/consumer/jobs/{jobId}",
         resource=f"job {job_id!r}",
         params=(("detailed", _bool(detailed)),),
@@ -167,7 +199,7 @@ def blob(
         params.append(("filename", filename))
     return Call(
         "GET",
-        f"/v2/consumer/blobs/{_segment(blob_id)}",
+        f"/v2/consumer/blobs/{path_segment(blob_id, 'blob id')}",
         endpoint="GET /v2/consumer/blobs/{blobId}",
         resource=f"blob {blob_id!r}",
         params=tuple(params),
