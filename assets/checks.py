@@ -350,7 +350,8 @@ def _model_check_doc(name: str) -> str:
     return {
         "no_null_keys": "No row has a null in its grain columns.",
         "unique_grain": "Each combination of the grain columns appears once.",
-        "rates_in_unit_interval": "Every *_rate column is null or within [0, 1].",
+        "ratios_in_unit_interval": "Every *_ratio column is null or within [0, 1].",
+        "percents_in_range": "Every *_pct column (each item of a list) is null or within [0, 100].",
     }.get(name, name.replace("_", " "))
 
 
@@ -363,7 +364,8 @@ _WAREHOUSE_SPECS = [c.spec() for c in _warehouse_checks(Settings())]
     specs=_WAREHOUSE_SPECS,
     can_subset=True,
     description="Integrity of the published warehouse: core tables match the lake; every SQL "
-    "model has non-null, unique grain and sane rates; flagged jobs match the threshold.",
+    "model has non-null, unique grain, ratios in [0, 1] and percents in [0, 100]; flagged jobs "
+    "match the threshold.",
 )
 def warehouse_checks(
     context: dg.AssetCheckExecutionContext, data: DataDirResource

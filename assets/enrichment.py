@@ -16,7 +16,7 @@ from typing import Any
 import dagster as dg
 
 from assets.ingest import API_POOL
-from assets.lake import ENRICH_TABLES, LAKE_GROUP, window_of
+from assets.lake import ENRICH_TABLES, lake_spec, window_of
 from assets.partitions import daily_window_partitions
 from assets.resources import DataDirResource, OrchestrationApiResource
 from pipeline.lake.ledger import Ledger
@@ -31,26 +31,9 @@ class EnrichConfig(dg.Config):
     """Ask for every job of the window again, final or not (default: only jobs not yet final)."""
 
 
-_DESCRIPTIONS = {
-    "job_details": "One row per job of the window from the v1 job endpoint: provider, worker, "
-    "last event, prompt classification, CSAM score maximum (found=false: the API answered 404).",
-    "scan_scores": "Long format: one row per job, context key and output item: the value as "
-    "given, the score in percent for *_score keys, the label for summaries.",
-}
-
-
 @dg.multi_asset(
     name="enrich_window",
-    specs=[
-        dg.AssetSpec(
-            table,
-            description=_DESCRIPTIONS[table],
-            group_name=LAKE_GROUP,
-            kinds={"deltalake"},
-            deps=["jobs"],
-        )
-        for table in ENRICH_TABLES
-    ],
+    specs=[lake_spec(table, deps=["jobs"]) for table in ENRICH_TABLES],
     partitions_def=daily_window_partitions,
     pool=API_POOL,
     can_subset=False,

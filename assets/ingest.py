@@ -11,10 +11,9 @@ from typing import Any
 
 import dagster as dg
 
-from assets.lake import INGEST_TABLES, LAKE_GROUP, window_of
+from assets.lake import INGEST_TABLES, lake_spec, window_of
 from assets.partitions import daily_window_partitions
 from assets.resources import DataDirResource, OrchestrationApiResource
-from pipeline.lake import tables
 from pipeline.lake.ledger import Ledger
 from pipeline.lake.store import Lake
 from pipeline.runs import sync
@@ -24,15 +23,7 @@ API_POOL = "orchestration_api"
 
 @dg.multi_asset(
     name="ingest_window",
-    specs=[
-        dg.AssetSpec(
-            table,
-            description=tables.DESCRIPTIONS[table],
-            group_name=LAKE_GROUP,
-            kinds={"deltalake"},
-        )
-        for table in INGEST_TABLES
-    ],
+    specs=[lake_spec(table) for table in INGEST_TABLES],
     partitions_def=daily_window_partitions,
     pool=API_POOL,
     can_subset=False,

@@ -24,9 +24,9 @@ _MAX_UNWRAPPED = 19
 _HEADERS = {
     "jobs_scanned": "scanned",
     "jobs_flagged": "flagged",
-    "flag_rate": "flag rate",
-    "csam_score_max": "max score",
-    "csam_scores": "scores",
+    "flag_ratio": "flag %",
+    "csam_score_max_pct": "max score %",
+    "csam_scores_pct": "scores %",
     "prompts_sexual": "sexual",
     "prompts_young": "young",
     "prompts_sexual_and_young": "sexual+young",
@@ -34,14 +34,14 @@ _HEADERS = {
     "prompts_scan": "scan",
     "outputs_blocked": "blocked",
     "in_progress": "running",
-    "success_rate": "success",
+    "success_ratio": "success %",
     "latency_p50_seconds": "latency p50 s",
     "latency_p95_seconds": "latency p95 s",
     "queue_p50_seconds": "queue p50 s",
     "queue_p95_seconds": "queue p95 s",
     "workflows_succeeded": "succeeded",
     "rank_by_workflows": "rank wf",
-    "rank_by_buzz": "rank buzz",
+    "rank_by_buzz_net": "rank buzz",
     "prompt_classification": "prompt class",
 }
 
@@ -290,9 +290,9 @@ def _cell(column: str, value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        if column.endswith("_rate"):
+        if column.endswith("_ratio"):
             return f"{value:.1%}"
-        if "score" in column:
+        if column.endswith("_pct"):
             return f"{value:.2f}"
         return f"{value:,.1f}"
     if isinstance(value, int):

@@ -1,8 +1,9 @@
 """One v1 job document (`GET /v1/consumer/jobs/{id}?detailed=true`) -> lake rows.
 
 Produces the `job_details` row and the `scan_scores` rows of a job, with the Arrow schemas of
-both tables. Pure functions: no I/O, so the live lookup and the rebuild from the raw archive
-build identical rows from identical documents.
+both tables and their column descriptions (see `pipeline.flatten.schemas` for the format).
+Pure functions: no I/O, so the live lookup and the rebuild from the raw archive build identical
+rows from identical documents.
 """
 
 from __future__ import annotations
@@ -54,9 +55,68 @@ JOB_DETAILS_SCHEMA = pa.schema(
         ("params_json", pa.string()),
         ("result_json", pa.string()),
         ("context_json", pa.string()),
-        ("csam_score_max", pa.float64()),
+        ("csam_score_max_pct", pa.float64()),
     ]
 )
+
+_NOT_FOUND = "NULL also in the row of a job the API no longer knows (found = false)."
+
+JOB_DETAILS_COLUMNS = {
+    "job_id": "The job looked up.",
+    "workflow_id": "The job's workflow (from the workflow pages, else the job's own "
+    "`properties.workflowId`). NULL: neither gives one.",
+    "window_date": "The UTC day of the job's workflow's createdAt: the sync window (and Delta "
+    "partition) the row belongs to.",
+    "fetched_at": "When the job was looked up (UTC); the row is that lookup's answer.",
+    "found": "false when the v1 endpoint answered 404: the job is gone and never asked for "
+    "again (every other column is then NULL).",
+    "job_type": "The v1 job's `type` (e.g. TextToImageV2, ComfyJob), else the event's "
+    f"`jobType`. NULL: neither sent. {_NOT_FOUND}",
+    "provider": f"The provider that ran the job (the last event's `provider`). NULL: no "
+    f"provider yet (never claimed). {_NOT_FOUND}",
+    "worker_id": f"The worker that ran the job (the last event's `workerId`). NULL: no worker "
+    f"yet. {_NOT_FOUND}",
+    "last_event_type": "The type of the job's last event (Initialized, Claimed, Rejected, "
+    f"Updated, Succeeded, Failed, Expired, ...). NULL: the job has no event. {_NOT_FOUND}",
+    "last_event_at": f"When the last event happened (UTC). NULL: no event. {_NOT_FOUND}",
+    "is_final": "Whether the last event is final (succeeded, failed, expired, deleted, "
+    "canceled) or the job is gone: such a job is never looked up again.",
+    "retry_attempt": f"The last event's `retryAttempt` (0 = first try). NULL: not sent. "
+    f"{_NOT_FOUND}",
+    "job_duration_seconds": "The last event's `jobDuration`. NULL: not sent or unreadable. "
+    f"{_NOT_FOUND} [seconds]",
+    "claim_duration_seconds": "The last event's `claimDuration`. NULL: not sent or "
+    f"unreadable. {_NOT_FOUND} [seconds]",
+    "cost": f"The v1 job's `cost`, else the event's (no documented unit; not Buzz). NULL: "
+    f"neither sent. {_NOT_FOUND}",
+    "priority": "The last event's `jobPriority`, else the definition's priority value (a "
+    f"number; higher runs first). NULL: neither is a number. {_NOT_FOUND}",
+    "priority_json": "The job definition's `priority` as JSON text, as sent (it may be a "
+    f"range). NULL: not sent. {_NOT_FOUND}",
+    "service_providers": "Names of the providers in `serviceProviders` (empty: unscheduled). "
+    f"NULL: not sent. {_NOT_FOUND}",
+    "reason": "Why the job failed, from the last event's context. NULL: the context gives no "
+    f"reason. {_NOT_FOUND}",
+    "blocked_reason": "Why the job was blocked, from the last event's context. NULL: the "
+    f"context gives none. {_NOT_FOUND}",
+    "prompt_sexual": "The prompt classification's `sexual` member (false when the "
+    "classification lacks it). NULL: the job carried no prompt classification "
+    "(prompt_classification_json is NULL).",
+    "prompt_young": "The prompt classification's `young` member (false when the classification "
+    "lacks it). NULL: no prompt classification (prompt_classification_json is NULL).",
+    "prompt_cr": "The prompt classification's `cr` member (false when the classification "
+    "lacks it). NULL: no prompt classification (prompt_classification_json is NULL).",
+    "prompt_scan": "The prompt classification's `scan` member (false when the classification "
+    "lacks it). NULL: no prompt classification (prompt_classification_json is NULL).",
+    "prompt_classification_json": "The job's `promptClassificationResult` as JSON text. NULL: "
+    f"the API sent none (the prompt was not classified). {_NOT_FOUND}",
+    "params_json": f"The job's `params` as JSON text, URLs left out. NULL: not sent. {_NOT_FOUND}",
+    "result_json": f"The job's `result` as JSON text, URLs left out. NULL: not sent. {_NOT_FOUND}",
+    "context_json": f"The last event's `context` as JSON text. NULL: no context. {_NOT_FOUND}",
+    "csam_score_max_pct": "The highest hive_csam_score over the job's output items. NULL: the "
+    f"context carried no readable hive_csam_score (the job was not scanned). {_NOT_FOUND} "
+    "[percent 0-100]",
+}
 
 SCAN_SCORES_SCHEMA = pa.schema(
     [
@@ -72,6 +132,28 @@ SCAN_SCORES_SCHEMA = pa.schema(
         ("raw_value_text", pa.string()),
     ]
 )
+
+SCAN_SCORES_COLUMNS = {
+    "job_id": "The job whose last event's context held the value.",
+    "score_name": "The context key, e.g. hive_csam_score, hive_vlm_summary (every key is kept, "
+    "known or not; `_context` for a context that is not an object).",
+    "item_index": "The output item the value is about, from 0 (item i is output i).",
+    "workflow_id": "The job's workflow. NULL: not known.",
+    "window_date": "The UTC day of the job's workflow's createdAt: the sync window (and Delta "
+    "partition) the row belongs to.",
+    "blob_id": "The output blob of the item (`result[i].blobKey`). NULL: the job's result "
+    "names none.",
+    "value_text": "The item as the API gave it, e.g. `12.50 %`, `No_Child`. NULL: the item "
+    "was null.",
+    "score": "The item as a percent on one 0-100 scale: `%` items as written, the bare numbers "
+    "of a `*_score` key scaled by 100 when all lie in [0, 1]. NULL: no percent (a label, n/a, "
+    "a bare number of another key, which is a metric in unknown units: see value_text, or "
+    "unreadable). [percent 0-100]",
+    "label": "The item when it is text rather than a number (e.g. a hive_vlm_summary label). "
+    "NULL: the item is a number, JSON, or empty.",
+    "raw_value_text": "The whole context value the item was split from, as sent. NULL: the "
+    "value was null.",
+}
 
 # v1 event types (PascalCase) after which a job never changes again. `Rejected`/`LateRejected`/
 # `ClaimExpired` are followed by a re-queue, so they are not final.
@@ -240,7 +322,7 @@ def job_rows(
         "params_json": None if params is None else json_text(_drop_urls(params)),
         "result_json": None if result is None else json_text(_drop_urls(result)),
         "context_json": None if context is None else json_text(context),
-        "csam_score_max": parsed.max_score(CSAM_SCORE_KEY),
+        "csam_score_max_pct": parsed.max_score(CSAM_SCORE_KEY),
     }
     return JobRows(
         details=details,

@@ -13,6 +13,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.lake import tables
 from pipeline.lake.store import ROW_GROUP_ROWS, Committed, Lake, conform, file_schema
 
 BATCH_ROWS = 2000
@@ -41,7 +42,8 @@ class StagedTable:
         self._flush()
         for batch in batches:
             if batch.num_rows:
-                table = conform(pa.Table.from_batches([batch]), self.schema)
+                renamed = tables.RENAMED.get(self.table)
+                table = conform(pa.Table.from_batches([batch]), self.schema, renamed)
                 self._writer.write_table(table, ROW_GROUP_ROWS)
                 self.count += batch.num_rows
 

@@ -40,9 +40,10 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
-from deltalake import CommitProperties, DeltaTable
+from deltalake import CommitProperties, DeltaTable, Field
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 from deltalake.transaction import AddAction, RemoveAction
 
@@ -99,12 +100,21 @@ def columns_id(names: Iterable[str]) -> str:
     return hashlib.sha1("\n".join(sorted(names)).encode()).hexdigest()[:12]
 
 
-def conform(rows: pa.Table, schema: pa.Schema) -> pa.Table:
+def conform(
+    rows: pa.Table, schema: pa.Schema, renamed: Mapping[str, str] | None = None
+) -> pa.Table:
     """Rows with exactly `schema`'s columns, cast; NULL in a column they predate (a file an
-    older release wrote lacks the columns added since)."""
+    older release wrote lacks the columns added since); a column renamed since (`renamed`:
+    new name -> old name) filled from its old name where the new one is NULL."""
     for column in schema:
         if column.name not in rows.column_names:
             rows = rows.append_column(column, pa.nulls(rows.num_rows, column.type))
+    for new, old in (renamed or {}).items():
+        if old in rows.column_names and new in schema.names:
+            index = rows.column_names.index(new)
+            kind = schema.field(new).type
+            values = pc.coalesce(rows.column(new).cast(kind), rows.column(old).cast(kind))
+            rows = rows.set_column(index, schema.field(new), values)
     return rows.select(schema.names).cast(schema)
 
 
@@ -225,15 +235,15 @@ class Lake:
         """Write rows of `day` (a table or a stream of batches) into a new data file."""
         target = self.new_file(table, day)
         schema = file_schema(table)
+        renamed = tables.RENAMED.get(table)
         batches = data.to_batches() if isinstance(data, pa.Table) else data
         with pq.ParquetWriter(
             target.path, schema, compression="zstd", compression_level=1
         ) as writer:
             for batch in batches:
                 if batch.num_rows:
-                    writer.write_table(
-                        conform(pa.Table.from_batches([batch]), schema), ROW_GROUP_ROWS
-                    )
+                    rows = conform(pa.Table.from_batches([batch]), schema, renamed)
+                    writer.write_table(rows, ROW_GROUP_ROWS)
         return target
 
     def replace_window(
@@ -332,7 +342,8 @@ class Lake:
         missing = [f for f in tables.schema_for(table) if f.name not in present]
         if missing:
             try:
-                current.alter.add_columns(missing)
+                # delta-rs takes its own Field type here, not pyarrow's.
+                current.alter.add_columns([Field.from_arrow(f) for f in missing])
             except DeltaError as exc:
                 if "already exists" not in str(exc).lower():
                     raise
@@ -397,7 +408,7 @@ class Lake:
         data = current.to_pyarrow_dataset(file_pruning_predicate=predicate).to_table(
             use_threads=False
         )
-        return conform(data, schema)
+        return conform(data, schema, tables.RENAMED.get(table))
 
     def batches(
         self, table: str, day: date, columns: Sequence[str] | None = None
@@ -412,14 +423,24 @@ class Lake:
             file_pruning_predicate=[(PARTITION, "=", day.isoformat())]
         )
         wanted = list(columns or schema.names)
+        renamed = {
+            new: old
+            for new, old in tables.RENAMED.get(table, {}).items()
+            if new in wanted and old in dataset.schema.names
+        }
         present = [name for name in wanted if name in dataset.schema.names]
-        for batch in dataset.to_batches(columns=present, use_threads=False):
-            arrays = [
-                batch.column(name).cast(schema.field(name).type)
-                if name in present
-                else pa.nulls(batch.num_rows, schema.field(name).type)
-                for name in wanted
-            ]
+        read = [*present, *(old for old in renamed.values() if old not in present)]
+        for batch in dataset.to_batches(columns=read, use_threads=False):
+            arrays = []
+            for name in wanted:
+                field = schema.field(name)
+                if name in present:
+                    array = batch.column(name).cast(field.type)
+                else:
+                    array = pa.nulls(batch.num_rows, field.type)
+                if name in renamed:
+                    array = pc.coalesce(array, batch.column(renamed[name]).cast(field.type))
+                arrays.append(array)
             yield pa.RecordBatch.from_arrays(
                 arrays, schema=pa.schema([schema.field(n) for n in wanted])
             )

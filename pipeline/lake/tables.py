@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from pipeline.enrich.job_details import JOB_DETAILS_SCHEMA, SCAN_SCORES_SCHEMA
+from pipeline.enrich.job_details import (
+    JOB_DETAILS_COLUMNS,
+    JOB_DETAILS_SCHEMA,
+    SCAN_SCORES_COLUMNS,
+    SCAN_SCORES_SCHEMA,
+)
 from pipeline.flatten import schemas
 
 # Tables one pass over the workflow list endpoint writes for a window.
@@ -27,6 +32,26 @@ KEYS: dict[str, tuple[str, ...]] = {
     "scan_scores": ("job_id", "score_name", "item_index"),
 }
 
+# Each column's description, with its unit in brackets at the end (see pipeline.flatten.schemas).
+COLUMNS: dict[str, dict[str, str]] = {
+    **schemas.COLUMNS,
+    "job_details": JOB_DETAILS_COLUMNS,
+    "scan_scores": SCAN_SCORES_COLUMNS,
+}
+
+# Columns renamed since an older release wrote files (table -> {new name: old name}): the old
+# column of such a file is read under the new name (`pipeline.lake.store.conform`, the
+# warehouse's views), so a data dir synced before the rename keeps its values.
+RENAMED: dict[str, dict[str, str]] = {
+    "workflows": {
+        "cost_tips_civitai_buzz": "cost_tips_civitai",
+        "cost_tips_creators_buzz": "cost_tips_creators",
+        "lost_blobs_refund_buzz": "lost_blobs_refund",
+    },
+    "blobs": {"duration_seconds": "duration"},
+    "job_details": {"csam_score_max_pct": "csam_score_max"},
+}
+
 DESCRIPTIONS: dict[str, str] = {
     "workflows": "One row per workflow, as returned by the workflow endpoints (cost, Buzz "
     "totals, lost-blob refund, user id parsed from the id or a `user:N` tag, metadata and "
@@ -42,12 +67,13 @@ DESCRIPTIONS: dict[str, str] = {
     "transactions": "One row per Buzz transaction of a workflow (debit, or credit for a refund).",
     "moderation_verdicts": "One row per verdict of a moderation step (mediaRating, "
     "xGuardModeration, shieldstralModeration, ageClassification): blocked or not, reason, "
-    "NSFW level, category, minor detected, score (0-1).",
-    "job_details": "One row per v1 job lookup: found or 404, the last event and its context, "
-    "priority, service providers, parameters, failure and blocked reasons.",
-    "scan_scores": "Moderation values from a job's event context, one row per key and output "
-    "item (`score` in percent 0-100 for scores, `label` for summaries such as "
-    "hive_vlm_summary).",
+    "NSFW level, category, minor detected, score_ratio (0-1).",
+    "job_details": "One row per v1 job lookup (`GET /v1/consumer/jobs/{id}?detailed=true`): "
+    "found or 404, provider, worker, the last event and its context, priority, prompt "
+    "classification, the highest CSAM score, failure and blocked reasons.",
+    "scan_scores": "Moderation values from a job's event context in long format, one row per "
+    "key and output item: the value as given, `score` in percent 0-100 for scores, `label` "
+    "for summaries such as hive_vlm_summary.",
 }
 
 

@@ -49,19 +49,43 @@ def check_unique_grain(
     }
 
 
-def check_rates_in_unit_interval(
-    con: duckdb.DuckDBPyConnection, table: str, rate_columns: Sequence[str] | None = None
+def check_ratios_in_unit_interval(
+    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str] | None = None
 ) -> CheckResult:
-    """Every rate (by default each column named `*_rate`) is null or within [0, 1]."""
-    if rate_columns is None:
-        rate_columns = [c for c in _columns(con, table) if c.endswith("_rate")]
-    if not rate_columns:
-        return True, {"table": table, "rate_columns": [], "out_of_range_rows": 0, "sample": []}
-    condition = " or ".join(f"({c} < 0 or {c} > 1)" for c in rate_columns)
-    count, sample = _offenders(con, table, condition, None)
+    """Every ratio (by default each column named `*_ratio`) is null or within [0, 1]."""
+    return _check_range(con, table, "_ratio", 1.0, columns)
+
+
+def check_percents_in_range(
+    con: duckdb.DuckDBPyConnection, table: str, columns: Sequence[str] | None = None
+) -> CheckResult:
+    """Every percent (by default each column named `*_pct`) is null or within [0, 100]."""
+    return _check_range(con, table, "_pct", 100.0, columns)
+
+
+def _check_range(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    suffix: str,
+    top: float,
+    columns: Sequence[str] | None,
+) -> CheckResult:
+    """Each value of `columns` (every `*<suffix>` column by default; a list column item by
+    item) is null or within [0, top]."""
+    types = dict(_column_types(con, table))
+    if columns is None:
+        columns = [c for c in types if c.endswith(suffix)]
+    conditions = []
+    for column in columns:
+        if types.get(column, "").endswith("[]"):
+            conditions.append(f"(list_min({column}) < 0 or list_max({column}) > {top!r})")
+        else:
+            conditions.append(f"({column} < 0 or {column} > {top!r})")
+    count, sample = _offenders(con, table, " or ".join(conditions), None) if columns else (0, [])
     return count == 0, {
         "table": table,
-        "rate_columns": list(rate_columns),
+        "columns": list(columns),
+        "range": [0.0, top],
         "out_of_range_rows": count,
         "sample": sample,
     }
@@ -83,11 +107,12 @@ def check_flagged_jobs_over_threshold(
     below, sample = _offenders(
         con,
         table,
-        f"csam_score_max is null or csam_score_max < {float(threshold)!r}",
-        ("job_id", "csam_score_max"),
+        f"csam_score_max_pct is null or csam_score_max_pct < {float(threshold)!r}",
+        ("job_id", "csam_score_max_pct"),
     )
     missing_sql = (
-        f"select job_id, csam_score_max from fct_jobs where csam_score_max >= {float(threshold)!r} "
+        "select job_id, csam_score_max_pct from fct_jobs "
+        f"where csam_score_max_pct >= {float(threshold)!r} "
         f"and job_id not in (select job_id from {table})"
     )
     missing = _scalar(con, f"select count(*) from ({missing_sql})")
@@ -101,11 +126,13 @@ def check_flagged_jobs_over_threshold(
 
 
 def checks_for(model: SqlModel) -> dict[str, Callable[[duckdb.DuckDBPyConnection], CheckResult]]:
-    """The checks every model gets, by name: key columns not null, grain unique, rates in [0, 1]."""
+    """The checks every model gets, by name: key columns not null, grain unique, ratios in
+    [0, 1], percents in [0, 100]."""
     checks: dict[str, Callable[[duckdb.DuckDBPyConnection], CheckResult]] = {
         "no_null_keys": lambda con: check_no_null_keys(con, model.name, model.grain),
         "unique_grain": lambda con: check_unique_grain(con, model.name, model.grain),
-        "rates_in_unit_interval": lambda con: check_rates_in_unit_interval(con, model.name),
+        "ratios_in_unit_interval": lambda con: check_ratios_in_unit_interval(con, model.name),
+        "percents_in_range": lambda con: check_percents_in_range(con, model.name),
     }
     return checks
 
@@ -119,8 +146,8 @@ def _offenders(
     return count, sample
 
 
-def _columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    return [row[0] for row in con.execute(f"describe {table}").fetchall()]
+def _column_types(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    return [(row[0], row[1]) for row in con.execute(f"describe {table}").fetchall()]
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:

@@ -74,8 +74,8 @@ REPORTS: dict[str, ReportSpec] = {
                         "jobs",
                         "jobs_scanned",
                         "jobs_flagged",
-                        "flag_rate",
-                        "csam_score_max",
+                        "flag_ratio",
+                        "csam_score_max_pct",
                         "prompts_sexual",
                         "prompts_young",
                         "prompts_sexual_and_young",
@@ -125,7 +125,7 @@ REPORTS: dict[str, ReportSpec] = {
             (
                 SectionSpec(
                     "rpt_usage_daily",
-                    "Workflows, success rate, Buzz and latency by day",
+                    "Workflows, success ratio, Buzz and latency by day",
                     "day",
                     (
                         "day",
@@ -135,7 +135,7 @@ REPORTS: dict[str, ReportSpec] = {
                         "expired",
                         "canceled",
                         "in_progress",
-                        "success_rate",
+                        "success_ratio",
                         "users",
                         "buzz_net",
                         "latency_p50_seconds",
@@ -182,7 +182,7 @@ REPORTS: dict[str, ReportSpec] = {
                         "workflows_succeeded",
                         "buzz_net",
                         "rank_by_workflows",
-                        "rank_by_buzz",
+                        "rank_by_buzz_net",
                     ),
                     key_columns=2,
                 ),
@@ -203,8 +203,8 @@ REPORTS: dict[str, ReportSpec] = {
                         "user_id",
                         "step_type",
                         "provider",
-                        "csam_scores",
-                        "csam_score_max",
+                        "csam_scores_pct",
+                        "csam_score_max_pct",
                         "prompt_classification",
                     ),
                     key_columns=2,
@@ -375,7 +375,7 @@ def to_json(report: Report) -> str:
         "report": report.kind,
         "from": report.date_from.isoformat() if report.date_from else None,
         "to": report.date_to.isoformat() if report.date_to else None,
-        "csam_threshold": report.csam_threshold,
+        "csam_threshold_pct": report.csam_threshold,
         "sections": {s.table: s.records() for s in report.sections},
     }
     return json.dumps(document, default=_json_default, indent=2)

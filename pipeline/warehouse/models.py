@@ -48,6 +48,24 @@ CORE_LAYER = "core"
 CORE_TABLES = (*tables.SCHEMAS, "sync_windows")
 # The warehouse's own record of what was built, with which parameters (read by the reports).
 CATALOG_TABLE = "sql_models"
+# What each column of the catalog says (see pipeline.flatten.schemas for the format).
+CATALOG_COLUMNS = {
+    "name": "The model's table name (its file's stem).",
+    "layer": "The folder under sql/ (staging, intermediate, marts, reports).",
+    "path": "The model's file, e.g. sql/marts/fct_jobs.sql.",
+    "description": "The `-- purpose:` line of the file.",
+    "grain": "The `-- grain:` columns, which identify one row.",
+    "deps": "Every table the SQL reads (models and core tables).",
+    "params_json": "The parameters the model was built with, as JSON text (`{}`: none).",
+    "sql": "The SQL the model was built from, header included.",
+    "row_count": "Rows after the build. NULL: a view (counting would read the lake).",
+    "seconds": "How long the build took. [seconds]",
+    "built_at": "When the model was last built or refreshed (UTC).",
+    "materialized": "How it is kept: view, incremental (a table whose changed days are "
+    "recomputed at each publish) or table (rebuilt whole).",
+    "state": "A hash of what the build depends on besides the data (SQL, parameters, kind): "
+    "a model whose state changed is rebuilt whole.",
+}
 TOP_USERS_PER_DAY = 10
 DEFAULT_PARAMS: Mapping[str, object] = {
     "csam_threshold": settings.DEFAULT_CSAM_THRESHOLD,
@@ -161,6 +179,15 @@ def discover_models(sql_dir: Path | None = None) -> list[SqlModel]:
     return toposort(models)
 
 
+def core_view_sql(table: str) -> str:
+    """The SELECT of core table `table` in the warehouse: sql/core/<table>.sql when the table is
+    presented as more than its lake table, else the lake table itself."""
+    definition = SQL_DIR / CORE_LAYER / f"{table}.sql"
+    if definition.is_file():
+        return definition.read_text(encoding="utf-8").strip().rstrip(";")
+    return f'SELECT * FROM lake."{table}"'
+
+
 def toposort(models: Sequence[SqlModel]) -> list[SqlModel]:
     """Order models so that each comes after the models it reads; ties by layer, then name.
 
@@ -250,7 +277,7 @@ def build_models(
     results: list[ModelResult] = []
     con.begin()
     try:
-        _ensure_catalog(con)
+        ensure_catalog(con)
         previous = _catalog_state(con)
         for model in ordered:
             used = {p: bound[p] for p in model.params}
@@ -441,7 +468,7 @@ def built_models(con: duckdb.DuckDBPyConnection) -> list[SqlModel]:
     return toposort(models)
 
 
-def _ensure_catalog(con: duckdb.DuckDBPyConnection) -> None:
+def ensure_catalog(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         f"""
         create table if not exists {CATALOG_TABLE} (

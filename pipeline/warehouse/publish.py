@@ -35,7 +35,7 @@ from pipeline.core.settings import Settings
 from pipeline.lake import tables
 from pipeline.lake.ledger import Ledger, WindowRow
 from pipeline.lake.store import Lake
-from pipeline.warehouse import cache, models, views
+from pipeline.warehouse import cache, describe, models, views
 
 # The models join and aggregate (ordered list() aggregates among them, which DuckDB cannot
 # spill), so they get more room than the streaming flattening. DuckDB still spills what it can
@@ -123,13 +123,8 @@ def _core_views(
     for name, schema in tables.all_schemas().items():
         groups = views.file_groups(name, rows, views.live_files(lake, name, rows))
         views.create_view(con, name, schema, groups, in_schema="lake")
-    core = models.SQL_DIR / models.CORE_LAYER
     for name in tables.all_schemas():
-        definition = core / f"{name}.sql"
-        if definition.is_file():
-            sql = definition.read_text(encoding="utf-8").strip().rstrip(";")
-        else:
-            sql = f"SELECT * FROM lake.{views.ident(name)}"
+        sql = models.core_view_sql(name)
         con.execute(f"CREATE OR REPLACE VIEW {views.ident(name)} AS\n{sql}")
 
 
@@ -224,6 +219,8 @@ def _build(
     result.rebuilt = changed is None
     if build_models:
         result.models = models.build_models(con, params=params, changed_days=changed)
+    built = models.built_models(con) if build_models else []
+    describe.comment(con, describe.document(con, built).values())
     _record(con, fingerprints)
     result.tables = {name: committed_rows(rows, name) for name in tables.all_schemas()}
     result.tables["sync_windows"] = len(fingerprints)

@@ -21,6 +21,11 @@ from pipeline.core.errors import ModelBuildError
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _HEADER = re.compile(r"^--\s*(purpose|grain|materialized)\s*:\s*(.*?)\s*$")
+# `-- columns:` opens the column block, the last part of the header: one `--   name: text`
+# line per column (two or three spaces), continued on lines indented four spaces or more.
+_COLUMNS = re.compile(r"^--\s*columns\s*:\s*$")
+_COLUMN = re.compile(r"^--\s{2,3}([a-z][a-z0-9_]*)\s*:\s*(.*?)\s*$")
+_CONTINUED = re.compile(r"^--\s{4,}(\S.*?)\s*$")
 # How a model is kept in the warehouse (see pipeline.warehouse.models).
 MATERIALIZATIONS = ("view", "incremental", "table")
 
@@ -39,6 +44,56 @@ class ParsedFile:
     params: tuple[str, ...]
     notes: str
     materialized: str = "view"
+
+
+@dataclass(frozen=True)
+class Header:
+    """The comment lines a model file starts with."""
+
+    fields: dict[str, str]
+    notes: tuple[str, ...]
+    columns: tuple[tuple[str, str], ...]
+
+
+def read_header(sql: str) -> Header:
+    """The header of a model's SQL: `-- key: value` fields, free notes, and the column block.
+
+    Raises:
+        ValueError: a line of the column block is neither a column nor a continuation, or a
+            column is described twice.
+    """
+    fields: dict[str, str] = {}
+    notes: list[str] = []
+    columns: dict[str, str] = {}
+    in_columns = False
+    last: str | None = None
+    for line in sql.splitlines():
+        if not line.startswith("--"):
+            break
+        if in_columns:
+            column = _COLUMN.match(line)
+            continued = _CONTINUED.match(line)
+            if continued and last is not None:
+                columns[last] = f"{columns[last]} {continued.group(1)}".strip()
+            elif column:
+                last = column.group(1)
+                if last in columns:
+                    raise ValueError(f"column {last!r} is described twice in `-- columns:`")
+                columns[last] = column.group(2)
+            elif line.strip() != "--":
+                raise ValueError(
+                    f"`-- columns:` ends the header: each line is `--   name: description "
+                    f"[unit]` or its continuation (indented further), not {line!r}"
+                )
+            continue
+        match = _HEADER.match(line)
+        if match:
+            fields.setdefault(match.group(1), match.group(2))
+        elif _COLUMNS.match(line):
+            in_columns = True
+        else:
+            notes.append(line.removeprefix("--").strip())
+    return Header(fields, tuple(notes), tuple(columns.items()))
 
 
 def display_path(path: Path) -> str:
@@ -62,16 +117,11 @@ def parse_file(con: duckdb.DuckDBPyConnection, path: Path, reserved: Collection[
     if not NAME.match(name) or name in reserved:
         raise fail(f"{name!r} cannot be a model name: use snake_case, and not a core table name.")
     sql = path.read_text(encoding="utf-8").strip().rstrip(";").rstrip()
-    header: dict[str, str] = {}
-    notes: list[str] = []
-    for line in sql.splitlines():
-        if not line.startswith("--"):
-            break
-        match = _HEADER.match(line)
-        if match:
-            header.setdefault(match.group(1), match.group(2))
-        else:
-            notes.append(line.removeprefix("--").strip())
+    try:
+        parsed_header = read_header(sql)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    header, notes = parsed_header.fields, parsed_header.notes
     if not header.get("purpose") or not header.get("grain"):
         raise fail("the file must start with `-- purpose: ...` and `-- grain: ...` lines.")
     grain = tuple(col.strip() for col in header["grain"].split(","))

@@ -65,6 +65,43 @@ SYNC_WINDOWS_SCHEMA = pa.schema(
     ]
 )
 
+# What each `sync_windows` column says (see pipeline.flatten.schemas for the format).
+SYNC_WINDOWS_COLUMNS = {
+    "window_date": "The window: a UTC day of workflow createdAt, [00:00, 24:00).",
+    "status": "running (a sync is under way or was interrupted), complete, partial (today's "
+    "window, still growing: synced again later) or failed.",
+    "pages": "Workflow list pages fetched by the last good sync. NULL: never synced whole.",
+    "workflows": "Workflows in the window at the last good sync. NULL: never synced whole.",
+    "steps": "Steps of those workflows. NULL: never synced whole.",
+    "jobs": "Jobs of those workflows. NULL: never synced whole.",
+    "blobs": "Output blobs of those workflows. NULL: never synced whole.",
+    "transactions": "Buzz transactions of those workflows. NULL: never synced whole.",
+    "verdicts": "Moderation verdicts of those workflows. NULL: never synced whole.",
+    "jobs_enriched": "Jobs looked up on the v1 job endpoint by the last enrichment. NULL: "
+    "never enriched.",
+    "jobs_enrich_failed": "Job lookups of the last enrichment that failed after retries (asked "
+    "for again on the next run). NULL: never enriched.",
+    "jobs_not_found": "Jobs the v1 endpoint no longer knows (404) at the last enrichment. "
+    "NULL: never enriched.",
+    "filter_mode": "How the window was fetched: server (the API's date filter worked) or "
+    "client (it was ignored; pages were read newest-first and filtered here). NULL: never "
+    "synced whole.",
+    "retries": "Requests the last good sync retried (429, 5xx, transport errors). NULL: never "
+    "synced whole.",
+    "requests": "Requests the last good sync sent. NULL: never synced whole.",
+    "rate_limited": "Answers 429 (rate limited) the last good sync got. NULL: never synced whole.",
+    "started_at": "When the latest sync of the window started (UTC). NULL: not known.",
+    "finished_at": "When the latest sync ended, well or not (UTC). NULL: it is still running.",
+    "synced_at": "When the window's live data was published (UTC). NULL: never published.",
+    "seconds": "How long the latest finished sync took. NULL: still running. [seconds]",
+    "error": "Why the latest sync failed. NULL: it did not fail.",
+    "run_id": "The run (Dagster run id or CLI run) of the latest sync. NULL: not recorded.",
+    "raw_attempt": "The raw page archive the live data was flattened from (what `rebuild` "
+    "reads). NULL: never published.",
+    "table_versions": "The Delta version of each lake table holding the window's live data, "
+    "as `table@version, ...`. NULL: never published.",
+}
+
 
 def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -95,9 +132,19 @@ def duckdb_type(arrow_type: pa.DataType) -> str:
     raise TypeError(f"no DuckDB type for Arrow type {arrow_type}")
 
 
-def view_sql(schema: pa.Schema, groups: Sequence[Sequence[str]]) -> str:
-    """SELECT of a core-table view over groups of files (each group: one set of columns)."""
-    typed = ", ".join(f"CAST(NULL AS {duckdb_type(f.type)}) AS {ident(f.name)}" for f in schema)
+def view_sql(
+    schema: pa.Schema, groups: Sequence[Sequence[str]], renamed: Mapping[str, str] | None = None
+) -> str:
+    """SELECT of a core-table view over groups of files (each group: one set of columns);
+    `renamed` (new name -> old name) reads a renamed column of older files under its new name."""
+    renamed = {new: old for new, old in (renamed or {}).items() if new in schema.names}
+    typed = ", ".join(
+        [f"CAST(NULL AS {duckdb_type(f.type)}) AS {ident(f.name)}" for f in schema]
+        + [
+            f"CAST(NULL AS {duckdb_type(schema.field(new).type)}) AS {ident(old)}"
+            for new, old in renamed.items()
+        ]
+    )
     parts = [f"SELECT {typed} WHERE false"]
     for files in groups:
         listed = ", ".join(lit(path) for path in files)
@@ -107,13 +154,20 @@ def view_sql(schema: pa.Schema, groups: Sequence[Sequence[str]]) -> str:
         )
     union = "\nUNION ALL BY NAME\n".join(parts)
     columns = ", ".join(
-        f"CAST({ident(f.name)} AS {duckdb_type(f.type)}) AS {ident(f.name)}" for f in schema
+        f"CAST({_value(f.name, renamed)} AS {duckdb_type(f.type)}) AS {ident(f.name)}"
+        for f in schema
     )
     days = f"getvariable({lit(DAYS_VARIABLE)})"
     return (
         f"SELECT {columns} FROM (\n{union}\n) AS lake_rows\n"
         f"WHERE {days} IS NULL OR {ident(PARTITION)} IN {days}"
     )
+
+
+def _value(name: str, renamed: Mapping[str, str]) -> str:
+    if name in renamed:
+        return f"coalesce({ident(name)}, {ident(renamed[name])})"
+    return ident(name)
 
 
 def file_groups(
@@ -140,7 +194,8 @@ def create_view(
     in_schema: str = "main",
 ) -> None:
     qualified = f"{ident(in_schema)}.{ident(name)}"
-    con.execute(f"CREATE OR REPLACE VIEW {qualified} AS\n{view_sql(schema, groups)}")
+    sql = view_sql(schema, groups, tables.RENAMED.get(name))
+    con.execute(f"CREATE OR REPLACE VIEW {qualified} AS\n{sql}")
 
 
 def write_sync_windows(con: duckdb.DuckDBPyConnection, rows: Sequence[WindowRow]) -> None:

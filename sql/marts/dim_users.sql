@@ -1,6 +1,18 @@
 -- purpose: one row per user with first and last activity, workflow outcomes and lifetime net Buzz.
 -- grain: user_id
 -- user_id is parsed from the workflow id prefix or a user:N tag; workflows without one are left out.
+-- columns:
+--   user_id: The user (the workflow id's numeric prefix, else a `user:N` tag). Never NULL here.
+--   first_seen_at: When the user's first synced workflow was created (UTC).
+--   last_seen_at: When the user's latest synced workflow was created (UTC).
+--   first_date: The UTC day of the first synced workflow.
+--   last_date: The UTC day of the latest synced workflow.
+--   active_days: Days with at least one workflow of the user.
+--   workflows: The user's workflows.
+--   workflows_finished: Of those, the ones in a final status.
+--   workflows_succeeded: Of those, the ones that succeeded.
+--   jobs: Jobs of the user's workflows.
+--   buzz_net: Buzz the user spent net of refunds over all synced days. [Buzz]
 with
 
 workflows as (

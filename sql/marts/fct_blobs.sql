@@ -2,6 +2,8 @@
 -- grain: workflow_id, blob_id
 -- job_id is the blob's jobId, else the job of its step when the step ran exactly one (set by the flattening).
 -- json_path is where the blob sits in its step's output, e.g. $.images[0] or $.epochs[0].samples[1].
+-- columns:
+--   is_blocked: The blob carries a blocked reason.
 with
 
 blobs as (
@@ -38,7 +40,7 @@ final as (
         blobs.blocked_reason is not null as is_blocked,
         blobs.width,
         blobs.height,
-        blobs.duration,
+        blobs.duration_seconds,
         blobs.format
     from blobs
     left join jobs on jobs.job_id = blobs.job_id

@@ -1,16 +1,32 @@
 -- purpose: one row per job with its workflow, step type, provider, failure and blocked reasons, prompt classification and CSAM scan scores.
 -- grain: job_id
--- csam_scores lists the hive_csam_score of each output item (percent 0-100, item order); csam_score_max is
--- their maximum. A job is scanned when its event context carried a hive_csam_score at all.
--- enrichment_status: enriched (v1 job found), not_found (v1 answered 404), pending (not looked up yet).
+-- A job is scanned when its event context carried a hive_csam_score at all. The enrichment columns are NULL
+-- until the job is looked up on the v1 endpoint: enrichment_status says whether it was.
+-- columns:
+--   workflow_status: The status of the job's workflow (lower-cased).
+--   is_finished: The job's status is final: succeeded, failed, expired or canceled.
+--   is_succeeded: The job succeeded.
+--   is_failed: The job failed or expired (canceled is the caller's choice, not a failure).
+--   is_blocked: The job carries a blocked reason.
+--   duration_seconds: How long the job ran: the v1 jobDuration, else completed_at - started_at. NULL: neither is
+--       known (not started or not finished, and not enriched). [seconds]
+--   queue_seconds: From the workflow's creation to the job's start (started_at - the workflow's created_at).
+--       NULL: the job has not started. [seconds]
+--   prompt_classification: The prompt classification flags that are true, e.g. 'sexual, young'; '(none)' when
+--       the prompt was classified and no flag is true. NULL: the prompt was not classified (is_prompt_classified
+--       is false).
+--   is_csam_scanned: The job's event context carried a hive_csam_score (so it was scanned). false when it did
+--       not, and when the job is not enriched.
+--   csam_score_max_pct: The highest hive_csam_score over the job's output items. NULL: the job was not scanned
+--       (is_csam_scanned is false). [percent 0-100]
+--   csam_scores_pct: The hive_csam_score of each output item, in item order. NULL: the job was not scanned, or
+--       its scores were unreadable. [percent 0-100]
+--   vlm_labels: The hive_vlm_summary label of each output item, in item order. NULL: the job's context carried
+--       no hive_vlm_summary.
 with
 
 jobs as (
     select * from stg_jobs
-),
-
-job_details as (
-    select * from stg_job_details
 ),
 
 steps as (
@@ -28,8 +44,8 @@ scan_scores as (
 csam as (
     select
         job_id,
-        max(score) as csam_score_max,
-        list(score order by item_index) as csam_scores
+        max(score_pct) as csam_score_max_pct,
+        list(score_pct order by item_index) as csam_scores_pct
     from scan_scores
     where score_name = 'hive_csam_score'
     group by job_id
@@ -62,11 +78,7 @@ final as (
         jobs.reason,
         jobs.blocked_reason,
         jobs.blocked_reason is not null as is_blocked,
-        case
-            when coalesce(job_details.found, jobs.enriched_at is not null) then 'enriched'
-            when job_details.found = false then 'not_found'
-            else 'pending'
-        end as enrichment_status,
+        jobs.enrichment_status,
         jobs.job_type,
         jobs.provider,
         jobs.service_providers,
@@ -82,23 +94,23 @@ final as (
             as duration_seconds,
         epoch(jobs.started_at - workflows.created_at) as queue_seconds,
         jobs.cost,
+        jobs.is_prompt_classified,
         jobs.prompt_sexual,
         jobs.prompt_young,
         jobs.prompt_cr,
         jobs.prompt_scan,
-        nullif(concat_ws(', ',
+        case when jobs.is_prompt_classified then coalesce(nullif(concat_ws(', ',
             case when jobs.prompt_sexual then 'sexual' end,
             case when jobs.prompt_young then 'young' end,
             case when jobs.prompt_cr then 'cr' end,
             case when jobs.prompt_scan then 'scan' end
-        ), '') as prompt_classification,
-        csam.job_id is not null or jobs.csam_score_max is not null as is_csam_scanned,
-        coalesce(csam.csam_score_max, jobs.csam_score_max) as csam_score_max,
-        csam.csam_scores,
+        ), ''), '(none)') end as prompt_classification,
+        csam.job_id is not null or jobs.csam_score_max_pct is not null as is_csam_scanned,
+        coalesce(csam.csam_score_max_pct, jobs.csam_score_max_pct) as csam_score_max_pct,
+        csam.csam_scores_pct,
         vlm.vlm_labels,
         steps.prompt
     from jobs
-    left join job_details on job_details.job_id = jobs.job_id
     left join steps on steps.workflow_id = jobs.workflow_id and steps.step_name = jobs.step_name
     left join workflows on workflows.workflow_id = jobs.workflow_id
     left join csam on csam.job_id = jobs.job_id

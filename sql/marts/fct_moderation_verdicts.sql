@@ -1,7 +1,9 @@
 -- purpose: one row per verdict of a moderation step with its workflow's user, its job's provider and the verdict's label.
 -- grain: workflow_id, step_name, verdict_index
--- verdict is what the row says in one word: the blocked reason, else the category (an xGuard label, a
--- Shieldstral policy, an age label), else '(blocked)' / '(not blocked)' / '(none)'. score_ratio is 0-1.
+-- columns:
+--   verdict: What the verdict says in one word: the blocked reason, else the category (an xGuard label, a
+--       Shieldstral policy, an age label), else '(blocked)' / '(not blocked)' / '(none)' (the output says
+--       neither). Never NULL.
 with
 
 verdicts as (

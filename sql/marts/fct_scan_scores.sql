@@ -1,6 +1,6 @@
 -- purpose: every moderation scan value with the job's day, provider, step type and user, for slicing by label.
 -- grain: job_id, score_name, item_index
--- score is a percent (0-100): bare 0-1 probabilities were scaled when the lake was written.
+-- score_pct is a percent (0-100): bare 0-1 probabilities were scaled when the lake was written.
 with
 
 scan_scores as (
@@ -30,7 +30,7 @@ final as (
         jobs.provider,
         steps.step_type,
         scan_scores.blob_id,
-        scan_scores.score,
+        scan_scores.score_pct,
         scan_scores.label,
         scan_scores.value_text
     from scan_scores

@@ -1,8 +1,19 @@
 -- purpose: one row per workflow step with its outcome, duration and the outcome of its jobs.
 -- grain: workflow_id, step_name
 -- timeout is as the API sent it (TimeSpan or ISO-8601 duration), timeout_seconds its reading.
--- duration_seconds = completed_at - started_at; queue_seconds = started_at - the workflow's created_at.
 -- A step failed when its status is failed or expired (canceled is the caller's choice, not a failure).
+-- columns:
+--   is_finished: The step's status is final: succeeded, failed, expired or canceled.
+--   is_succeeded: The step succeeded.
+--   is_failed: The step failed or expired.
+--   workflow_created_at: When the step's workflow was created (UTC).
+--   duration_seconds: How long the step ran: completed_at - started_at. NULL: not started or not finished.
+--       [seconds]
+--   queue_seconds: From the workflow's creation to the step's start: started_at - the workflow's created_at.
+--       NULL: the step has not started. [seconds]
+--   jobs: Jobs of the step in the lake (0: none listed).
+--   jobs_succeeded: Of those, the jobs that succeeded.
+--   jobs_failed: Of those, the jobs that failed or expired.
 with
 
 steps as (

@@ -1,5 +1,8 @@
 -- purpose: one row per Buzz transaction with a signed amount (debit positive, refund credit negative).
 -- grain: workflow_id, txn_index
+-- columns:
+--   signed_amount_buzz: The amount as spend: a debit positive, a refund credit negative, 0 for any other
+--       type; summed, it is the net Buzz spent. [Buzz]
 with
 
 transactions as (
@@ -18,12 +21,12 @@ final as (
         workflows.user_id,
         transactions.txn_type,
         transactions.account_type,
-        transactions.amount,
+        transactions.amount_buzz,
         case transactions.txn_type
-            when 'debit' then transactions.amount
-            when 'credit' then -transactions.amount
+            when 'debit' then transactions.amount_buzz
+            when 'credit' then -transactions.amount_buzz
             else 0
-        end as signed_amount,
+        end as signed_amount_buzz,
         transactions.transaction_id
     from transactions
     left join workflows on workflows.workflow_id = transactions.workflow_id

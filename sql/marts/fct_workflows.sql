@@ -1,9 +1,19 @@
 -- purpose: one row per workflow with its outcome, step mix, job count, timings and net Buzz spend.
 -- grain: workflow_id
 -- A workflow is finished when its status is terminal (succeeded, failed, expired, canceled).
--- latency_seconds = completed_at - created_at; queue_seconds = started_at - created_at.
 -- Buzz comes from the transaction list, not cost.total: a refund is a credit that cancels a debit.
--- lost_blobs_refund: Buzz refunded for outputs lost in a storage incident (null: never checked).
+-- columns:
+--   is_finished: The workflow's status is final: succeeded, failed, expired or canceled.
+--   is_succeeded: The workflow succeeded.
+--   latency_seconds: From creation to completion: completed_at - created_at. NULL: not finished. [seconds]
+--   queue_seconds: From creation to start: started_at - created_at. NULL: not started. [seconds]
+--   steps: Steps of the workflow in the lake (0: none listed).
+--   step_types: The workflow's step types in step order joined with '+', e.g. 'imageGen+imageUpscaler'. NULL:
+--       the workflow lists no step.
+--   jobs: Jobs of the workflow's steps in the lake (0: none).
+--   buzz_debit: Sum of the workflow's debit transactions (0: none). [Buzz]
+--   buzz_credit: Sum of its credit (refund) transactions (0: none). [Buzz]
+--   buzz_net: Buzz spent net of refunds: buzz_debit - buzz_credit. [Buzz]
 with
 
 workflows as (
@@ -42,8 +52,8 @@ job_summary as (
 buzz as (
     select
         workflow_id,
-        coalesce(sum(amount) filter (where txn_type = 'debit'), 0)::bigint as buzz_debit,
-        coalesce(sum(amount) filter (where txn_type = 'credit'), 0)::bigint as buzz_credit
+        coalesce(sum(amount_buzz) filter (where txn_type = 'debit'), 0)::bigint as buzz_debit,
+        coalesce(sum(amount_buzz) filter (where txn_type = 'credit'), 0)::bigint as buzz_credit
     from transactions
     group by workflow_id
 ),
@@ -67,11 +77,11 @@ final as (
         workflows.nsfw_level,
         workflows.tags,
         workflows.currencies,
-        workflows.cost_base,
-        workflows.cost_total,
+        workflows.cost_base_buzz,
+        workflows.cost_total_buzz,
         workflows.cost_factors_json,
         workflows.cost_fees_json,
-        workflows.lost_blobs_refund,
+        workflows.lost_blobs_refund_buzz,
         coalesce(buzz.buzz_debit, 0) as buzz_debit,
         coalesce(buzz.buzz_credit, 0) as buzz_credit,
         coalesce(buzz.buzz_debit, 0) - coalesce(buzz.buzz_credit, 0) as buzz_net,

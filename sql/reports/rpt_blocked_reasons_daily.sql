@@ -1,7 +1,13 @@
 -- purpose: daily counts of everything blocked, by where the block was recorded and its reason.
 -- grain: day, source, blocked_reason
--- source 'output': blobs with a blockedReason; 'job': jobs with a blocked reason; 'moderation_step':
--- blocking verdicts of moderation steps ('(no reason)' when a step blocked without naming one).
+-- columns:
+--   day: The UTC day of the workflows' creation.
+--   source: Where the block was recorded: 'output' (a blob with a blockedReason), 'job' (a job with a blocked
+--       reason) or 'moderation_step' (a blocking verdict of a moderation step).
+--   blocked_reason: The reason given; '(no reason)' when a moderation step blocked without naming one.
+--   items: Blocked blobs, jobs or verdicts.
+--   workflows: Distinct workflows among them.
+--   users: Distinct users among them (workflows without a user not counted).
 with
 
 blobs as (

@@ -1,8 +1,13 @@
 -- purpose: daily distribution of each scanned job's highest hive_csam_score, in 5-point buckets from 0 to 100 percent.
 -- grain: day, bucket
--- bucket 0 holds scores in [0, 5), bucket 1 [5, 10), ... bucket 19 [95, 100]: a score of exactly 100
--- goes in the top bucket. Every bucket of a day with scanned jobs has a row (jobs = 0 when empty),
--- so a chart over any range of days sums whole buckets. Scores outside [0, 100] are clamped.
+-- A score of exactly 100 goes in the top bucket. Every bucket of a day with scanned jobs has a row (jobs = 0
+-- when empty), so a chart over any range of days sums whole buckets. Scores outside [0, 100] are clamped.
+-- columns:
+--   day: The UTC day of the jobs' workflows' creation.
+--   bucket: The bucket's number: 0 holds scores in [0, 5), 1 [5, 10), ... 19 [95, 100].
+--   score_from_pct: The lowest score in the bucket. [percent 0-100]
+--   score_to_pct: The bucket's upper end (excluded, but for 100 in bucket 19). [percent 0-100]
+--   jobs: Scanned jobs whose highest hive_csam_score falls in the bucket (0 when none).
 with
 
 jobs as (
@@ -12,17 +17,17 @@ jobs as (
 buckets as (
     select
         bucket,
-        cast(bucket * 5 as double) as score_from,
-        cast(bucket * 5 + 5 as double) as score_to
+        cast(bucket * 5 as double) as score_from_pct,
+        cast(bucket * 5 + 5 as double) as score_to_pct
     from range(20) as r(bucket)
 ),
 
 scanned as (
     select
         window_date as day,
-        cast(least(greatest(floor(csam_score_max / 5.0), 0), 19) as bigint) as bucket
+        cast(least(greatest(floor(csam_score_max_pct / 5.0), 0), 19) as bigint) as bucket
     from jobs
-    where csam_score_max is not null
+    where csam_score_max_pct is not null
 ),
 
 days as (
@@ -39,8 +44,8 @@ final as (
     select
         days.day,
         buckets.bucket,
-        buckets.score_from,
-        buckets.score_to,
+        buckets.score_from_pct,
+        buckets.score_to_pct,
         coalesce(counts.jobs, 0) as jobs
     from days
     cross join buckets

@@ -1,7 +1,15 @@
 -- purpose: daily failed and expired jobs by step type and the reason given for them.
 -- grain: day, step_type, reason
--- reason is the job's failure reason (the workflow's, else the v1 job event's); '(none given)' when neither
--- says. blocked counts the jobs that also carry a blocked reason.
+-- columns:
+--   day: The UTC day of the jobs' workflows' creation.
+--   step_type: The step type of the jobs; '(unknown)' when the step is not in the lake.
+--   reason: The failure reason (the workflow's, else the v1 job event's); '(none given)' when neither says.
+--   jobs: Failed or expired jobs.
+--   failed: Of those, the failed ones.
+--   expired: Of those, the expired ones.
+--   blocked: Of those, the ones that also carry a blocked reason.
+--   workflows: Distinct workflows among them.
+--   users: Distinct users among them (workflows without a user not counted).
 with
 
 jobs as (

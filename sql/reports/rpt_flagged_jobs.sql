@@ -1,8 +1,11 @@
 -- purpose: every job a moderator must review: its highest hive_csam_score is at or above the csam_threshold parameter.
 -- grain: job_id
 -- materialized: incremental
--- Newest first. csam_scores lists the score of each output item (percent), csam_score_max is their
--- maximum; vlm_labels lists the hive_vlm_summary items; created_at is the workflow's creation time.
+-- Newest first.
+-- columns:
+--   day: The UTC day of the job's workflow's creation.
+--   created_at: When the job's workflow was created (UTC).
+--   csam_threshold_pct: The threshold the job was flagged at (the csam_threshold parameter). [percent 0-100]
 with
 
 jobs as (
@@ -24,19 +27,20 @@ final as (
         jobs.step_type,
         jobs.provider,
         jobs.status,
-        jobs.csam_score_max,
-        jobs.csam_scores,
+        jobs.csam_score_max_pct,
+        jobs.csam_scores_pct,
         jobs.vlm_labels,
         jobs.prompt_classification,
+        jobs.is_prompt_classified,
         jobs.prompt_sexual,
         jobs.prompt_young,
         jobs.prompt_cr,
         jobs.prompt_scan,
         jobs.prompt,
-        settings.csam_threshold
+        settings.csam_threshold as csam_threshold_pct
     from jobs
     cross join settings
-    where jobs.csam_score_max >= settings.csam_threshold
+    where jobs.csam_score_max_pct >= settings.csam_threshold
 )
 
 select * from final

@@ -1,8 +1,14 @@
 -- purpose: daily counts of open-ended moderation labels by provider: hive_vlm_summary labels, blocked reasons and NSFW levels of outputs.
 -- grain: day, provider, category, label
--- category 'vlm_summary' counts hive_vlm_summary items (one per output item); 'blocked_reason' counts
--- blocked outputs by reason; 'nsfw_level' counts outputs by NSFW level ('(none)' when not rated).
--- provider '(all)' rows roll the day up over every provider; items = rows counted, jobs = distinct jobs.
+-- columns:
+--   day: The UTC day of the workflows' creation.
+--   provider: The provider of the job behind the label; '(all)' rows roll the day up over every provider,
+--       '(unknown)' holds labels of jobs without a provider.
+--   category: What is counted: 'vlm_summary' (hive_vlm_summary items, one per output item), 'blocked_reason'
+--       (blocked outputs by reason) or 'nsfw_level' (outputs by NSFW level).
+--   label: The label, reason or level; '(none)' for an empty VLM item or an output that was not rated.
+--   items: Items (VLM items or output blobs) with the label.
+--   jobs: Distinct jobs among them (blobs without a known job not counted).
 with
 
 scan_scores as (

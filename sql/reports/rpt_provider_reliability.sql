@@ -1,7 +1,18 @@
--- purpose: reliability of each provider over the synced period: jobs, failures, failure rate, job durations.
+-- purpose: reliability of each provider over the synced period: jobs, failures, failure ratio, job durations.
 -- grain: provider
--- failed = failed or expired jobs; failure_rate = failed / (succeeded + failed): canceled and running
--- jobs are left out. duration = the v1 jobDuration, else completed_at - started_at.
+-- Canceled and running jobs count in jobs only. duration = the v1 jobDuration, else completed_at - started_at.
+-- columns:
+--   provider: The provider; '(unknown)' holds jobs without one (not enriched yet, or never claimed).
+--   first_day: The first UTC day with a job of the provider.
+--   last_day: The last UTC day with a job of the provider.
+--   jobs: Jobs the provider ran.
+--   succeeded: Of those, the ones that succeeded.
+--   failed: Of those, the ones that failed or expired.
+--   failure_ratio: failed / (succeeded + failed). NULL: none finished either way. [ratio 0-1]
+--   workers: Distinct workers of the provider.
+--   duration_p50_seconds: Median job duration. NULL: no job with a known duration. [seconds]
+--   duration_p95_seconds: 95th percentile of the job duration. NULL: no job with a known duration. [seconds]
+--   retry_attempt_avg: Average retry attempt of the jobs' last events (0 = first try). NULL: none known.
 with
 
 jobs as (
@@ -17,7 +28,7 @@ final as (
         count(*) filter (where is_succeeded) as succeeded,
         count(*) filter (where is_failed) as failed,
         count(*) filter (where is_failed)
-            / nullif(count(*) filter (where is_succeeded or is_failed), 0) as failure_rate,
+            / nullif(count(*) filter (where is_succeeded or is_failed), 0) as failure_ratio,
         count(distinct worker_id) as workers,
         quantile_cont(duration_seconds, 0.5) as duration_p50_seconds,
         quantile_cont(duration_seconds, 0.95) as duration_p95_seconds,

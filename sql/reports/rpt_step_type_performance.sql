@@ -1,7 +1,22 @@
--- purpose: how each step type performs over the synced period: volume, failure rate, run and queue times.
+-- purpose: how each step type performs over the synced period: volume, failure ratio, run and queue times.
 -- grain: step_type
--- failed = failed or expired steps; failure_rate = failed / (succeeded + failed).
 -- duration = completed_at - started_at; queue = started_at - the workflow's created_at.
+-- columns:
+--   step_type: The step type; '(unknown)' for steps without one.
+--   first_day: The first UTC day with a step of the type.
+--   last_day: The last UTC day with a step of the type.
+--   steps: Steps of the type.
+--   workflows: Distinct workflows with such a step.
+--   succeeded: Steps that succeeded.
+--   failed: Steps that failed or expired.
+--   canceled: Steps that were canceled.
+--   failure_ratio: failed / (succeeded + failed). NULL: none finished either way. [ratio 0-1]
+--   jobs: Jobs of those steps.
+--   duration_p50_seconds: Median step duration. NULL: no step finished. [seconds]
+--   duration_p95_seconds: 95th percentile of the step duration. NULL: no step finished. [seconds]
+--   queue_p50_seconds: Median time from the workflow's creation to the step's start. NULL: no step started.
+--       [seconds]
+--   queue_p95_seconds: 95th percentile of that queue time. NULL: no step started. [seconds]
 with
 
 steps as (
@@ -19,7 +34,7 @@ final as (
         count(*) filter (where is_failed) as failed,
         count(*) filter (where status = 'canceled') as canceled,
         count(*) filter (where is_failed)
-            / nullif(count(*) filter (where is_succeeded or is_failed), 0) as failure_rate,
+            / nullif(count(*) filter (where is_succeeded or is_failed), 0) as failure_ratio,
         sum(jobs)::bigint as jobs,
         quantile_cont(duration_seconds, 0.5) as duration_p50_seconds,
         quantile_cont(duration_seconds, 0.95) as duration_p95_seconds,

@@ -1,9 +1,29 @@
--- purpose: daily usage: workflows by outcome, success rate, users, net Buzz spent, latency and queue-time percentiles.
+-- purpose: daily usage: workflows by outcome, success ratio, users, net Buzz spent, latency and queue-time percentiles.
 -- grain: day
--- finished = succeeded + failed + expired + canceled; success_rate = succeeded / finished. Workflows in
--- any other status (still running, or an unknown status) count in workflows and in_progress only.
--- latency = completed_at - created_at (workflows with a completed_at); queue = started_at - created_at.
--- buzz_net = sum(debit) - sum(credit) over every account type; rpt_buzz_daily splits it by account type.
+-- Workflows in any status other than the final ones (still running, or an unknown status) count in workflows and
+-- in_progress only. rpt_buzz_daily splits the Buzz by account type.
+-- columns:
+--   day: The UTC day of the workflows' creation.
+--   workflows: Workflows created that day.
+--   succeeded: Of those, the ones that succeeded.
+--   failed: Of those, the ones that failed.
+--   expired: Of those, the ones that expired.
+--   canceled: Of those, the ones that were canceled.
+--   in_progress: Of those, the ones not in a final status yet (or in an unknown status).
+--   finished: succeeded + failed + expired + canceled.
+--   success_ratio: succeeded / finished. NULL: none finished. [ratio 0-1]
+--   users: Distinct users (workflows without a user not counted).
+--   steps: Steps of the day's workflows.
+--   jobs: Jobs of the day's workflows.
+--   buzz_debit: Sum of the debits over every account type. [Buzz]
+--   buzz_credit: Sum of the credits (refunds) over every account type. [Buzz]
+--   buzz_net: Buzz spent net of refunds: buzz_debit - buzz_credit. [Buzz]
+--   latency_p50_seconds: Median time from creation to completion (completed_at - created_at) of the workflows
+--       that completed. NULL: none completed. [seconds]
+--   latency_p95_seconds: 95th percentile of that latency. NULL: none completed. [seconds]
+--   queue_p50_seconds: Median time from creation to start (started_at - created_at). NULL: none started.
+--       [seconds]
+--   queue_p95_seconds: 95th percentile of that queue time. NULL: none started. [seconds]
 with
 
 workflows as (
@@ -38,8 +58,8 @@ workflow_stats as (
 buzz as (
     select
         window_date as day,
-        coalesce(sum(amount) filter (where txn_type = 'debit'), 0)::bigint as buzz_debit,
-        coalesce(sum(amount) filter (where txn_type = 'credit'), 0)::bigint as buzz_credit
+        coalesce(sum(amount_buzz) filter (where txn_type = 'debit'), 0)::bigint as buzz_debit,
+        coalesce(sum(amount_buzz) filter (where txn_type = 'credit'), 0)::bigint as buzz_credit
     from transactions
     group by window_date
 ),
@@ -54,7 +74,7 @@ final as (
         workflow_stats.canceled,
         workflow_stats.in_progress,
         workflow_stats.finished,
-        workflow_stats.succeeded / nullif(workflow_stats.finished, 0) as success_rate,
+        workflow_stats.succeeded / nullif(workflow_stats.finished, 0) as success_ratio,
         workflow_stats.users,
         workflow_stats.steps,
         workflow_stats.jobs,

@@ -1,6 +1,18 @@
 -- purpose: each user's day-by-day activity with running totals: workflows, outcomes, net Buzz, flagged jobs.
 -- grain: user_id, day
--- jobs_flagged counts jobs whose highest hive_csam_score is >= the csam_threshold parameter.
+-- columns:
+--   user_id: The user (the workflow id's numeric prefix, else a `user:N` tag).
+--   day: A UTC day with at least one workflow of the user.
+--   workflows: The user's workflows that day.
+--   succeeded: Of those, the ones that succeeded.
+--   failed: Of those, the ones that failed or expired.
+--   jobs: Jobs of those workflows.
+--   jobs_scanned: Of those, the jobs whose event context carried a hive_csam_score.
+--   jobs_flagged: Of those, the jobs whose highest hive_csam_score is at or above the csam_threshold parameter.
+--   buzz_net: Buzz the user spent that day net of refunds. [Buzz]
+--   workflows_to_date: The user's workflows up to and including the day.
+--   buzz_net_to_date: Buzz the user spent net of refunds up to and including the day. [Buzz]
+--   jobs_flagged_to_date: The user's flagged jobs up to and including the day.
 with
 
 workflows as (
@@ -34,7 +46,7 @@ job_days as (
         jobs.user_id,
         jobs.window_date as day,
         count(*) filter (where jobs.is_csam_scanned) as jobs_scanned,
-        count(*) filter (where jobs.csam_score_max >= settings.csam_threshold) as jobs_flagged
+        count(*) filter (where jobs.csam_score_max_pct >= settings.csam_threshold) as jobs_flagged
     from jobs
     cross join settings
     where jobs.user_id is not null

@@ -1,6 +1,7 @@
 -- purpose: output blobs of every step (images, videos, audio, 3D models) with their moderation fields; never a signed url.
 -- grain: workflow_id, blob_id
--- A blob id served from the output cache to two workflows is a row in each.
+-- A blob id served from the output cache to two workflows is a row in each. Types and NSFW levels are
+-- lower-cased; an empty blocked reason is NULL.
 with
 
 source as (
@@ -29,7 +30,7 @@ final as (
         nullif(trim(blocked_reason), '') as blocked_reason,
         width,
         height,
-        duration,
+        duration_seconds,
         format,
         url_expires_at
     from deduped

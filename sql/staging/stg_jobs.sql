@@ -1,6 +1,7 @@
 -- purpose: jobs with their enrichment from the v1 job endpoint (provider, last event, priority, prompt classification, reasons).
 -- grain: job_id
 -- reason / blocked_reason: the workflow's word on the job, else the v1 event context's (see sql/core/jobs.sql).
+-- Statuses are lower-cased; an empty reason is NULL. Every column means what it means in `jobs`.
 with
 
 source as (
@@ -33,6 +34,7 @@ final as (
         queue_complete_at,
         nullif(trim(reason), '') as reason,
         nullif(trim(blocked_reason), '') as blocked_reason,
+        enrichment_status,
         job_type,
         provider,
         service_providers,
@@ -43,11 +45,12 @@ final as (
         is_final,
         retry_attempt,
         job_duration_seconds,
+        is_prompt_classified,
         prompt_sexual,
         prompt_young,
         prompt_cr,
         prompt_scan,
-        csam_score_max,
+        csam_score_max_pct,
         params_json,
         context_json,
         enriched_at

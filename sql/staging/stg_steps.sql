@@ -1,5 +1,6 @@
 -- purpose: workflow steps, one row per (workflow, step name), with the step `$type` as step_type.
 -- grain: workflow_id, step_name
+-- Statuses and priorities are lower-cased.
 with
 
 source as (

@@ -1,5 +1,8 @@
 -- purpose: Buzz transactions of each workflow (debits and refund credits) per account type.
 -- grain: workflow_id, txn_index
+-- txn_type is lower-cased.
+-- columns:
+--   amount_buzz: The transaction's amount, never negative (a credit is a refund). [Buzz]
 with
 
 source as (
@@ -20,7 +23,7 @@ final as (
         txn_index,
         window_date,
         lower(txn_type) as txn_type,
-        cast(amount as bigint) as amount,
+        cast(amount as bigint) as amount_buzz,
         account_type,
         transaction_id
     from deduped

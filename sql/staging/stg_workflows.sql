@@ -1,5 +1,10 @@
 -- purpose: workflows as synced, one row per workflow id, with statuses and nsfw levels lower-cased.
 -- grain: workflow_id
+-- The Buzz amounts of the workflow's cost are named with their unit.
+-- columns:
+--   cost_base_buzz: The workflow's `cost.base`: its cost before tips. NULL: not sent. [Buzz]
+--   cost_total_buzz: The workflow's `cost.total`: its cost including tips; 0 for a refunded or failed run. NULL:
+--       not sent. [Buzz]
 with
 
 source as (
@@ -28,13 +33,13 @@ final as (
         lower(nsfw_level) as nsfw_level,
         tags,
         currencies,
-        cast(cost_base as bigint) as cost_base,
-        cast(cost_total as bigint) as cost_total,
-        cast(cost_tips_civitai as bigint) as cost_tips_civitai,
-        cast(cost_tips_creators as bigint) as cost_tips_creators,
+        cast(cost_base as bigint) as cost_base_buzz,
+        cast(cost_total as bigint) as cost_total_buzz,
+        cast(cost_tips_civitai_buzz as bigint) as cost_tips_civitai_buzz,
+        cast(cost_tips_creators_buzz as bigint) as cost_tips_creators_buzz,
         cost_factors_json,
         cost_fees_json,
-        cast(lost_blobs_refund as bigint) as lost_blobs_refund,
+        cast(lost_blobs_refund_buzz as bigint) as lost_blobs_refund_buzz,
         cast(buzz_debit as bigint) as buzz_debit,
         cast(buzz_credit as bigint) as buzz_credit,
         upgrade_mode,

@@ -204,7 +204,7 @@ def test_warehouse_holds_both_windows_and_every_model(warehouse_run, sim_server,
         for model in MODELS:
             assert con.execute(f"select count(*) from {model.name}").fetchone() is not None
         # The threshold configured on the resource is the one the reports were built with.
-        flagged_min = con.execute("select min(csam_score_max) from rpt_flagged_jobs").fetchone()
+        flagged_min = con.execute("select min(csam_score_max_pct) from rpt_flagged_jobs").fetchone()
         assert flagged_min[0] is None or flagged_min[0] >= 40.0
     finally:
         con.close()

@@ -59,6 +59,23 @@ def test_groups_kinds_and_partitions(repo):
         assert set(node.parent_keys) == expected, model.name
 
 
+def test_lake_and_model_assets_describe_every_column_with_its_unit(repo):
+    graph = repo.asset_graph
+    for name in [*LAKE_ASSETS, *(m.name for m in discover_models())]:
+        node = graph.get(dg.AssetKey(name))
+        assert node.description, name
+        schema = node.metadata.get("dagster/column_schema")
+        assert isinstance(schema, dg.TableSchema) and schema.columns, name
+        assert all(c.description and c.type for c in schema.columns), name
+    jobs = graph.get(dg.AssetKey("job_details")).metadata["dagster/column_schema"]
+    score = next(c for c in jobs.columns if c.name == "csam_score_max_pct")
+    assert score.type == "DOUBLE" and score.tags == {"unit": "percent 0-100"}
+    assert score.description.endswith("[percent 0-100]")
+    daily = graph.get(dg.AssetKey("rpt_moderation_daily")).metadata["dagster/column_schema"]
+    names = [c.name for c in daily.columns]
+    assert names[:2] == ["day", "provider"] and "flag_ratio" in names
+
+
 def test_enrichment_reads_jobs(repo):
     for table in ("job_details", "scan_scores"):
         assert set(repo.asset_graph.get(dg.AssetKey(table)).parent_keys) == {dg.AssetKey("jobs")}
@@ -94,7 +111,7 @@ def test_asset_checks(repo):
     models = {
         (m.name, name)
         for m in discover_models()
-        for name in ("no_null_keys", "unique_grain", "rates_in_unit_interval")
+        for name in ("no_null_keys", "unique_grain", "ratios_in_unit_interval", "percents_in_range")
     }
     assert checks == lake | models | {
         ("warehouse", "matches_lake"),

@@ -102,9 +102,9 @@ def lake_flagged(
     settings: Settings, days: list[date], threshold: float = THRESHOLD
 ) -> dict[str, float]:
     return {
-        row["job_id"]: row["csam_score_max"]
+        row["job_id"]: row["csam_score_max_pct"]
         for row in read_all(settings, "job_details", days)
-        if row["csam_score_max"] is not None and row["csam_score_max"] >= threshold
+        if row["csam_score_max_pct"] is not None and row["csam_score_max_pct"] >= threshold
     }
 
 

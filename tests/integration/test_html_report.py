@@ -223,7 +223,7 @@ def test_an_empty_warehouse_says_there_is_nothing_yet(tmp_path: Path) -> None:
 def test_csam_score_histogram_buckets(handmade: Settings) -> None:
     with duckdb.connect(str(handmade.warehouse_path), read_only=True) as con:
         rows = con.execute(
-            "select day, bucket, score_from, score_to, jobs from rpt_csam_score_histogram "
+            "select day, bucket, score_from_pct, score_to_pct, jobs from rpt_csam_score_histogram "
             "where jobs > 0 order by day, bucket"
         ).fetchall()
         per_day = con.execute(

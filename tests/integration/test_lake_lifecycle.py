@@ -75,8 +75,15 @@ def test_a_data_dir_of_the_previous_release_is_upgraded_without_losing_a_row(
     for (table, day), rows in old.items():
         new = lake.read(table, [date.fromisoformat(day)]).to_pylist()
         key = tables.KEYS[table]
-        expected = [{k: r.get(k) for k in new[0]} for r in rows] if new else rows
+        # A column renamed since (csam_score_max -> csam_score_max_pct, ...) keeps its values.
+        renamed = tables.RENAMED.get(table, {})
+        expected = [{k: r[k] if k in r else r.get(renamed.get(k, k)) for k in new[0]} for r in rows]
         assert _sorted_rows(new, key) == _sorted_rows(expected, key), (table, day)
+    old_scores = [
+        r["csam_score_max"] for (t, _), rs in old.items() if t == "job_details" for r in rs
+    ]
+    new_scores = lake.read("job_details").column("csam_score_max_pct").to_pylist()
+    assert any(old_scores) and sorted(map(str, new_scores)) == sorted(map(str, old_scores))
     assert not list((data_dir / "lake").glob("*/date=*"))
     assert (data_dir / "ledger.sqlite.upgraded").is_file()
     assert not (data_dir / "ledger.sqlite").exists()

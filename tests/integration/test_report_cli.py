@@ -54,10 +54,10 @@ def test_flagged_as_json(built: Path) -> None:
     code, out, _ = run("flagged", "--format", "json")
     assert code == 0
     document = json.loads(out)
-    assert document["csam_threshold"] == 50.0
+    assert document["csam_threshold_pct"] == 50.0
     jobs = document["sections"]["rpt_flagged_jobs"]
     assert [j["job_id"] for j in jobs] == ["jf", "jc1", "ja"]
-    assert jobs[2]["csam_scores"] == [0.0, 50.0]
+    assert jobs[2]["csam_scores_pct"] == [0.0, 50.0]
     assert jobs[0]["created_at"] == "2026-11-02T01:00:00+00:00"
 
 
@@ -71,7 +71,7 @@ def test_usage_as_csv_is_the_main_table_for_the_range(built: Path) -> None:
     code, out, _ = run("usage", "--format", "csv", "--from", "2026-11-02", "--to", "2026-11-02")
     assert code == 0
     records = list(csv.DictReader(io.StringIO(out)))
-    assert [(r["day"], r["workflows"], r["success_rate"], r["buzz_net"]) for r in records] == [
+    assert [(r["day"], r["workflows"], r["success_ratio"], r["buzz_net"]) for r in records] == [
         ("2026-11-02", "2", "0.0", "0"),
     ]
 
@@ -88,7 +88,7 @@ def test_moderation_table_shows_every_provider_and_the_threshold(built: Path) ->
 def test_usage_table_prints_every_section(built: Path) -> None:
     code, out, _ = run("usage")
     assert code == 0
-    for title in ("Workflows, success rate", "Buzz spent net of refunds", "Top users"):
+    for title in ("Workflows, success ratio", "Buzz spent net of refunds", "Top users"):
         assert title in out
     assert "imageGen+imageUpscaler" in out
 

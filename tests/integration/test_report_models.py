@@ -15,7 +15,8 @@ from pipeline.lake import tables
 from pipeline.reports.checks import (
     check_flagged_jobs_over_threshold,
     check_no_null_keys,
-    check_rates_in_unit_interval,
+    check_percents_in_range,
+    check_ratios_in_unit_interval,
     check_unique_grain,
     checks_for,
 )
@@ -63,19 +64,21 @@ def test_moderation_daily(con: duckdb.DuckDBPyConnection) -> None:
     got = rows(
         con,
         """
-        select day, provider, jobs, jobs_enriched, jobs_scanned, jobs_flagged, flag_rate,
-               csam_score_max, prompts_sexual, prompts_young, prompts_sexual_and_young,
-               prompts_cr, prompts_scan, outputs, outputs_available, outputs_blocked, csam_threshold
+        select day, provider, jobs, jobs_enriched, jobs_scanned, jobs_flagged, flag_ratio,
+               csam_score_max_pct, jobs_prompt_classified, prompts_sexual, prompts_young,
+               prompts_sexual_and_young, prompts_cr, prompts_scan, outputs, outputs_available,
+               outputs_blocked, csam_threshold_pct
         from rpt_moderation_daily order by day, provider
     """,
     )
+    # jobs_prompt_classified: the enriched jobs (jc3 is gone, jd never looked up)
     assert got == [
-        (DAY1, "(all)", 6, 4, 3, 2, 2 / 3, 99.5, 1, 1, 1, 0, 1, 5, 4, 2, 50.0),
-        (DAY1, "(unknown)", 2, 0, 0, 0, None, None, 0, 0, 0, 0, 0, 3, 3, 1, 50.0),
-        (DAY1, "RunPods", 2, 2, 1, 1, 1.0, 99.5, 0, 0, 0, 0, 0, 0, 0, 0, 50.0),
-        (DAY1, "ValdiAI", 2, 2, 2, 1, 0.5, 50.0, 1, 1, 1, 0, 1, 2, 1, 1, 50.0),
-        (DAY2, "(all)", 1, 1, 1, 1, 1.0, 80.0, 0, 0, 0, 0, 0, 0, 0, 0, 50.0),
-        (DAY2, "ValdiAI", 1, 1, 1, 1, 1.0, 80.0, 0, 0, 0, 0, 0, 0, 0, 0, 50.0),
+        (DAY1, "(all)", 6, 4, 3, 2, 2 / 3, 99.5, 4, 1, 1, 1, 0, 1, 5, 4, 2, 50.0),
+        (DAY1, "(unknown)", 2, 0, 0, 0, None, None, 0, 0, 0, 0, 0, 0, 3, 3, 1, 50.0),
+        (DAY1, "RunPods", 2, 2, 1, 1, 1.0, 99.5, 2, 0, 0, 0, 0, 0, 0, 0, 0, 50.0),
+        (DAY1, "ValdiAI", 2, 2, 2, 1, 0.5, 50.0, 2, 1, 1, 1, 0, 1, 2, 1, 1, 50.0),
+        (DAY2, "(all)", 1, 1, 1, 1, 1.0, 80.0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 50.0),
+        (DAY2, "ValdiAI", 1, 1, 1, 1, 1.0, 80.0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 50.0),
     ]
 
 
@@ -104,14 +107,15 @@ def test_flagged_jobs_newest_first_with_per_output_scores(con: duckdb.DuckDBPyCo
     got = rows(
         con,
         """
-        select job_id, workflow_id, user_id, step_type, provider, csam_scores, csam_score_max,
-               prompt_classification, vlm_labels
+        select job_id, workflow_id, user_id, step_type, provider, csam_scores_pct,
+               csam_score_max_pct, prompt_classification, vlm_labels
         from rpt_flagged_jobs order by created_at desc, job_id
     """,
     )
+    # jf and jc1 were classified with no flag set: '(none)', not NULL (NULL: not classified)
     assert got == [
-        ("jf", "303-f", 303, "textToImage", "ValdiAI", [80.0, 10.0], 80.0, None, None),
-        ("jc1", "202-c", 202, "imageGen", "RunPods", [99.5], 99.5, None, ["X"]),
+        ("jf", "303-f", 303, "textToImage", "ValdiAI", [80.0, 10.0], 80.0, "(none)", None),
+        ("jc1", "202-c", 202, "imageGen", "RunPods", [99.5], 99.5, "(none)", ["X"]),
         # exactly at the threshold is flagged; jb at 49.99 is not
         (
             "ja",
@@ -132,7 +136,7 @@ def test_usage_daily(con: duckdb.DuckDBPyConnection) -> None:
         con,
         """
         select day, workflows, succeeded, failed, expired, canceled, in_progress, finished,
-               success_rate, users, steps, jobs, buzz_debit, buzz_credit, buzz_net,
+               success_ratio, users, steps, jobs, buzz_debit, buzz_credit, buzz_net,
                latency_p50_seconds, latency_p95_seconds, queue_p50_seconds, queue_p95_seconds
         from rpt_usage_daily order by day
     """,
@@ -177,7 +181,7 @@ def test_top_users_daily(con: duckdb.DuckDBPyConnection) -> None:
     got = rows(
         con,
         """
-        select day, user_id, workflows, buzz_net, rank_by_workflows, rank_by_buzz
+        select day, user_id, workflows, buzz_net, rank_by_workflows, rank_by_buzz_net
         from rpt_top_users_daily order by day, rank_by_workflows
     """,
     )
@@ -202,7 +206,7 @@ def test_provider_reliability_and_step_types(con: duckdb.DuckDBPyConnection) -> 
     assert rows(
         con,
         """
-        select provider, jobs, succeeded, failed, failure_rate from rpt_provider_reliability
+        select provider, jobs, succeeded, failed, failure_ratio from rpt_provider_reliability
         order by provider
     """,
     ) == [
@@ -213,7 +217,7 @@ def test_provider_reliability_and_step_types(con: duckdb.DuckDBPyConnection) -> 
     assert rows(
         con,
         """
-        select step_type, steps, workflows, succeeded, failed, failure_rate
+        select step_type, steps, workflows, succeeded, failed, failure_ratio
         from rpt_step_type_performance order by step_type
     """,
     ) == [
@@ -260,8 +264,10 @@ def test_every_model_passes_its_checks(con: duckdb.DuckDBPyConnection) -> None:
 
 def test_checks_catch_what_they_guard_against() -> None:
     con = duckdb.connect()
+    con.execute("create table t (k integer, x_ratio double, y_pct double, z_pct double[])")
     con.execute(
-        "create table t as select * from (values (1, 0.5), (1, 1.5), (null, -0.1)) v(k, x_rate)"
+        "insert into t values (1, 0.5, 50.0, [1.0, 100.0]), (1, 1.5, 99.0, [0.0]), "
+        "(null, -0.1, 100.5, [3.0, 101.0]), (2, 0.0, null, null)"
     )
     ok, details = check_no_null_keys(con, "t", ["k"])
     assert not ok and details["null_key_rows"] == 1
@@ -269,8 +275,21 @@ def test_checks_catch_what_they_guard_against() -> None:
     assert (
         not ok and details["duplicated_keys"] == 1 and details["sample"] == [{"k": 1, "copies": 2}]
     )
-    ok, details = check_rates_in_unit_interval(con, "t")
-    assert not ok and details["out_of_range_rows"] == 2 and details["rate_columns"] == ["x_rate"]
+    ok, details = check_ratios_in_unit_interval(con, "t")
+    assert not ok and details["out_of_range_rows"] == 2 and details["columns"] == ["x_ratio"]
+    # a percent of 1.5 is fine (it is not a ratio); 100.5 and a list item of 101 are not
+    ok, details = check_percents_in_range(con, "t")
+    assert not ok and details["out_of_range_rows"] == 1
+    assert details["columns"] == ["y_pct", "z_pct"]
+    ok, details = check_percents_in_range(con, "t", ["z_pct"])
+    assert not ok and details["sample"] == [
+        {"k": None, "x_ratio": -0.1, "y_pct": 100.5, "z_pct": "[3.0, 101.0]"}
+    ]
+    con.execute("delete from t where k is null")
+    assert (
+        check_percents_in_range(con, "t")[0]
+        and check_ratios_in_unit_interval(con, "t")[1]["out_of_range_rows"] == 1
+    )
 
 
 def test_flagged_check_catches_a_job_below_or_missing(tmp_path: Path) -> None:
@@ -279,7 +298,7 @@ def test_flagged_check_catches_a_job_below_or_missing(tmp_path: Path) -> None:
         # A lower threshold than the one built with: jb (49.99) is now missing from the list.
         ok, details = check_flagged_jobs_over_threshold(con, 40.0)
         assert not ok and details["missing_flagged_jobs"] == 1
-        con.execute("insert into rpt_flagged_jobs (job_id, csam_score_max) values ('zz', 3.0)")
+        con.execute("insert into rpt_flagged_jobs (job_id, csam_score_max_pct) values ('zz', 3.0)")
         ok, details = check_flagged_jobs_over_threshold(con)
         assert not ok and details["below_threshold_rows"] == 1
 
@@ -332,6 +351,43 @@ def test_jobs_carry_the_workflows_reason_else_the_events(con: duckdb.DuckDBPyCon
         ("jc3", None, None, False, "not_found"),
         ("jd", None, None, False, "pending"),
         ("jf", "Timeout", None, False, "enriched"),
+    ]
+
+
+def test_the_core_jobs_view_says_why_a_prompt_flag_is_null() -> None:
+    # NULL prompt flags mean "no classification"; enrichment_status and is_prompt_classified
+    # tell a job not looked up, one the API no longer knows and one sent unclassified apart.
+    day = DAY1
+    lake_jobs = pa.Table.from_pylist(
+        [{"job_id": j, "workflow_id": "w", "window_date": day} for j in ("j1", "j2", "j3", "j4")],
+        schema=tables.SCHEMAS["jobs"],
+    )
+    lake_details = pa.Table.from_pylist(
+        [
+            {"job_id": "j1", "window_date": day, "found": True, "prompt_sexual": True,
+             "prompt_young": False, "prompt_cr": False, "prompt_scan": False,
+             "prompt_classification_json": '{"sexual":true}'},
+            {"job_id": "j2", "window_date": day, "found": True},
+            {"job_id": "j3", "window_date": day, "found": False, "is_final": True},
+        ],
+        schema=tables.SCHEMAS["job_details"],
+    )  # fmt: skip
+    con = duckdb.connect()
+    con.execute("create schema lake")
+    con.register("lake_jobs", lake_jobs)
+    con.register("lake_details", lake_details)
+    con.execute("create table lake.jobs as select * from lake_jobs")
+    con.execute("create table lake.job_details as select * from lake_details")
+    view = (SQL_DIR / CORE_LAYER / "jobs.sql").read_text(encoding="utf-8")
+    got = con.execute(
+        "select job_id, enrichment_status, is_prompt_classified, prompt_sexual, prompt_young "
+        f"from ({view}) order by job_id"
+    ).fetchall()
+    assert got == [
+        ("j1", "enriched", True, True, False),
+        ("j2", "enriched", False, None, None),  # looked up, the API sent no classification
+        ("j3", "not_found", False, None, None),
+        ("j4", "pending", False, None, None),
     ]
 
 
@@ -390,7 +446,7 @@ def test_moderation_verdicts_daily(con: duckdb.DuckDBPyConnection) -> None:
     got = rows(
         con,
         "select day, step_type, verdict, verdicts, blocked, minors, csam, steps, users, "
-        "score_ratio_max from rpt_moderation_verdicts_daily order by day, step_type, verdict",
+        "score_max_ratio from rpt_moderation_verdicts_daily order by day, step_type, verdict",
     )
     assert got == [
         (DAY1, "mediaRating", "ChildReference", 1, 1, 1, 0, 1, 1, None),
@@ -442,8 +498,8 @@ def test_a_probability_score_of_097_is_flagged_at_the_default_threshold(tmp_path
         insert(con, "job_details", [details.details])
         insert(con, "scan_scores", details.scan_scores)
         build_models(con)
-        flagged = rows(con, "select job_id, csam_score_max from rpt_flagged_jobs")
-        threshold = rows(con, "select distinct csam_threshold from rpt_flagged_jobs")
+        flagged = rows(con, "select job_id, csam_score_max_pct from rpt_flagged_jobs")
+        threshold = rows(con, "select distinct csam_threshold_pct from rpt_flagged_jobs")
     finally:
         con.close()
     assert ("jp", pytest.approx(97.0)) in flagged

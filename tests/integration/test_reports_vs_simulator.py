@@ -142,13 +142,13 @@ def test_workflow_counts_by_status_per_day(synced: Synced, con: duckdb.DuckDBPyC
     assert usage == expected
 
 
-def test_daily_success_rate(synced: Synced, con: duckdb.DuckDBPyConnection) -> None:
+def test_daily_success_ratio(synced: Synced, con: duckdb.DuckDBPyConnection) -> None:
     truth = {}
     for day in synced.days:
         statuses = [w["status"].lower() for d, w in workflows(synced) if d == day]
         finished = sum(s in FINISHED for s in statuses)
         truth[day] = statuses.count("succeeded") / finished
-    got = dict(con.execute("select day, success_rate from rpt_usage_daily").fetchall())
+    got = dict(con.execute("select day, success_ratio from rpt_usage_daily").fetchall())
     assert got == truth
     assert all(0 < rate < 1 for rate in got.values())  # the data has both outcomes
 
@@ -360,7 +360,7 @@ def test_scan_scores_on_the_0_100_scale_match_the_simulators_plan(
     got = {
         (r[0], r[1], r[2]): r[3]
         for r in con.execute(
-            "select job_id, score_name, item_index, score from stg_scan_scores"
+            "select job_id, score_name, item_index, score_pct from stg_scan_scores"
         ).fetchall()
     }
     for row in truth:
@@ -385,3 +385,25 @@ def test_job_reasons_and_priority_match_the_simulators(
     for row in truth:
         assert got[row.job_id] == (row.reason, row.blocked_reason, row.priority), row
     assert any(row.reason for row in truth)
+
+
+def test_every_column_holding_a_null_says_what_null_means(con: duckdb.DuckDBPyConnection) -> None:
+    # Real synced data: wherever a NULL turns up, the column's comment must say what it means.
+    columns = con.execute(
+        "select schema_name, table_name, column_name, comment from duckdb_columns() "
+        "where not internal and not starts_with(table_name, '_') "
+        "order by schema_name, table_name, column_index"
+    ).fetchall()
+    assert len(columns) > 500 and all(comment for *_, comment in columns)
+    unexplained = []
+    holding_null = 0
+    for schema, table, column, comment in columns:
+        (nulls,) = con.execute(
+            f'select count(*) from "{schema}"."{table}" where "{column}" is null'
+        ).fetchone() or (0,)
+        if nulls:
+            holding_null += 1
+            if "NULL" not in comment:
+                unexplained.append(f"{schema}.{table}.{column}")
+    assert holding_null > 100  # the check looked at many columns that do hold NULLs
+    assert not unexplained, f"NULL without a meaning in: {', '.join(unexplained)}"

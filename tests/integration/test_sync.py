@@ -487,7 +487,7 @@ def test_publish_without_a_lake_creates_typed_empty_tables(tmp_path: Path) -> No
         assert columns["tags"] == "VARCHAR[]" and columns["window_date"] == "DATE"
         jobs = [r[0] for r in con.execute("describe jobs").fetchall()]
         assert jobs[: len(schemas.JOBS.names)] == schemas.JOBS.names
-        assert {"provider", "csam_score_max", "enriched_at", "is_final"} <= set(jobs)
+        assert {"provider", "csam_score_max_pct", "enriched_at", "is_final"} <= set(jobs)
     finally:
         con.close()
 

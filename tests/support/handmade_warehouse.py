@@ -63,15 +63,16 @@ def load_core_tables(con: duckdb.DuckDBPyConnection) -> None:
     # reason the workflow gives, else the one of the v1 event (sql/core/jobs.sql).
     jobs = rows(
         "job_id workflow_id step_name window_date status reason blocked_reason provider"
-        " csam_score_max prompt_sexual prompt_young prompt_scan prompt_cr enriched_at",
-        ("ja", "101-a", "$0", DAY1, "succeeded", None, None, "ValdiAI", 50.0, True, True, False, False, fetched),
-        ("jb", "101-b", "$0", DAY1, "failed", "Blocked", "ChildReference", "ValdiAI", 49.99, False, False, True, False, fetched),
-        ("jc1", "202-c", "$0", DAY1, "succeeded", None, None, "RunPods", 99.5, False, False, False, False, fetched),
-        ("jc2", "202-c", "$0", DAY1, "succeeded", None, None, "RunPods", None, False, False, False, False, fetched),
+        " csam_score_max_pct prompt_sexual prompt_young prompt_scan prompt_cr enriched_at"
+        " enrichment_status is_prompt_classified",
+        ("ja", "101-a", "$0", DAY1, "succeeded", None, None, "ValdiAI", 50.0, True, True, False, False, fetched, "enriched", True),
+        ("jb", "101-b", "$0", DAY1, "failed", "Blocked", "ChildReference", "ValdiAI", 49.99, False, False, True, False, fetched, "enriched", True),
+        ("jc1", "202-c", "$0", DAY1, "succeeded", None, None, "RunPods", 99.5, False, False, False, False, fetched, "enriched", True),
+        ("jc2", "202-c", "$0", DAY1, "succeeded", None, None, "RunPods", None, False, False, False, False, fetched, "enriched", True),
         # the v1 endpoint answered 404 for jc3; jd was never looked up
-        ("jc3", "202-c", "$1", DAY1, "succeeded", None, None, None, None, None, None, None, None, fetched),
-        ("jd", "abc-d", "$0", DAY1, "processing", None, None, None, None, None, None, None, None, None),
-        ("jf", "303-f", "$0", DAY2, "expired", "Timeout", None, "ValdiAI", 80.0, False, False, False, False, fetched),
+        ("jc3", "202-c", "$1", DAY1, "succeeded", None, None, None, None, None, None, None, None, fetched, "not_found", False),
+        ("jd", "abc-d", "$0", DAY1, "processing", None, None, None, None, None, None, None, None, None, "pending", False),
+        ("jf", "303-f", "$0", DAY2, "expired", "Timeout", None, "ValdiAI", 80.0, False, False, False, False, fetched, "enriched", True),
     )  # fmt: skip
     insert(con, "jobs", jobs)
     insert(con, "job_details", [

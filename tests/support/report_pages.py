@@ -40,7 +40,7 @@ USAGE_METRICS = (
     "workflows",
     "succeeded",
     "failed",
-    "success_rate",
+    "success_ratio",
     "users",
     "buzz_net",
     "latency_p50_seconds",
@@ -48,11 +48,16 @@ USAGE_METRICS = (
     "queue_p50_seconds",
     "queue_p95_seconds",
 )
-MODERATION_METRICS = ("jobs_scanned", "jobs_flagged", "flag_rate", "outputs_blocked")
+MODERATION_METRICS = ("jobs_scanned", "jobs_flagged", "flag_ratio", "outputs_blocked")
 HOSTILE_LABEL = "<img src=x onerror=\"console.error('xss')\">"
 HOSTILE_STEP = "<script>console.error('xss')</script>"
 # Paper figures of the hand-made day 1, so a wrong column read by both sides still fails.
-HANDMADE_DAY1_TEXT = {"workflows": "4", "jobs_flagged": "2", "buzz_net": "95", "flag_rate": "66.7%"}
+HANDMADE_DAY1_TEXT = {
+    "workflows": "4",
+    "jobs_flagged": "2",
+    "buzz_net": "95",
+    "flag_ratio": "66.7%",
+}
 
 
 def handmade_with_hostile_labels(path: Path) -> Path:
@@ -137,7 +142,7 @@ def assert_figures_match(shown: dict[str, dict[str, str]], usage: dict, moderati
             assert cell["value"] == "" and cell["text"] == "\u2013", metric
         elif isinstance(value, float):
             assert float(cell["value"]) == value, metric
-            if metric.endswith("_rate"):
+            if metric.endswith("_ratio"):
                 assert cell["text"] == f"{value:.1%}", metric
             else:
                 assert cell["text"] == f"{value:,.1f}", metric

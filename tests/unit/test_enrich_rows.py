@@ -84,7 +84,7 @@ def test_found_job_row() -> None:
         False,
         True,
     )
-    assert d["csam_score_max"] == 61.5
+    assert d["csam_score_max_pct"] == 61.5
     assert "SIGNED" not in d["result_json"] and "url" not in d["result_json"]
     assert [(r["score_name"], r["item_index"], r["blob_id"]) for r in rows.scan_scores] == [
         ("hive_csam_score", 0, "JNFDW54JNTATNW42HACYCWSQP0.jpeg"),

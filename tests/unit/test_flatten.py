@@ -80,9 +80,9 @@ def test_real_sample_flattens_to_exact_values(tmp_path: Path) -> None:
     assert wf["tags"] == ["civitai", "NanoBanana", "gen", "green", "img2img:edit", "img"]
     assert wf["currencies"] == ["blue", "green"]
     assert (wf["cost_base"], wf["cost_total"]) == (0, 0)
-    assert (wf["cost_tips_civitai"], wf["cost_tips_creators"]) == (0, 0)
+    assert (wf["cost_tips_civitai_buzz"], wf["cost_tips_creators_buzz"]) == (0, 0)
     assert json.loads(wf["cost_factors_json"]) == {"base": 60, "quantity": 1}
-    assert wf["cost_fees_json"] is None and wf["lost_blobs_refund"] is None
+    assert wf["cost_fees_json"] is None and wf["lost_blobs_refund_buzz"] is None
     assert (wf["buzz_debit"], wf["buzz_credit"]) == (60, 60)
     assert wf["upgrade_mode"] == "manual"
     assert wf["external_id"] == "redacted-00000000-0000-0000-0000-00000000extl"
@@ -284,7 +284,7 @@ def test_blobs_are_found_by_shape_at_any_depth_of_any_output(tmp_path: Path) -> 
         "FM.safetensors": ("training", '$.byName["final-model"]', "j-train"),
     }
     by_id = {b["blob_id"]: b for b in rows(tables["blobs"])}
-    assert (by_id["A.mp3"]["blob_type"], by_id["A.mp3"]["duration"]) == ("audio", 2.5)
+    assert (by_id["A.mp3"]["blob_type"], by_id["A.mp3"]["duration_seconds"]) == ("audio", 2.5)
     assert (by_id["M1.glb"]["format"], by_id["M1.glb"]["available"]) == ("glb", None)
     assert json.loads(by_id["S1.png"]["extra_json"]) == {"tier": "cold"}
     assert by_id["T.mp4"]["extra_json"] is None  # its url is signed: never kept

@@ -141,7 +141,9 @@ def test_every_blob_the_schema_allows_is_a_row_with_its_members(flat: Flattened)
             blob.get("width"),
             blob.get("height"),
         )
-        assert row["duration"] == blob.get("duration") and row["format"] == blob.get("format")
+        assert row["duration_seconds"] == blob.get("duration") and row["format"] == blob.get(
+            "format"
+        )
         assert row["url_expires_at"] == parse_datetime(blob["urlExpiresAt"])
         extra = json.loads(row["extra_json"])
         assert extra[UNKNOWN] == blob[UNKNOWN] and extra.get("tier") == blob.get("tier")

@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -14,7 +15,9 @@ from deltalake import DeltaTable
 
 from pipeline.fetch import archive
 from pipeline.flatten import schemas
+from pipeline.lake import tables
 from pipeline.lake.store import ConcurrentWriteError, Lake, columns_id
+from pipeline.warehouse import views
 
 DAY = date(2026, 4, 2)
 
@@ -263,3 +266,42 @@ def _staged_page(tmp_path: Path, attempt: str) -> Path:
 def _manifest(day: date) -> archive.Manifest:
     now = datetime.now(UTC).isoformat()
     return archive.Manifest(day.isoformat(), "server", 1, 0, 0, now, now)
+
+
+def test_a_column_renamed_since_a_file_was_written_reads_under_its_new_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # job_details as the release before the rename wrote it: `csam_score_max`, in a Delta
+    # table whose schema has that name; then a window written by this release.
+    current = tables.SCHEMAS["job_details"]
+    old_schema = pa.schema(
+        [f.with_name("csam_score_max") if f.name == "csam_score_max_pct" else f for f in current]
+    )
+    old_day, new_day = DAY, date(2026, 4, 3)
+    lake = Lake(str(tmp_path))
+    monkeypatch.setitem(tables.SCHEMAS, "job_details", old_schema)
+    monkeypatch.setitem(tables.RENAMED, "job_details", {})
+    row = {"job_id": "a", "window_date": old_day, "found": True, "csam_score_max": 61.5}
+    old = lake.replace_window(
+        "job_details", old_day, pa.Table.from_pylist([row], schema=old_schema)
+    )
+    monkeypatch.undo()
+    row = {"job_id": "b", "window_date": new_day, "found": True, "csam_score_max_pct": 7.0}
+    new = lake.replace_window("job_details", new_day, pa.Table.from_pylist([row], schema=current))
+
+    read = lake.read("job_details")
+    assert read.schema == current
+    scores = {r["job_id"]: r["csam_score_max_pct"] for r in read.to_pylist()}
+    assert scores == {"a": 61.5, "b": 7.0}
+    streamed = pa.Table.from_batches(
+        list(lake.batches("job_details", old_day, ["job_id", "csam_score_max_pct"]))
+    )
+    assert streamed.to_pylist() == [{"job_id": "a", "csam_score_max_pct": 61.5}]
+    # The warehouse's view over both files (one group per set of columns).
+    con = duckdb.connect()
+    groups = [lake.absolute("job_details", c.files) for c in (old, new)]
+    views.create_view(con, "job_details", current, groups)
+    assert con.execute(
+        "select job_id, csam_score_max_pct from job_details order by job_id"
+    ).fetchall() == [("a", 61.5), ("b", 7.0)]
+    assert "csam_score_max" not in [r[0] for r in con.execute("describe job_details").fetchall()]

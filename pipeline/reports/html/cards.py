@@ -57,7 +57,7 @@ def moderation(page: PageData) -> list[Card]:
                 for p in providers
             ],
             ylabel="flagged jobs",
-            rate=Series("flag rate (all providers)", _column(page, everything, "flag_rate")),
+            rate=Series("flag rate (all providers)", _column(page, everything, "flag_ratio")),
             rate_label="flagged / scanned",
         )
         if providers
@@ -75,7 +75,7 @@ def moderation(page: PageData) -> list[Card]:
         charts.histogram(
             "csam_score_histogram",
             title,
-            [(float(b["score_from"]), float(b["score_to"])) for b in buckets],
+            [(float(b["score_from_pct"]), float(b["score_to_pct"])) for b in buckets],
             [int(b["jobs"]) for b in buckets],
             threshold=page.csam_threshold,
             xlabel="highest hive_csam_score (%)",
@@ -179,7 +179,7 @@ def usage(page: PageData) -> list[Card]:
                 for column, label in statuses
             ],
             ylabel="workflows",
-            rate=Series("success rate", _column(page, usage, "success_rate")),
+            rate=Series("success rate", _column(page, usage, "success_ratio")),
             rate_label="succeeded / finished",
         ),
     )

@@ -70,12 +70,12 @@ class Column:
 
 TOTALS: tuple[tuple[str, str, Formatter], ...] = (
     ("workflows", "Workflows", integer),
-    ("success_rate", "Success rate", rate),
+    ("success_ratio", "Success rate", rate),
     ("users", "Users", integer),
     ("buzz_net", "Buzz net of refunds", integer),
     ("jobs_scanned", "Jobs scanned", integer),
     ("jobs_flagged", "Jobs flagged", integer),
-    ("flag_rate", "Flag rate", rate),
+    ("flag_ratio", "Flag rate", rate),
     ("outputs_blocked", "Outputs blocked", integer),
 )
 PROVIDER_COLUMNS = (
@@ -83,13 +83,13 @@ PROVIDER_COLUMNS = (
     Column("jobs", "jobs", "num", integer),
     Column("jobs_scanned", "scanned", "num", integer),
     Column("jobs_flagged", "flagged", "num", integer),
-    Column("flag_rate", "flag rate", "num", rate),
-    Column("csam_score_max", "max CSAM score", "num", score),
+    Column("flag_ratio", "flag rate", "num", rate),
+    Column("csam_score_max_pct", "max CSAM score %", "num", score),
 )
 FLAGGED_COLUMNS = (
     Column("created_at", "created (UTC)", "nowrap", timestamp),
-    Column("csam_score_max", "max CSAM score", "num flag", score),
-    Column("csam_scores", "CSAM score per output", "", scores),
+    Column("csam_score_max_pct", "max CSAM score %", "num flag", score),
+    Column("csam_scores_pct", "CSAM score % per output", "", scores),
     Column("vlm_labels", "VLM labels", "", labels),
     Column("prompt_classification", "prompt classified"),
     Column("user_id", "user", "id"),
@@ -119,7 +119,7 @@ DAILY_COLUMNS = tuple(
         ("usage", "workflows", "workflows", integer),
         ("usage", "succeeded", "succeeded", integer),
         ("usage", "failed", "failed", integer),
-        ("usage", "success_rate", "success rate", rate),
+        ("usage", "success_ratio", "success rate", rate),
         ("usage", "users", "users", integer),
         ("usage", "buzz_net", "Buzz net", integer),
         ("usage", "latency_p50_seconds", "latency p50 s", seconds),
@@ -128,7 +128,7 @@ DAILY_COLUMNS = tuple(
         ("usage", "queue_p95_seconds", "queue p95 s", seconds),
         ("moderation", "jobs_scanned", "jobs scanned", integer),
         ("moderation", "jobs_flagged", "jobs flagged", integer),
-        ("moderation", "flag_rate", "flag rate", rate),
+        ("moderation", "flag_ratio", "flag rate", rate),
         ("moderation", "outputs_blocked", "outputs blocked", integer),
     )
 )

@@ -179,8 +179,8 @@ def load_page_data(
             sum(jobs) as jobs,
             sum(jobs_scanned) as jobs_scanned,
             sum(jobs_flagged) as jobs_flagged,
-            sum(jobs_flagged) / nullif(sum(jobs_scanned), 0) as flag_rate,
-            max(csam_score_max) as csam_score_max
+            sum(jobs_flagged) / nullif(sum(jobs_scanned), 0) as flag_ratio,
+            max(csam_score_max_pct) as csam_score_max_pct
         from rpt_moderation_daily
         where provider <> '(all)' and day between ? and ?
         group by provider
@@ -191,7 +191,7 @@ def load_page_data(
     page.histogram = _records(
         con,
         """
-        select bucket, score_from, score_to, sum(jobs) as jobs
+        select bucket, score_from_pct, score_to_pct, sum(jobs) as jobs
         from rpt_csam_score_histogram
         where day between ? and ?
         group by all
@@ -263,7 +263,7 @@ with usage as (
         sum(workflows) as workflows,
         sum(succeeded) as succeeded,
         sum(finished) as finished,
-        sum(succeeded) / nullif(sum(finished), 0) as success_rate,
+        sum(succeeded) / nullif(sum(finished), 0) as success_ratio,
         sum(users) as user_days,
         sum(buzz_net) as buzz_net,
         count(*) as days_with_workflows
@@ -275,7 +275,7 @@ moderation as (
         sum(jobs) as jobs,
         sum(jobs_scanned) as jobs_scanned,
         sum(jobs_flagged) as jobs_flagged,
-        sum(jobs_flagged) / nullif(sum(jobs_scanned), 0) as flag_rate,
+        sum(jobs_flagged) / nullif(sum(jobs_scanned), 0) as flag_ratio,
         sum(outputs_blocked) as outputs_blocked
     from rpt_moderation_daily
     where provider = '(all)' and day between ? and ?
@@ -299,7 +299,7 @@ def _highest_per_day(rows: list[dict[str, Any]], limit: int) -> list[dict[str, A
         by_day.setdefault(row["day"], []).append(row)
     shown: list[dict[str, Any]] = []
     for day in sorted(by_day, reverse=True):
-        ranked = sorted(by_day[day], key=lambda r: -(r["csam_score_max"] or 0.0))  # stable
+        ranked = sorted(by_day[day], key=lambda r: -(r["csam_score_max_pct"] or 0.0))  # stable
         shown.extend(ranked[:limit])
     return shown
 
