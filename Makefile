@@ -98,6 +98,7 @@ bench: $(STAMP)
 	$(PIP) install --quiet -c $(LOCK) -e '.[dev,bench]'
 	$(BIN)/python -m benchmarks.run
 	$(BIN)/python -m benchmarks.history
+	$(BIN)/python -m benchmarks.rate_budget
 
 # After a dependency changed in pyproject.toml: install the project with every extra (what is
 # installed and still fits stays as it is; only what must move moves), then pin the whole
