@@ -111,6 +111,7 @@ def _register() -> None:
     # Imported here so that each family module can import `cli` without a cycle.
     from pipeline.cli import (
         api_commands,
+        demo_commands,
         lake_commands,
         report_commands,
         simulator_commands,
@@ -122,6 +123,7 @@ def _register() -> None:
     for module in (
         api_commands,
         sync_commands,
+        demo_commands,
         status_commands,
         lake_commands,
         report_commands,

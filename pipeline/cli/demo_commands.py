@@ -12,9 +12,8 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from pipeline.cli.output import data_table, stdout_console
+from pipeline.cli.output import data_table, published_line, stdout_console
 from pipeline.cli.progress import SYNC_COLUMNS, RunFigures, RunProgress, summary_table
-from pipeline.cli.sync_commands import published_line
 from pipeline.core import settings as defaults
 from pipeline.core.errors import ConfigError
 from pipeline.core.settings import Settings
@@ -27,6 +26,11 @@ from pipeline.warehouse.publish import publish_warehouse
 DEMO_DAYS = 3
 DEMO_WORKFLOWS_PER_DAY = 300
 DEMO_RUN_PREFIX = "demo-"
+
+
+def register(group: click.Group) -> None:
+    """Attach `demo` to the root group."""
+    group.add_command(demo)
 
 
 def _check_demo_dir(settings: Settings) -> None:

@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
@@ -22,6 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.api.models import format_datetime, parse_datetime
+
+if TYPE_CHECKING:
+    from pipeline.warehouse.publish import PublishResult
 
 # Width used when stdout is not a terminal (a pipe, a file, a test runner): rich would otherwise
 # assume 80 columns and fold the 25-40 character ids and timestamps into unreadable tables.
@@ -187,3 +190,15 @@ def counts_text(counts: Mapping[str, int]) -> Text:
         out.append(clean(name), style=STATUS_STYLES.get(name, ""))
         out.append(f" {count}")
     return out
+
+
+def published_line(console: Console, result: PublishResult) -> None:
+    models = f", {len(result.models)} SQL models" if result.models else ""
+    console.print(
+        Text.assemble(
+            ("Warehouse published: ", "bold"),
+            (str(result.path), "cyan"),
+            f" ({format_seconds(result.seconds)}{models})",
+        ),
+        soft_wrap=True,
+    )

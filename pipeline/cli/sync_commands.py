@@ -18,7 +18,12 @@ from rich.text import Text
 
 from pipeline.api import shared_budget
 from pipeline.cli import exits
-from pipeline.cli.output import data_table, emit_json, format_seconds, stdout_console
+from pipeline.cli.output import (
+    data_table,
+    emit_json,
+    published_line,
+    stdout_console,
+)
 from pipeline.cli.plan import plan
 from pipeline.cli.progress import (
     REBUILD_COLUMNS,
@@ -37,30 +42,16 @@ from pipeline.lake.ledger import Ledger
 from pipeline.lake.store import Lake
 from pipeline.runs.sync import Progress as SyncProgress
 from pipeline.runs.sync import WindowResult, rebuild_range, sync_range
-from pipeline.warehouse.publish import PublishResult, publish_warehouse
+from pipeline.warehouse.publish import publish_warehouse
 
 
 def register(group: click.Group) -> None:
     """Attach this family's commands to the root group."""
-    from pipeline.cli.demo_commands import demo
-
-    for command in (sync, rebuild, demo):
+    for command in (sync, rebuild):
         group.add_command(command)
 
 
 # --------------------------------------------------------------------------- endings
-
-
-def published_line(console: Console, result: PublishResult) -> None:
-    models = f", {len(result.models)} SQL models" if result.models else ""
-    console.print(
-        Text.assemble(
-            ("Warehouse published: ", "bold"),
-            (str(result.path), "cyan"),
-            f" ({format_seconds(result.seconds)}{models})",
-        ),
-        soft_wrap=True,
-    )
 
 
 def finish(console: Console, results: Sequence[WindowResult], settings: Settings) -> None:
