@@ -308,7 +308,7 @@ MODERATION_VERDICTS = pa.schema(
         ("category", pa.string()),
         ("has_minor", pa.bool_()),
         ("csam", pa.bool_()),
-        ("score_ratio", pa.float64()),
+        ("score", pa.float64()),
         ("labels", pa.list_(pa.string())),
         ("detail_json", pa.string()),
     ]
@@ -331,7 +331,7 @@ MODERATION_VERDICTS_COLUMNS = {
     "has_minor": "Whether a minor was detected (`minorDetected`, `isMinor`, `hasMinor`). "
     "NULL: no age classification ran.",
     "csam": "The mediaRating `csam` flag. NULL: other step types, or not sent.",
-    "score_ratio": "The verdict's score as the API gives it: a label's or policy's score, an "
+    "score": "The verdict's score as the API gives it: a label's or policy's score, an "
     "age label's probability. NULL: the verdict has none. [ratio 0-1]",
     "labels": "Labels of the verdict (mediaRating `labels`, triggered labels or policies). "
     "NULL: none sent.",

@@ -7,13 +7,13 @@ The members follow the output schemas of the OpenAPI document:
   `minorDetected` of its `ageClassification` / `bodyAgeClassification` (true when either says
   so, NULL when neither ran).
 * `xGuardModeration` (XGuardModerationOutput): one verdict per `results[i]`
-  (XGuardLabelResult): category = `label`, score_ratio = `score`, is_blocked = `triggered`.
+  (XGuardLabelResult): category = `label`, score = `score`, is_blocked = `triggered`.
 * `shieldstralModeration` (ShieldstralModerationOutput): the same per `results[i]`
   (ShieldstralPolicyResult), category = `policy`.
   Either of them without results gives one verdict from the step's `blocked`, with
   labels = `triggeredLabels` / `triggeredPolicies`.
 * `ageClassification` (AgeClassificationOutput): one verdict per detection, i.e. per item of
-  `labels[image]` (AgeClassifierLabel): category = `age`, has_minor = `isMinor`, score_ratio =
+  `labels[image]` (AgeClassifierLabel): category = `age`, has_minor = `isMinor`, score =
   `topK[age]`; `detail_json` names the image. Without detections, one verdict with
   has_minor = `hasMinor`.
 
@@ -71,7 +71,7 @@ def _guard(
             yield {
                 "is_blocked": values.boolean(result.get("triggered")),
                 "category": values.text(result.get(category_key)),
-                "score_ratio": values.number(result.get("score")),
+                "score": values.number(result.get("score")),
                 "detail_json": values.rest(result, typed),
             }
         if not results:
@@ -105,7 +105,7 @@ def age_classification(output: Mapping[str, Any]) -> Iterator[Verdict]:
                 yield {
                     "category": values.text(age),
                     "has_minor": values.boolean(detection.get("isMinor")),
-                    "score_ratio": values.number(score),
+                    "score": values.number(score),
                     "detail_json": values.json_text(detail),
                 }
     if not found:

@@ -50,6 +50,8 @@ RENAMED: dict[str, dict[str, str]] = {
     },
     "blobs": {"duration_seconds": "duration"},
     "job_details": {"csam_score_max_pct": "csam_score_max"},
+    # The design's name; files of a release that called it score_ratio read under it.
+    "moderation_verdicts": {"score": "score_ratio"},
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -67,7 +69,7 @@ DESCRIPTIONS: dict[str, str] = {
     "transactions": "One row per Buzz transaction of a workflow (debit, or credit for a refund).",
     "moderation_verdicts": "One row per verdict of a moderation step (mediaRating, "
     "xGuardModeration, shieldstralModeration, ageClassification): blocked or not, reason, "
-    "NSFW level, category, minor detected, score_ratio (0-1).",
+    "NSFW level, category, minor detected, score (0-1).",
     "job_details": "One row per v1 job lookup (`GET /v1/consumer/jobs/{id}?detailed=true`): "
     "found or 404, provider, worker, the last event and its context, priority, prompt "
     "classification, the highest CSAM score, failure and blocked reasons.",

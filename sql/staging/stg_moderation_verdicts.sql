@@ -1,6 +1,8 @@
 -- purpose: verdicts of moderation steps (mediaRating, xGuardModeration, shieldstralModeration, ageClassification), one row per verdict.
 -- grain: workflow_id, step_name, verdict_index
--- score_ratio is the API's 0-1 score (a label's or policy's score, an age label's probability).
+-- columns:
+--   score_ratio: The verdict's score (`moderation_verdicts.score`) as the API gives it: a label's or policy's
+--       score, an age label's probability. NULL: the verdict has none. [ratio 0-1]
 with
 
 source as (
@@ -29,7 +31,7 @@ final as (
         category,
         has_minor,
         csam,
-        score_ratio,
+        score as score_ratio,
         labels,
         detail_json
     from deduped

@@ -106,7 +106,7 @@ def load_core_tables(con: duckdb.DuckDBPyConnection) -> None:
     ))  # fmt: skip
     insert(con, "moderation_verdicts", rows(
         "workflow_id step_name verdict_index window_date step_type job_id is_blocked"
-        " blocked_reason nsfw_level category has_minor csam score_ratio",
+        " blocked_reason nsfw_level category has_minor csam score",
         ("101-a", "$1", 0, DAY1, "mediaRating", "ja", True, "ChildReference", "x", None, True,
          False, None),
         ("202-c", "$2", 0, DAY1, "xGuardModeration", None, True, None, None, "minor", None,

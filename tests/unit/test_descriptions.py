@@ -23,6 +23,7 @@ PERCENT, RATIO, SECONDS, BUZZ = "percent 0-100", "ratio 0-1", "seconds", "Buzz"
 # Names the design fixes (DESIGN.md's core tables): kept although they do not say their unit.
 CONTRACT_NAMES = {
     ("scan_scores", "score"): PERCENT,
+    ("moderation_verdicts", "score"): RATIO,
     ("workflows", "cost_base"): BUZZ,
     ("workflows", "cost_total"): BUZZ,
     ("transactions", "amount"): BUZZ,

@@ -184,7 +184,7 @@ def test_moderation_verdicts_read_each_member(flat: Flattened) -> None:
             assert UNKNOWN in json.loads(row["detail_json"])
         elif step_type in ("xGuardModeration", "shieldstralModeration"):
             name = "label" if step_type == "xGuardModeration" else "policy"
-            assert [(r["category"], r["score_ratio"], r["is_blocked"]) for r in rows] == [
+            assert [(r["category"], r["score"], r["is_blocked"]) for r in rows] == [
                 (result[name], result["score"], result["triggered"]) for result in output["results"]
             ]
             assert (
