@@ -47,7 +47,6 @@ from pipeline.fetch.windows import (
 )
 from pipeline.flatten import schemas
 from pipeline.flatten import window as flatten
-from pipeline.flatten.while_fetching import FlattenWhileFetching
 from pipeline.lake import claims
 from pipeline.lake.ledger import Ledger, WindowRow
 from pipeline.lake.store import PARTITION, Committed, Lake, NewFile
@@ -207,23 +206,6 @@ def _flatten(
     return files, result
 
 
-def _flatten_while_fetching(
-    settings: Settings, day: date, synced_at: datetime
-) -> tuple[dict[str, NewFile], FlattenWhileFetching]:
-    """New lake data files for the window, and the flattening that fills them as its pages
-    are archived (pipeline.flatten.while_fetching)."""
-    lake = Lake.from_settings(settings)
-    files = {name: lake.new_file(name, day) for name in schemas.WORKFLOW_TABLES}
-    flattener = FlattenWhileFetching(
-        Window(day),
-        {name: new.path for name, new in files.items()},
-        synced_at=synced_at,
-        work_dir=window_work_dir(settings, day) / "duckdb",
-        without=(PARTITION,),
-    )
-    return files, flattener
-
-
 def _unflattenable(
     settings: Settings, day: date, pages: Sequence[Path], exc: duckdb.Error
 ) -> WindowError:
@@ -317,8 +299,6 @@ class _Fetched:
     attempt_id: str
     extracted: ExtractResult
     stack: contextlib.ExitStack
-    files: dict[str, NewFile]
-    flattener: FlattenWhileFetching
     requests: int = 0
     rate_limited: int = 0
     seconds: float = 0.0
@@ -391,20 +371,10 @@ def _fetch(
         attempt_id = archive.new_attempt_id()
         attempt = archive.staging_dir(window_work_dir(settings, day), attempt_id)
         stack.callback(archive.discard, attempt)
-        fetched_at = datetime.now(UTC)
-        files, flattener = _flatten_while_fetching(settings, day, fetched_at)
-        stack.callback(flattener.abort)
         before = _counters(client)
         try:
             extracted = extract_window(
-                client,
-                Window(day),
-                attempt,
-                on_page=on_page,
-                force_mode=force_mode,
-                fetched_at=fetched_at,
-                on_archived=flattener.add,
-                on_restart=flattener.restart,
+                client, Window(day), attempt, on_page=on_page, force_mode=force_mode
             )
         except Exception as exc:
             raise _failure(settings, day, exc, started, run_id) from exc
@@ -420,8 +390,6 @@ def _fetch(
             attempt_id,
             extracted,
             stack,
-            files,
-            flattener,
             requests=requests,
             rate_limited=rate_limited,
             seconds=time.monotonic() - started,
@@ -460,11 +428,9 @@ def _publish(settings: Settings, fetched: _Fetched, *, allow_shrink: bool = Fals
     with fetched.stack:
         try:
             pages = archive.page_files(fetched.attempt)
-            try:
-                flat = fetched.flattener.finish(pages, extracted.page_bounds)
-            except duckdb.Error as exc:
-                raise _unflattenable(settings, day, pages, exc) from exc
-            files = fetched.files
+            files, flat = _flatten(
+                settings, lake, day, pages, extracted.fetched_at, extracted.page_bounds
+            )
             if not allow_shrink:
                 _check_shrink(ledger.get(day), flat.rows["workflows"], day)
             archive.write_manifest(fetched.attempt, _manifest(fetched))
