@@ -23,6 +23,7 @@ from pipeline.fetch import archive
 from pipeline.fetch.windows import Bounds, Window
 from pipeline.flatten import schemas
 from pipeline.flatten import window as flatten
+from pipeline.flatten.while_fetching import FlattenWhileFetching
 from pipeline.lake.store import PARTITION, Committed, Lake, NewFile
 from pipeline.runs.failures import short, unflattenable
 from pipeline.runs.guard import window_work_dir
@@ -58,6 +59,38 @@ def flatten_window(
     except duckdb.Error as exc:
         raise unflattenable(settings, day, pages, exc) from exc
     return files, result
+
+
+def flatten_while_fetching(
+    settings: Settings, lake: Lake, day: date, synced_at: datetime
+) -> tuple[dict[str, NewFile], FlattenWhileFetching]:
+    """New lake data files for the window, and the flattening that fills them as the fetch
+    archives its pages (pipeline.flatten.while_fetching); `finish` it with the whole archive."""
+    work = window_work_dir(settings, day)
+    work.mkdir(parents=True, exist_ok=True)
+    files = {name: lake.new_file(name, day) for name in schemas.WORKFLOW_TABLES}
+    flattener = FlattenWhileFetching(
+        Window(day),
+        {name: new.path for name, new in files.items()},
+        synced_at=synced_at,
+        work_dir=work / "duckdb",
+        without=(PARTITION,),
+    )
+    return files, flattener
+
+
+def finish_flattening(
+    settings: Settings,
+    day: date,
+    flattener: FlattenWhileFetching,
+    pages: Sequence[Path],
+    page_bounds: dict[int, Bounds] | None,
+) -> flatten.FlattenResult:
+    """The flattening's result once the archive is complete (a bad page: a WindowError)."""
+    try:
+        return flattener.finish(pages, page_bounds)
+    except duckdb.Error as exc:
+        raise unflattenable(settings, day, pages, exc) from exc
 
 
 def commit_window(lake: Lake, day: date, files: dict[str, NewFile]) -> dict[str, Committed]:

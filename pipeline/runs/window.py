@@ -1,6 +1,7 @@
 """One window's sync in two phases: `fetch` takes the window and archives its pages into a
-fresh attempt; `publish` flattens them, checks the result, swaps in the archive, commits the
-tables and tells the ledger. `sync_range` runs the next window's fetch while this one is
+fresh attempt while one query flattens them as they land (pipeline.flatten.while_fetching);
+`publish` ends the flattening, checks the result, swaps in the archive, commits the tables and
+tells the ledger. `sync_range` runs the next window's fetch while this one is
 published; `sync_window` runs both for one day.
 
 A window is replaced whole. Its pages go to a fresh archive attempt and its tables to staged
@@ -16,7 +17,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,17 @@ from pipeline.fetch import archive
 from pipeline.fetch.paging import ExtractResult, PageSource, extract_window
 from pipeline.fetch.windows import Window
 from pipeline.flatten import schemas
+from pipeline.flatten.while_fetching import FlattenWhileFetching
 from pipeline.lake import claims
 from pipeline.lake.ledger import Ledger
-from pipeline.lake.store import Lake
+from pipeline.lake.store import Lake, NewFile
 from pipeline.runs import upgrade
-from pipeline.runs.commit import commit_window, flatten_window, keep_only
+from pipeline.runs.commit import (
+    commit_window,
+    finish_flattening,
+    flatten_while_fetching,
+    keep_only,
+)
 from pipeline.runs.failures import record_failure
 from pipeline.runs.guard import sweep, window_guard, window_work_dir
 from pipeline.runs.refusals import check_shrink, refuse_future
@@ -49,6 +56,8 @@ class Fetched:
     attempt_id: str
     extracted: ExtractResult
     stack: contextlib.ExitStack
+    files: dict[str, NewFile]  # the lake data files the flattening writes
+    flattener: FlattenWhileFetching
     requests: int = 0
     rate_limited: int = 0
     seconds: float = 0.0
@@ -79,10 +88,21 @@ def fetch(
         attempt_id = archive.new_attempt_id()
         attempt = archive.staging_dir(window_work_dir(settings, day), attempt_id)
         stack.callback(archive.discard, attempt)
+        fetched_at = datetime.now(UTC)
+        lake = Lake.from_settings(settings)
+        files, flattener = flatten_while_fetching(settings, lake, day, fetched_at)
+        stack.callback(flattener.abort)
         before = _counters(client)
         try:
             extracted = extract_window(
-                client, Window(day), attempt, on_page=on_page, force_mode=force_mode
+                client,
+                Window(day),
+                attempt,
+                on_page=on_page,
+                force_mode=force_mode,
+                fetched_at=fetched_at,
+                on_archived=flattener.add,
+                on_restart=flattener.restart,
             )
         except Exception as exc:
             raise record_failure(settings, day, exc, started, run_id) from exc
@@ -98,6 +118,8 @@ def fetch(
             attempt_id,
             extracted,
             stack,
+            files,
+            flattener,
             requests=requests,
             rate_limited=rate_limited,
             seconds=time.monotonic() - started,
@@ -144,9 +166,8 @@ def publish(settings: Settings, fetched: Fetched, *, allow_shrink: bool = False)
     with fetched.stack:
         try:
             pages = archive.page_files(fetched.attempt)
-            files, flat = flatten_window(
-                settings, lake, day, pages, extracted.fetched_at, extracted.page_bounds
-            )
+            flat = finish_flattening(settings, day, fetched.flattener, pages, extracted.page_bounds)
+            files = fetched.files
             if not allow_shrink:
                 check_shrink(ledger.get(day), flat.rows["workflows"], day)
             archive.write_manifest(fetched.attempt, _manifest(fetched))
