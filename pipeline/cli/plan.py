@@ -26,7 +26,7 @@ from datetime import date
 from typing import Any
 
 from pipeline.lake.ledger import WindowRow
-from pipeline.runs.sync import LOCK_TIMEOUT_SECONDS
+from pipeline.runs.guard import LOCK_TIMEOUT_SECONDS
 
 REASONS = ("missing", "partial", "failed", "interrupted", "running", "lookback", "requested")
 

@@ -10,7 +10,7 @@ import click
 
 from pipeline.core.settings import Settings
 from pipeline.lake.ledger import WindowRow
-from pipeline.runs.sync import window_locked
+from pipeline.runs.guard import window_locked
 
 
 def parse_day(value: str | None, option: str) -> date | None:

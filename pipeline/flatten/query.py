@@ -130,8 +130,14 @@ def _pages_sql(
     files: Sequence[Path],
     page_bounds: Mapping[int, Bounds] | None,
     max_object_size: int,
+    stream: str | None = None,
 ) -> str:
-    """(page_no, items, lo, hi) per archived page."""
+    """(page_no, items, lo, hi) per archived page, or per row of a registered Arrow stream of
+    (page_no, lo, hi, body) pages (see pipeline.flatten.while_fetching)."""
+    if stream is not None:
+        return f"""
+    SELECT page_no, from_json(body, '{{"items": "JSON[]"}}').items AS items, lo, hi
+    FROM {stream}"""
     page_lo, page_hi = page_bounds_sql(page_bounds, "page_no")
     return f"""
     SELECT CAST(regexp_extract(filename, 'page-([0-9]+)', 1) AS INTEGER) AS page_no, items,
@@ -279,6 +285,7 @@ def build_query(
     max_object_size: int = 16 * 2**20,
     exclude_table: str | None = None,
     page_bounds: Mapping[int, Bounds] | None = None,
+    stream: str | None = None,
 ) -> str:
     """The one streaming SELECT over a window's pages: one row per step of every in-window
     workflow (one row with NULL step columns for a workflow without steps).
@@ -286,8 +293,10 @@ def build_query(
     `exclude_table` names a table of (page_no, item_no) to leave out: the older copies of a
     workflow that was listed twice. `page_bounds` gives pages of parallel sub-window chains
     their own [lo, hi): an item outside them is another chain's (see pipeline.fetch.paging).
+    `stream` names a registered Arrow stream of pages to read instead of `files` (each page
+    then carries its own bounds).
     """
-    pages = _pages_sql(files, page_bounds, max_object_size)
+    pages = _pages_sql(files, page_bounds, max_object_size, stream)
     columns = [
         "page_no",
         "item_no",

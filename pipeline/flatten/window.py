@@ -51,6 +51,9 @@ class FlattenResult:
     # Rows left out per table because their key was already there (a workflow listed twice
     # keeps its last copy; a repeated child key keeps its first row).
     duplicates: dict[str, int] = field(default_factory=dict)
+    # Which pass wrote the files: "archive" (the pages in page order) or "stream" (pages as
+    # they were fetched, pipeline.flatten.while_fetching).
+    source: str = "archive"
 
 
 def max_object_size(files: Sequence[Path]) -> int:

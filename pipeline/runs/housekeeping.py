@@ -31,7 +31,7 @@ from pipeline.fetch import archive
 from pipeline.lake import claims, tables
 from pipeline.lake.ledger import LEDGER_TABLE, Ledger
 from pipeline.lake.store import Lake
-from pipeline.runs.sync import window_guard
+from pipeline.runs.guard import window_guard
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from pipeline.core.settings import Settings
 from pipeline.fetch.windows import utc_today
 from pipeline.lake.ledger import Ledger
 from pipeline.lake.store import Lake
-from pipeline.runs import sync as sync_module
+from pipeline.runs import guard as window_guard_module
 from simulator import Faults, SimulatorServer
 
 PER_DAY = 40
@@ -328,8 +328,8 @@ def test_exit_statuses(
 
     # Another process holds the window: the sync leaves it alone and exits 3.
     settings = Settings(data_dir=Path(env["CIVITAI_SYNC_DATA_DIR"]))
-    monkeypatch.setattr(sync_module, "LOCK_TIMEOUT_SECONDS", 0.3)
-    with sync_module.window_lock(settings, day):
+    monkeypatch.setattr(window_guard_module, "LOCK_TIMEOUT_SECONDS", 0.3)
+    with window_guard_module.window_lock(settings, day):
         busy = invoke(env, "sync", "--from", str(day), "--to", str(day), "--no-jobs")
     assert busy.exit_code == 3, busy.output
     assert "left to another process" in busy.output and "busy" in busy.stdout
