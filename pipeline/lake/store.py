@@ -354,7 +354,7 @@ class Lake:
         current = self._open(table)
         assert current is not None
         now = int(time.time() * 1000)
-        removes = [
+        removes: list[AddAction | RemoveAction] = [
             RemoveAction(a.path, True, now, a.size, {PARTITION: day.isoformat()}) for a in adds
         ]
         current.create_write_transaction(

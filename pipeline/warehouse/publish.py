@@ -109,7 +109,9 @@ def _record(con: duckdb.DuckDBPyConnection, fingerprints: Mapping[date, str]) ->
         f"CREATE OR REPLACE TABLE {PUBLISHED_TABLE} "
         "(window_date DATE, fingerprint VARCHAR, layout INTEGER)"
     )
-    rows = [(day, value, LAYOUT_VERSION) for day, value in sorted(fingerprints.items())]
+    rows: list[tuple[date | None, str | None, int]] = [
+        (day, value, LAYOUT_VERSION) for day, value in sorted(fingerprints.items())
+    ]
     rows.append((None, None, LAYOUT_VERSION))  # a warehouse with no window still has a layout
     con.executemany(f"INSERT INTO {PUBLISHED_TABLE} VALUES (?, ?, ?)", rows)
 
