@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 
+from pipeline.core import duck
 from pipeline.core.errors import WarehouseNotFoundError
 from pipeline.warehouse.models import (
     CATALOG_TABLE,
@@ -246,13 +247,7 @@ def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     Raises:
         WarehouseNotFoundError: there is no warehouse file yet.
     """
-    if not path.is_file():
-        raise WarehouseNotFoundError(
-            f"No warehouse at {path}. Run `civitai-sync sync` (or `make demo`) to build it."
-        )
-    con = duckdb.connect(str(path), read_only=True)
-    con.execute("set timezone = 'UTC'")
-    return con
+    return duck.connect(path, read_only=True)
 
 
 def built_params(con: duckdb.DuckDBPyConnection) -> dict[str, object]:

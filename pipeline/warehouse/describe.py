@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from pipeline.core import duck
 from pipeline.lake import tables
 from pipeline.warehouse import lineage, models, views
 from pipeline.warehouse.sql_parse import read_header
@@ -261,8 +262,7 @@ def comment(con: duckdb.DuckDBPyConnection, docs: Iterable[TableDoc]) -> int:
 def empty_warehouse(built: Sequence[models.SqlModel] | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse with no data: typed core tables, `sync_windows`, the catalog
     and every model of `built` (all of sql/ when None) as a view, for DESCRIBE."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = duck.connect()
     con.execute(f"CREATE SCHEMA {LAKE_SCHEMA}")
     for table, schema in tables.all_schemas().items():
         views.create_view(con, table, schema, [], in_schema=LAKE_SCHEMA)

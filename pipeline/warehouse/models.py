@@ -34,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.core import settings
+from pipeline.core import duck, settings
 from pipeline.core.errors import ModelBuildError, ModelGraphError
 from pipeline.lake import tables
 from pipeline.warehouse.sql_parse import NAME, display_path, parse_file
@@ -130,7 +130,7 @@ def discover_models(sql_dir: Path | None = None) -> list[SqlModel]:
             models depend on each other in a cycle.
     """
     reserved = {*CORE_TABLES, CATALOG_TABLE}
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         parsed = [
             parse_file(con, path, reserved)

@@ -28,6 +28,7 @@ from typing import Any
 
 import duckdb
 
+from pipeline.core import duck
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import fsync_dir
 from pipeline.core.locks import file_lock, lock_path
@@ -41,7 +42,6 @@ from pipeline.warehouse import cache, describe, models, views
 # spill), so they get more room than the streaming flattening. DuckDB still spills what it can
 # to DATA_DIR/.tmp beyond this.
 WAREHOUSE_MEMORY_LIMIT = "2GB"
-DUCKDB_THREADS = 2
 PUBLISH_LOCK_TIMEOUT = 600.0
 # Bumped when the warehouse's own layout changes: an older file is then rebuilt, not updated.
 LAYOUT_VERSION = 2
@@ -74,13 +74,10 @@ def publish_lock(settings: Settings, timeout: float = PUBLISH_LOCK_TIMEOUT) -> I
         yield
 
 
-def configure(con: duckdb.DuckDBPyConnection, work_dir: Path) -> None:
-    work_dir.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET memory_limit = {views.lit(WAREHOUSE_MEMORY_LIMIT)}")
-    con.execute(f"SET threads = {DUCKDB_THREADS}")
-    con.execute(f"SET temp_directory = {views.lit(str(work_dir))}")
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
+def connect_for_build(path: Path, work_dir: Path) -> duckdb.DuckDBPyConnection:
+    """A read-write connection that builds a warehouse file: bounded memory, spilling under
+    `work_dir`."""
+    return duck.connect(path, memory_limit=WAREHOUSE_MEMORY_LIMIT, work_dir=work_dir)
 
 
 def _fingerprint(row: WindowRow) -> str:
@@ -167,7 +164,7 @@ def publish_warehouse(
                 previous = _open_previous(temp)
             if previous is None:
                 temp.unlink(missing_ok=True)
-            con = duckdb.connect(str(temp))
+            con = connect_for_build(temp, settings.work_dir)
             try:
                 _build(con, settings, lake, rows, ledger_rows, fingerprints, previous, result,
                        build_models=build_models, params=params)  # fmt: skip
@@ -209,7 +206,6 @@ def _build(
 ) -> None:
     """Fill the new file: core views, sync_windows, the models (of the changed days only when
     `previous` tells what the copied file showed), and the record of what it now shows."""
-    configure(con, settings.work_dir)
     _core_views(con, cache.readable(settings, lake, rows), rows)
     views.write_sync_windows(con, ledger_rows)
     changed: list[date] | None = None
@@ -235,7 +231,7 @@ def _verify(path: Path, rows: Sequence[WindowRow], changed: Sequence[date] | Non
     so that a run never ends "ok" with a warehouse that does not open."""
     checked = [row for row in rows if changed is None or row.window_date in set(changed)]
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duck.connect(path, read_only=True)
     except duckdb.Error as exc:
         raise PipelineError(
             f"the new warehouse does not open ({exc}); nothing was published"
@@ -269,7 +265,7 @@ def _verify(path: Path, rows: Sequence[WindowRow], changed: Sequence[date] | Non
 
 def _open_previous(path: Path) -> dict[date, str] | None:
     try:
-        con = duckdb.connect(str(path))
+        con = duck.connect(path)
     except duckdb.Error:
         return None
     try:
