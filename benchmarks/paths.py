@@ -139,7 +139,7 @@ def publish(spec: Spec) -> dict[str, Any]:
 def models(spec: Spec) -> dict[str, Any]:
     """Every SQL model of sql/, built on a copy of the published warehouse."""
 
-    from pipeline.warehouse import models as sql_models
+    from pipeline.warehouse import build as sql_build
     from pipeline.warehouse import publish as warehouse
 
     settings = _settings(spec)
@@ -148,7 +148,7 @@ def models(spec: Spec) -> dict[str, Any]:
     con = warehouse.connect_for_build(copy, settings.work_dir)
     try:
         started = time.perf_counter()
-        built = sql_models.build_models(con)
+        built = sql_build.build_models(con)
         con.execute("CHECKPOINT")
         seconds = time.perf_counter() - started
     finally:

@@ -22,14 +22,8 @@ import duckdb
 
 from pipeline.core import duck
 from pipeline.core.errors import WarehouseNotFoundError
-from pipeline.warehouse.models import (
-    CATALOG_TABLE,
-    built_models,
-    models_using,
-    resolve_params,
-    set_params,
-    toposort,
-)
+from pipeline.warehouse.build import built_models, resolve_params, set_params
+from pipeline.warehouse.models import CATALOG_TABLE, models_using, toposort
 
 THRESHOLD_PARAM = "csam_threshold"
 

@@ -36,7 +36,7 @@ from pipeline.core.settings import Settings
 from pipeline.lake import tables
 from pipeline.lake.ledger import Ledger, WindowRow
 from pipeline.lake.store import Lake
-from pipeline.warehouse import cache, describe, models, views
+from pipeline.warehouse import build, cache, describe, models, views
 
 # The models join and aggregate (ordered list() aggregates among them, which DuckDB cannot
 # spill), so they get more room than the streaming flattening. DuckDB still spills what it can
@@ -216,8 +216,8 @@ def _build(
         result.changed_days = changed
     result.rebuilt = changed is None
     if build_models:
-        result.models = models.build_models(con, params=params, changed_days=changed)
-    built = models.built_models(con) if build_models else []
+        result.models = build.build_models(con, params=params, changed_days=changed)
+    built = build.built_models(con) if build_models else []
     describe.comment(con, describe.document(con, built).values())
     _record(con, fingerprints)
     result.tables = {name: committed_rows(rows, name) for name in tables.all_schemas()}
