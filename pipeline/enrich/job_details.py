@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from pipeline.api.models import parse_datetime as parse_api_datetime
 from pipeline.api.models import timespan_seconds
+from pipeline.api.vocabulary import is_final_status
 from pipeline.enrich.scan_scores import CSAM_SCORE_KEY, json_text, parse_context
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -155,11 +156,6 @@ SCAN_SCORES_COLUMNS = {
     "value was null.",
 }
 
-# v1 event types (PascalCase) after which a job never changes again. `Rejected`/`LateRejected`/
-# `ClaimExpired` are followed by a re-queue, so they are not final.
-FINAL_EVENT_TYPES = frozenset(
-    {"succeeded", "failed", "expired", "deleted", "canceled", "cancelled"}
-)
 
 PROMPT_FLAGS = ("sexual", "young", "cr", "scan")
 
@@ -262,10 +258,6 @@ def _provider_names(doc: Mapping[str, Any]) -> list[str] | None:
     return [str(name) for name in providers] if isinstance(providers, Mapping) else None
 
 
-def is_final_event(event_type: str | None) -> bool:
-    return event_type is not None and event_type.lower() in FINAL_EVENT_TYPES
-
-
 @dataclass
 class JobRows:
     details: dict[str, Any]
@@ -307,7 +299,7 @@ def job_rows(
         "worker_id": _str(_get(event, "workerId", "WorkerId")),
         "last_event_type": event_type,
         "last_event_at": parse_datetime(_get(event, "dateTime", "DateTime")),
-        "is_final": is_final_event(event_type),
+        "is_final": is_final_status(event_type),
         "retry_attempt": _int(_get(event, "retryAttempt", "RetryAttempt")),
         "job_duration_seconds": parse_timespan(_get(event, "jobDuration", "JobDuration")),
         "claim_duration_seconds": parse_timespan(_get(event, "claimDuration", "ClaimDuration")),

@@ -20,6 +20,7 @@ from datetime import date
 
 import duckdb
 
+from pipeline.api.vocabulary import sql_macros
 from pipeline.core import settings
 from pipeline.core.errors import ModelBuildError
 from pipeline.warehouse.models import (
@@ -122,6 +123,7 @@ def build_models(
     con.begin()
     try:
         ensure_catalog(con)
+        create_macros(con)
         previous = _catalog_state(con)
         for model in ordered:
             used = {p: bound[p] for p in model.params}
@@ -296,6 +298,13 @@ def built_models(con: duckdb.DuckDBPyConnection) -> list[SqlModel]:
         for name, layer, path, description, grain, deps, params_json, sql, materialized in rows
     ]
     return toposort(models)
+
+
+def create_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """The API's rules the models share, as macros stored in the warehouse (analysts can call
+    them too): `is_final_status(status)`, `signed_buzz(txn_type, amount)`."""
+    for statement in sql_macros():
+        con.execute(statement)
 
 
 def ensure_catalog(con: duckdb.DuckDBPyConnection) -> None:

@@ -270,6 +270,7 @@ def empty_warehouse(built: Sequence[models.SqlModel] | None = None) -> duckdb.Du
         con.execute(f"CREATE VIEW {views.ident(table)} AS\n{models.core_view_sql(table)}")
     views.write_sync_windows(con, [])
     build.ensure_catalog(con)
+    build.create_macros(con)
     build.set_params(con, build.DEFAULT_PARAMS)
     for model in models.discover_models() if built is None else built:
         con.execute(f"CREATE VIEW {views.ident(model.name)} AS\n{model.sql}")
