@@ -11,19 +11,35 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
 import orjson
 
-from simulator.config import Faults
-from simulator.faults import GATEWAY_HTML
+from simulator.account import SimulatedAccount
+from simulator.config import Faults, SimulatorConfig
+from simulator.faults import GATEWAY_HTML, SimulatorStats
 from simulator.ids import mix
-from simulator.listing import BadRequest, list_page, parse_bool, parse_list_query
+from simulator.listing import BadRequest, CursorCodec, list_page, parse_bool, parse_list_query
 from simulator.model import NSFW_ORDER
 
-if TYPE_CHECKING:
-    from simulator.server import SimulatorServer
+
+class Simulator(Protocol):
+    """What the answers read of the running simulator (`server.SimulatorServer`)."""
+
+    account: SimulatedAccount
+    config: SimulatorConfig
+    cursors: CursorCodec
+    stats: SimulatorStats
+    port: int
+
+    @property
+    def faults(self) -> Faults: ...
+
+    def content_token(self, blob_id: str) -> str: ...
+
+    def blob_id_from_token(self, token: str) -> str | None: ...
+
 
 # GetWorkflow `wait` is honoured up to this many seconds (the real ceiling is ~100 s; tests
 # must not sit that long), after which a still-running workflow is answered with 202.
@@ -144,7 +160,7 @@ def bad_request(exc: BadRequest) -> Reply:
 
 
 def consumer(
-    sim: SimulatorServer,
+    sim: Simulator,
     route: str,
     args: tuple[str, ...],
     params: dict[str, list[str]],
@@ -204,7 +220,7 @@ def consumer(
     raise not_found("No such route.")
 
 
-def _blob_redirect(sim: SimulatorServer, blob_id: str, one: Any, host: str | None) -> Reply:
+def _blob_redirect(sim: Simulator, blob_id: str, one: Any, host: str | None) -> Reply:
     wanted_workflow = one("workflowId")
     found = sim.account.blob(blob_id, wanted_workflow or None)
     if found is None:
@@ -243,7 +259,7 @@ def _blob_redirect(sim: SimulatorServer, blob_id: str, one: Any, host: str | Non
     return Reply(308, b"", None, headers)
 
 
-def content(sim: SimulatorServer, token: str, params: dict[str, list[str]]) -> Reply:
+def content(sim: Simulator, token: str, params: dict[str, list[str]]) -> Reply:
     """A blob's bytes behind a content token (no auth, as the API's CDN)."""
     blob_id = sim.blob_id_from_token(token)
     if blob_id is None or sim.account.blob(blob_id) is None:
@@ -257,13 +273,13 @@ def content(sim: SimulatorServer, token: str, params: dict[str, list[str]]) -> R
     return Reply(200, payload, _CONTENT_TYPES.get(ext, "application/octet-stream"), headers)
 
 
-def admin(sim: SimulatorServer, method: str, path: str, body: bytes) -> Reply:
+def admin(sim: Simulator, method: str, path: str, body: bytes) -> Reply:
     """`/_simulator/...`: advance time, read or change faults, read stats and config."""
     status, payload = _admin(sim, method, path, body)
     return Reply(status, payload, JSON)
 
 
-def _admin(sim: SimulatorServer, method: str, path: str, body: bytes) -> tuple[int, bytes]:
+def _admin(sim: Simulator, method: str, path: str, body: bytes) -> tuple[int, bytes]:
     if path == "/_simulator/advance" and method == "POST":
         finished = sim.account.advance()
         return 200, orjson.dumps({"finished": finished})

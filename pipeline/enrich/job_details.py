@@ -163,12 +163,6 @@ PROMPT_FLAGS = ("sexual", "young", "cr", "scan")
 _URL_KEYS = frozenset({"url", "previewUrl"})
 
 
-def parse_timespan(value: Any) -> float | None:
-    """TimeSpan text (`"hh:mm:ss.fffffff"`) -> seconds; None when unreadable, never an error,
-    because a malformed duration must not cost the job its enrichment."""
-    return timespan_seconds(value)
-
-
 def parse_datetime(value: Any) -> datetime | None:
     """API timestamp -> aware UTC datetime; None when absent or unreadable."""
     if not isinstance(value, str) or not value:
@@ -301,8 +295,9 @@ def job_rows(
         "last_event_at": parse_datetime(_get(event, "dateTime", "DateTime")),
         "is_final": is_final_status(event_type),
         "retry_attempt": _int(_get(event, "retryAttempt", "RetryAttempt")),
-        "job_duration_seconds": parse_timespan(_get(event, "jobDuration", "JobDuration")),
-        "claim_duration_seconds": parse_timespan(_get(event, "claimDuration", "ClaimDuration")),
+        # Unreadable durations are None, never an error: they must not cost the job its row.
+        "job_duration_seconds": timespan_seconds(_get(event, "jobDuration", "JobDuration")),
+        "claim_duration_seconds": timespan_seconds(_get(event, "claimDuration", "ClaimDuration")),
         "cost": _first_float(_get(doc, "cost", "Cost"), _get(event, "cost", "Cost")),
         "priority": priority,
         "priority_json": priority_json,
