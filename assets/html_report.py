@@ -20,7 +20,7 @@ REPORT_TABLES = (
     "rpt_buzz_daily",
     "rpt_workflows_by_status_daily",
     "rpt_top_users_daily",
-    "rpt_user_history",
+    "rpt_user_days",
 )
 _MODEL_NAMES = {m.name for m in MODELS}
 

@@ -138,21 +138,17 @@ def publish(spec: Spec) -> dict[str, Any]:
 
 def models(spec: Spec) -> dict[str, Any]:
     """Every SQL model of sql/, built on a copy of the published warehouse."""
-    import duckdb
 
-    from pipeline.warehouse import models as sql_models
+    from pipeline.warehouse import build as sql_build
     from pipeline.warehouse import publish as warehouse
 
     settings = _settings(spec)
     copy = settings.data_dir / "bench-models.duckdb"
     shutil.copyfile(settings.warehouse_path, copy)
-    con = duckdb.connect(str(copy))
+    con = warehouse.connect_for_build(copy, settings.work_dir)
     try:
-        con.execute(f"SET memory_limit = '{warehouse.WAREHOUSE_MEMORY_LIMIT}'")
-        con.execute(f"SET threads = {warehouse.DUCKDB_THREADS}")
-        con.execute("SET TimeZone = 'UTC'")
         started = time.perf_counter()
-        built = sql_models.build_models(con)
+        built = sql_build.build_models(con)
         con.execute("CHECKPOINT")
         seconds = time.perf_counter() - started
     finally:
@@ -243,22 +239,20 @@ def reads(spec: Spec) -> dict[str, Any]:
     """Analysts' reads on the published warehouse (views over the lake, day-by-day report
     tables) against a copy where every core table and model is a materialized table (how the
     warehouse was built before), plus the disk each takes."""
-    import duckdb
 
-    from pipeline.warehouse.publish import configure
+    from pipeline.core import duck
+    from pipeline.warehouse.publish import connect_for_build
 
     settings = _settings(spec)
     queries: dict[str, str] = spec["queries"]
     copy = settings.data_dir / "bench-materialized.duckdb"
     copy.unlink(missing_ok=True)
-    views = duckdb.connect(str(settings.warehouse_path), read_only=True)
-    views.execute("SET TimeZone = 'UTC'")
+    views = duck.connect(settings.warehouse_path, read_only=True)
     relations = views.execute(
         "select table_name from information_schema.tables where table_schema = 'main'"
     ).fetchall()
     views.close()
-    con = duckdb.connect(str(copy))
-    configure(con, settings.work_dir)
+    con = connect_for_build(copy, settings.work_dir)
     con.execute(f"ATTACH '{settings.warehouse_path}' AS published (READ_ONLY)")
     for (name,) in relations:
         con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM published.main."{name}"')
@@ -267,8 +261,7 @@ def reads(spec: Spec) -> dict[str, Any]:
     con.close()
 
     def timed(path: Path, sql: str) -> float:
-        con = duckdb.connect(str(path), read_only=True)
-        con.execute("SET TimeZone = 'UTC'")
+        con = duck.connect(path, read_only=True)
         try:
             con.execute(sql).fetchall()  # first read: file and OS caches warm, as for an analyst
             runs = []
@@ -392,7 +385,6 @@ def ceiling(spec: Spec) -> dict[str, Any]:
 
 def bareload(spec: Spec) -> dict[str, Any]:
     """DuckDB alone loading the lake's Parquet into a fresh database file (publish's ceiling)."""
-    import duckdb
 
     from pipeline.warehouse import publish as warehouse
 
@@ -400,11 +392,9 @@ def bareload(spec: Spec) -> dict[str, Any]:
     target = settings.data_dir / "bench-bareload.duckdb"
     target.unlink(missing_ok=True)
     started = time.perf_counter()
-    con = duckdb.connect(str(target))
+    con = warehouse.connect_for_build(target, settings.work_dir)
     tables = {}
     try:
-        con.execute(f"SET memory_limit = '{warehouse.WAREHOUSE_MEMORY_LIMIT}'")
-        con.execute(f"SET threads = {warehouse.DUCKDB_THREADS}")
         for table_dir in sorted(settings.lake_dir.iterdir()):
             files = sorted(table_dir.glob("window_date=*/*.parquet"))
             if not files:

@@ -8,6 +8,7 @@
     failures.py   error bodies and transport failures -> pipeline errors; retry delays
     ratelimit.py  the request-rate budget (adaptive; an interface a shared one can implement)
     stats.py      a client's figures: requests, 429s, retries, effective rate
+    vocabulary.py which statuses are final, which way Buzz counts (also as SQL macros)
     models.py     pydantic models of workflows, steps and jobs (lenient on purpose),
                   with base.py (shared model config) and blobs.py (blobs at any depth)
 

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import AliasChoices, Field
 
 from pipeline.api.base import ApiModel, UtcDateTime
+from pipeline.api.vocabulary import is_final_status
 from pipeline.core.timefmt import timespan_seconds
 
 
@@ -27,10 +28,6 @@ class JobEventType(StrEnum):
     EXPIRED = "Expired"
     DELETED = "Deleted"
     CANCELED = "Canceled"
-
-
-# A job whose last event is one of these will not change any more, so it need not be re-fetched.
-FINAL_JOB_EVENT_TYPES = frozenset({"Succeeded", "Failed", "Expired", "Deleted", "Canceled"})
 
 
 class JobEvent(ApiModel):
@@ -63,7 +60,7 @@ class JobEvent(ApiModel):
 
     @property
     def is_final(self) -> bool:
-        return self.type in FINAL_JOB_EVENT_TYPES
+        return is_final_status(self.type)
 
 
 class JobDefinition(ApiModel):

@@ -25,16 +25,17 @@ from pydantic import (
     ValidationError,
 )
 
-# Re-exported: callers reach the base, blob helpers, timestamps and durations through here.
 from pipeline.api.base import ApiModel, UtcDateTime
 from pipeline.api.blobs import BLOB_TYPES, Blob, OutputBlob, is_blob, iter_output_blobs
 from pipeline.api.jobs import (
-    FINAL_JOB_EVENT_TYPES,
     JobDefinition,
     JobEvent,
     JobEventType,
     JobStatus,
 )
+
+# Re-exported: callers reach the base, blob helpers, timestamps and durations through here.
+from pipeline.api.vocabulary import is_final_status
 from pipeline.core.timefmt import (
     Duration,
     format_datetime,
@@ -45,7 +46,6 @@ from pipeline.core.timefmt import (
 
 __all__ = [
     "BLOB_TYPES",
-    "FINAL_JOB_EVENT_TYPES",
     "ApiModel",
     "Blob",
     "JobDefinition",
@@ -86,9 +86,6 @@ class WorkflowStatus(StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     CANCELED = "canceled"
-
-
-TERMINAL_WORKFLOW_STATUSES = frozenset({"succeeded", "failed", "expired", "canceled", "deleted"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,7 +323,7 @@ class Workflow(ApiModel):
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in TERMINAL_WORKFLOW_STATUSES
+        return is_final_status(self.status)
 
 
 class WorkflowPage(ApiModel):

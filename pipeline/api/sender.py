@@ -10,12 +10,9 @@ or a server that is not running; waiting would only delay the message).
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import random
 import time
-import uuid
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -29,6 +26,7 @@ from pipeline.api.responses import RawResponse, read_body
 from pipeline.api.stats import ClientStats
 from pipeline.api.transport import ClientPool
 from pipeline.core import settings
+from pipeline.core.files import atomic_writer
 from pipeline.core.redact import Redactor
 
 logger = logging.getLogger("pipeline.api.client")
@@ -272,16 +270,9 @@ def _first_bytes(response: httpx.Response, limit: int) -> bytes:
 
 
 def _write_stream(response: httpx.Response, dest: Path) -> int:
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
     written = 0
-    try:
-        with tmp.open("wb") as fh:
-            for chunk in response.iter_bytes(_CHUNK):
-                fh.write(chunk)
-                written += len(chunk)
-        os.replace(tmp, dest)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        raise
+    with atomic_writer(dest, durable=False, prefix=".part-") as fh:
+        for chunk in response.iter_bytes(_CHUNK):
+            fh.write(chunk)
+            written += len(chunk)
     return written

@@ -11,6 +11,7 @@ from rich.console import Group
 from rich.text import Text
 
 from pipeline.api.models import Workflow, WorkflowStep, iter_output_blobs
+from pipeline.api.vocabulary import buzz_sign
 from pipeline.cli.api_common import (
     STEP_NAME,
     WORKFLOW_ID,
@@ -46,7 +47,7 @@ def _transactions_block(wf: Workflow) -> list[Any]:
     net: dict[str, int] = {}
     for txn in txns:
         table.add_row(text(txn.type), text(txn.amount), text(txn.account_type), text(txn.id))
-        sign = {"debit": 1, "credit": -1}.get(txn.type or "", 0)
+        sign = buzz_sign(txn.type)
         account = txn.account_type or "?"
         net[account] = net.get(account, 0) + sign * (txn.amount or 0)
     spent = ", ".join(f"{account} {amount}" for account, amount in sorted(net.items()))

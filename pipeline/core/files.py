@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
 def fsync_dir(directory: Path) -> None:
@@ -42,11 +44,27 @@ def replace(temp: Path, final: Path) -> None:
     fsync_dir(final.parent)
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one step."""
-    temp = temp_beside(path)
+@contextlib.contextmanager
+def atomic_writer(path: Path, *, durable: bool = True, prefix: str = ".tmp-") -> Iterator[BinaryIO]:
+    """A file for `path`'s new bytes, streamed: it takes `path`'s place when the block ends
+    without an error, and is deleted otherwise. `durable=False` skips the fsyncs, for copies
+    that can be fetched again (a cache, a download)."""
+    temp = temp_beside(path, prefix)
     try:
-        write_durably(temp, data)
-        replace(temp, path)
+        with open(temp, "wb") as handle:
+            yield handle
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        if durable:
+            replace(temp, path)
+        else:
+            os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` in one step."""
+    with atomic_writer(path) as handle:
+        handle.write(data)

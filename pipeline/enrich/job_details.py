@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from pipeline.api.models import parse_datetime as parse_api_datetime
 from pipeline.api.models import timespan_seconds
+from pipeline.api.vocabulary import is_final_status
 from pipeline.enrich.scan_scores import CSAM_SCORE_KEY, json_text, parse_context
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -155,22 +156,11 @@ SCAN_SCORES_COLUMNS = {
     "value was null.",
 }
 
-# v1 event types (PascalCase) after which a job never changes again. `Rejected`/`LateRejected`/
-# `ClaimExpired` are followed by a re-queue, so they are not final.
-FINAL_EVENT_TYPES = frozenset(
-    {"succeeded", "failed", "expired", "deleted", "canceled", "cancelled"}
-)
 
 PROMPT_FLAGS = ("sexual", "young", "cr", "scan")
 
 # Blob URLs are signed and short-lived; they are fetched on demand, never stored.
 _URL_KEYS = frozenset({"url", "previewUrl"})
-
-
-def parse_timespan(value: Any) -> float | None:
-    """TimeSpan text (`"hh:mm:ss.fffffff"`) -> seconds; None when unreadable, never an error,
-    because a malformed duration must not cost the job its enrichment."""
-    return timespan_seconds(value)
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -262,10 +252,6 @@ def _provider_names(doc: Mapping[str, Any]) -> list[str] | None:
     return [str(name) for name in providers] if isinstance(providers, Mapping) else None
 
 
-def is_final_event(event_type: str | None) -> bool:
-    return event_type is not None and event_type.lower() in FINAL_EVENT_TYPES
-
-
 @dataclass
 class JobRows:
     details: dict[str, Any]
@@ -307,10 +293,11 @@ def job_rows(
         "worker_id": _str(_get(event, "workerId", "WorkerId")),
         "last_event_type": event_type,
         "last_event_at": parse_datetime(_get(event, "dateTime", "DateTime")),
-        "is_final": is_final_event(event_type),
+        "is_final": is_final_status(event_type),
         "retry_attempt": _int(_get(event, "retryAttempt", "RetryAttempt")),
-        "job_duration_seconds": parse_timespan(_get(event, "jobDuration", "JobDuration")),
-        "claim_duration_seconds": parse_timespan(_get(event, "claimDuration", "ClaimDuration")),
+        # Unreadable durations are None, never an error: they must not cost the job its row.
+        "job_duration_seconds": timespan_seconds(_get(event, "jobDuration", "JobDuration")),
+        "claim_duration_seconds": timespan_seconds(_get(event, "claimDuration", "ClaimDuration")),
         "cost": _first_float(_get(doc, "cost", "Cost"), _get(event, "cost", "Cost")),
         "priority": priority,
         "priority_json": priority_json,

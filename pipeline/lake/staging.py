@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipeline.lake import tables
-from pipeline.lake.store import ROW_GROUP_ROWS, Committed, Lake, conform, file_schema
+from pipeline.lake.datafiles import ROW_GROUP_ROWS, Committed, conform, file_schema
+from pipeline.lake.store import Lake
 
 BATCH_ROWS = 2000
 

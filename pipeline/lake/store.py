@@ -27,20 +27,16 @@ locally and copied up before the commit.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import shutil
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, Field
@@ -51,9 +47,33 @@ from pipeline.core import storage
 from pipeline.core.errors import LakeError
 from pipeline.core.settings import Settings
 from pipeline.lake import tables
+from pipeline.lake.datafiles import (
+    PARTITION,
+    ROW_GROUP_ROWS,
+    Committed,
+    NewFile,
+    columns_id,
+    conform,
+    conform_batches,
+    file_schema,
+    window_adds,
+    window_files,
+)
 from pipeline.lake.delta_log import DeltaLog
 
-PARTITION = "window_date"
+# Re-exported: the names writers and readers of the lake use with `Lake`.
+__all__ = [
+    "PARTITION",
+    "ROW_GROUP_ROWS",
+    "Committed",
+    "ConcurrentWriteError",
+    "Lake",
+    "NewFile",
+    "columns_id",
+    "conform",
+    "file_schema",
+]
+
 _WRITE_ID = "civitai_sync.write_id"
 _WINDOW = "civitai_sync.window"
 # How far back in a table's log a commit of this process is looked for.
@@ -61,79 +81,6 @@ _HISTORY_LOOKBACK = 50
 # Commits of other windows landing meanwhile: each costs a retry, never a failure.
 _COMMIT_RETRIES = 50
 _CREATE_LOCK = threading.Lock()
-# Row groups of about this many rows: memory per table writer stays small whatever the day.
-ROW_GROUP_ROWS = 16_384
-
-
-@dataclass(frozen=True)
-class Committed:
-    """What one commit published for one window of one table."""
-
-    table: str
-    version: int
-    files: tuple[str, ...]  # data files of the window, relative to the table's root
-    rows: int
-    # Which columns the files hold (files written before a column existed lack it): an id of
-    # the sorted column names, so that readers can group files of one shape.
-    columns_id: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "files": list(self.files),
-            "rows": self.rows,
-            "columns_id": self.columns_id,
-        }
-
-    @classmethod
-    def from_json(cls, table: str, data: Mapping[str, Any]) -> Committed:
-        return cls(
-            table,
-            int(data["version"]),
-            tuple(data.get("files") or ()),
-            int(data["rows"]),
-            str(data.get("columns_id") or ""),
-        )
-
-
-def columns_id(names: Iterable[str]) -> str:
-    return hashlib.sha1("\n".join(sorted(names)).encode()).hexdigest()[:12]
-
-
-def conform(
-    rows: pa.Table, schema: pa.Schema, renamed: Mapping[str, str] | None = None
-) -> pa.Table:
-    """Rows with exactly `schema`'s columns, cast; NULL in a column they predate (a file an
-    older release wrote lacks the columns added since); a column renamed since (`renamed`:
-    new name -> old name) filled from its old name where the new one is NULL."""
-    for column in schema:
-        if column.name not in rows.column_names:
-            rows = rows.append_column(column, pa.nulls(rows.num_rows, column.type))
-    for new, old in (renamed or {}).items():
-        if old in rows.column_names and new in schema.names:
-            index = rows.column_names.index(new)
-            kind = schema.field(new).type
-            values = pc.coalesce(rows.column(new).cast(kind), rows.column(old).cast(kind))
-            rows = rows.set_column(index, schema.field(new), values)
-    return rows.select(schema.names).cast(schema)
-
-
-def file_schema(table: str) -> pa.Schema:
-    """The columns a data file holds: the table's, less the partition column (Delta keeps it
-    in the directory name and the log)."""
-    schema = tables.schema_for(table)
-    return schema.remove(schema.get_field_index(PARTITION))
-
-
-@dataclass(frozen=True)
-class NewFile:
-    """A data file being written for a window: `path` is local; `name` is its path relative
-    to the table's root once committed."""
-
-    table: str
-    day: date
-    path: Path
-    name: str
 
 
 class Lake:
@@ -303,7 +250,7 @@ class Lake:
             current = self._open(table) or self._create(table)
             self._ensure_columns(current, table)
             read_version = current.version()
-            old = [(path, size) for path, size, _ in _window_adds(current, day)]
+            old = [(path, size) for path, size, _ in window_adds(current, day)]
             now = int(time.time() * 1000)
             removes = [
                 RemoveAction(path, True, now, size, {PARTITION: day.isoformat()})
@@ -354,7 +301,7 @@ class Lake:
         current = self._open(table)
         assert current is not None
         now = int(time.time() * 1000)
-        removes = [
+        removes: list[AddAction | RemoveAction] = [
             RemoveAction(a.path, True, now, a.size, {PARTITION: day.isoformat()}) for a in adds
         ]
         current.create_write_transaction(
@@ -364,7 +311,7 @@ class Lake:
     def _committed(self, table: str, day: date, version: int) -> Committed:
         at_version = self._open(table, version)
         assert at_version is not None
-        files, rows = _window_files(at_version, day)
+        files, rows = window_files(at_version, day)
         return Committed(table, version, files, rows, self._columns_id(table, files))
 
     def _columns_id(self, table: str, files: Sequence[str]) -> str:
@@ -384,7 +331,7 @@ class Lake:
     def window_files(self, table: str, day: date) -> tuple[str, ...]:
         """The data files of `day` at the table's latest version (relative paths)."""
         current = self._open(table)
-        return () if current is None else _window_files(current, day)[0]
+        return () if current is None else window_files(current, day)[0]
 
     def version(self, table: str) -> int | None:
         current = self._open(table)
@@ -430,50 +377,13 @@ class Lake:
         }
         present = [name for name in wanted if name in dataset.schema.names]
         read = [*present, *(old for old in renamed.values() if old not in present)]
-        for batch in dataset.to_batches(columns=read, use_threads=False):
-            arrays = []
-            for name in wanted:
-                field = schema.field(name)
-                if name in present:
-                    array = batch.column(name).cast(field.type)
-                else:
-                    array = pa.nulls(batch.num_rows, field.type)
-                if name in renamed:
-                    array = pc.coalesce(array, batch.column(renamed[name]).cast(field.type))
-                arrays.append(array)
-            yield pa.RecordBatch.from_arrays(
-                arrays, schema=pa.schema([schema.field(n) for n in wanted])
-            )
+        yield from conform_batches(
+            dataset.to_batches(columns=read, use_threads=False), table, wanted, present, renamed
+        )
 
     def absolute(self, table: str, files: Sequence[str]) -> list[str]:
         root = self.table_uri(table)
         return [f"{root}/{name}" for name in files]
-
-
-def _window_adds(table: DeltaTable, day: date) -> list[tuple[str, int, int]]:
-    """(path, size, rows) of each live data file of `day`, sorted by path."""
-    actions = pa.table(table.get_add_actions(flatten=True))
-    key = f"partition.{PARTITION}"
-    if actions.num_rows == 0 or key not in actions.column_names:
-        return []
-    wanted = day.isoformat()
-    found = []
-    for path, part, size, rows in zip(
-        actions.column("path").to_pylist(),
-        actions.column(key).to_pylist(),
-        actions.column("size_bytes").to_pylist(),
-        actions.column("num_records").to_pylist(),
-        strict=True,
-    ):
-        value = part.isoformat() if isinstance(part, date) else str(part)
-        if value == wanted:
-            found.append((path, int(size), int(rows or 0)))
-    return sorted(found)
-
-
-def _window_files(table: DeltaTable, day: date) -> tuple[tuple[str, ...], int]:
-    adds = _window_adds(table, day)
-    return tuple(path for path, _, _ in adds), sum(rows for _, _, rows in adds)
 
 
 def _collision(table: str, day: date) -> ConcurrentWriteError:

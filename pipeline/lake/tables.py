@@ -40,7 +40,7 @@ COLUMNS: dict[str, dict[str, str]] = {
 }
 
 # Columns renamed since an older release wrote files (table -> {new name: old name}): the old
-# column of such a file is read under the new name (`pipeline.lake.store.conform`, the
+# column of such a file is read under the new name (`pipeline.lake.datafiles.conform`, the
 # warehouse's views), so a data dir synced before the rename keeps its values.
 RENAMED: dict[str, dict[str, str]] = {
     "workflows": {

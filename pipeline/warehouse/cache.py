@@ -23,12 +23,12 @@ import contextlib
 import logging
 import os
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
+from pipeline.core.files import atomic_writer
 from pipeline.core.settings import Settings
 from pipeline.lake.ledger import WindowRow
 from pipeline.lake.store import Lake
@@ -40,6 +40,8 @@ DOWNLOAD_THREADS = 8
 # Same as `maintain`'s vacuum retention: files replaced less than this long ago stay.
 RETENTION_HOURS = 7 * 24
 _PARTIAL = ".partial-"
+# Files are copied in pieces of this size: a large lake file never sits in memory whole.
+_CHUNK = 8 << 20
 
 
 class FileSource(Protocol):
@@ -86,17 +88,15 @@ class LakeCache:
             table, name = item
             final = self.local(table, name)
             final.parent.mkdir(parents=True, exist_ok=True)
-            temp = final.with_name(f"{_PARTIAL}{uuid.uuid4().hex}-{final.name}")
-            try:
-                with filesystem.open_input_stream(
-                    f"{root}/{table}/{name}", compression=None
-                ) as source:
-                    data = source.read()
-                temp.write_bytes(data)
-                os.replace(temp, final)
-            finally:
-                temp.unlink(missing_ok=True)
-            return len(data)
+            size = 0
+            with (
+                filesystem.open_input_stream(f"{root}/{table}/{name}", compression=None) as source,
+                atomic_writer(final, durable=False, prefix=_PARTIAL) as target,
+            ):
+                while chunk := source.read(_CHUNK):
+                    target.write(chunk)
+                    size += len(chunk)
+            return size
 
         with ThreadPoolExecutor(DOWNLOAD_THREADS, thread_name_prefix="lake-cache") as pool:
             sizes = list(pool.map(download, sorted(set(missing))))

@@ -8,7 +8,7 @@ Where the words are written:
   their SQL file (sql/core/<table>.sql, sql/<layer>/<model>.sql). A column the file does not
   describe but passes through unchanged from a table it reads (`pipeline.warehouse.lineage`)
   has that column's description;
-* `sql_models`: `pipeline.warehouse.models.CATALOG_COLUMNS`.
+* `sql_models`: `pipeline.warehouse.build.CATALOG_COLUMNS`.
 
 A description ends with its unit in brackets when the value has one (`... [seconds]`). The
 publish writes every description as a DuckDB comment (`COMMENT ON`, shown by
@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import duckdb
 
+from pipeline.core import duck
 from pipeline.lake import tables
-from pipeline.warehouse import lineage, models, views
+from pipeline.warehouse import build, lineage, models, views
 from pipeline.warehouse.sql_parse import read_header
 
 LAKE_SCHEMA = "lake"
@@ -185,7 +186,7 @@ def document(
             models.CATALOG_TABLE, "metadata",
             "One row per SQL model: its file, grain, what it reads, the parameters it was "
             "built with, its row count and build time.",
-            catalog.described(models.CATALOG_TABLE), models.CATALOG_COLUMNS,
+            catalog.described(models.CATALOG_TABLE), build.CATALOG_COLUMNS,
         )  # fmt: skip
     return docs
 
@@ -261,16 +262,16 @@ def comment(con: duckdb.DuckDBPyConnection, docs: Iterable[TableDoc]) -> int:
 def empty_warehouse(built: Sequence[models.SqlModel] | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory warehouse with no data: typed core tables, `sync_windows`, the catalog
     and every model of `built` (all of sql/ when None) as a view, for DESCRIBE."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = duck.connect()
     con.execute(f"CREATE SCHEMA {LAKE_SCHEMA}")
     for table, schema in tables.all_schemas().items():
         views.create_view(con, table, schema, [], in_schema=LAKE_SCHEMA)
     for table in tables.all_schemas():
         con.execute(f"CREATE VIEW {views.ident(table)} AS\n{models.core_view_sql(table)}")
     views.write_sync_windows(con, [])
-    models.ensure_catalog(con)
-    models.set_params(con, models.DEFAULT_PARAMS)
+    build.ensure_catalog(con)
+    build.create_macros(con)
+    build.set_params(con, build.DEFAULT_PARAMS)
     for model in models.discover_models() if built is None else built:
         con.execute(f"CREATE VIEW {views.ident(model.name)} AS\n{model.sql}")
     return con

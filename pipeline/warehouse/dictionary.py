@@ -19,14 +19,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipeline.lake import tables
+from pipeline.warehouse.build import DEFAULT_PARAMS
 from pipeline.warehouse.describe import TableDoc, describe_all
-from pipeline.warehouse.models import (
-    CATALOG_TABLE,
-    CORE_TABLES,
-    DEFAULT_PARAMS,
-    SqlModel,
-    discover_models,
-)
+from pipeline.warehouse.models import CATALOG_TABLE, CORE_TABLES, SqlModel, discover_models
 
 # A development tool: the dictionary lives in the source checkout, not in an installed package.
 DICTIONARY_PATH = Path(__file__).resolve().parents[2] / "docs" / "data-dictionary.md"

@@ -173,5 +173,5 @@ class _Resolver:
             return [_Relation(alias, self.query(cte_node, cte_scope))]
         name = f"{schema}.{table}" if schema and schema != "main" else table
         listed = self.columns_of(name)
-        columns = None if listed is None else {c: (name, c) for c in listed}
+        columns: Columns | None = None if listed is None else {c: (name, c) for c in listed}
         return [_Relation(alias, columns, base=name)]

@@ -28,6 +28,7 @@ from typing import Any
 
 import duckdb
 
+from pipeline.core import duck
 from pipeline.core.errors import PipelineError
 from pipeline.core.files import fsync_dir
 from pipeline.core.locks import file_lock, lock_path
@@ -35,13 +36,12 @@ from pipeline.core.settings import Settings
 from pipeline.lake import tables
 from pipeline.lake.ledger import Ledger, WindowRow
 from pipeline.lake.store import Lake
-from pipeline.warehouse import cache, describe, models, views
+from pipeline.warehouse import build, cache, describe, models, views
 
 # The models join and aggregate (ordered list() aggregates among them, which DuckDB cannot
 # spill), so they get more room than the streaming flattening. DuckDB still spills what it can
 # to DATA_DIR/.tmp beyond this.
 WAREHOUSE_MEMORY_LIMIT = "2GB"
-DUCKDB_THREADS = 2
 PUBLISH_LOCK_TIMEOUT = 600.0
 # Bumped when the warehouse's own layout changes: an older file is then rebuilt, not updated.
 LAYOUT_VERSION = 2
@@ -74,13 +74,10 @@ def publish_lock(settings: Settings, timeout: float = PUBLISH_LOCK_TIMEOUT) -> I
         yield
 
 
-def configure(con: duckdb.DuckDBPyConnection, work_dir: Path) -> None:
-    work_dir.mkdir(parents=True, exist_ok=True)
-    con.execute(f"SET memory_limit = {views.lit(WAREHOUSE_MEMORY_LIMIT)}")
-    con.execute(f"SET threads = {DUCKDB_THREADS}")
-    con.execute(f"SET temp_directory = {views.lit(str(work_dir))}")
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")
+def connect_for_build(path: Path, work_dir: Path) -> duckdb.DuckDBPyConnection:
+    """A read-write connection that builds a warehouse file: bounded memory, spilling under
+    `work_dir`."""
+    return duck.connect(path, memory_limit=WAREHOUSE_MEMORY_LIMIT, work_dir=work_dir)
 
 
 def _fingerprint(row: WindowRow) -> str:
@@ -109,7 +106,9 @@ def _record(con: duckdb.DuckDBPyConnection, fingerprints: Mapping[date, str]) ->
         f"CREATE OR REPLACE TABLE {PUBLISHED_TABLE} "
         "(window_date DATE, fingerprint VARCHAR, layout INTEGER)"
     )
-    rows = [(day, value, LAYOUT_VERSION) for day, value in sorted(fingerprints.items())]
+    rows: list[tuple[date | None, str | None, int]] = [
+        (day, value, LAYOUT_VERSION) for day, value in sorted(fingerprints.items())
+    ]
     rows.append((None, None, LAYOUT_VERSION))  # a warehouse with no window still has a layout
     con.executemany(f"INSERT INTO {PUBLISHED_TABLE} VALUES (?, ?, ?)", rows)
 
@@ -165,7 +164,7 @@ def publish_warehouse(
                 previous = _open_previous(temp)
             if previous is None:
                 temp.unlink(missing_ok=True)
-            con = duckdb.connect(str(temp))
+            con = connect_for_build(temp, settings.work_dir)
             try:
                 _build(con, settings, lake, rows, ledger_rows, fingerprints, previous, result,
                        build_models=build_models, params=params)  # fmt: skip
@@ -207,7 +206,6 @@ def _build(
 ) -> None:
     """Fill the new file: core views, sync_windows, the models (of the changed days only when
     `previous` tells what the copied file showed), and the record of what it now shows."""
-    configure(con, settings.work_dir)
     _core_views(con, cache.readable(settings, lake, rows), rows)
     views.write_sync_windows(con, ledger_rows)
     changed: list[date] | None = None
@@ -218,8 +216,8 @@ def _build(
         result.changed_days = changed
     result.rebuilt = changed is None
     if build_models:
-        result.models = models.build_models(con, params=params, changed_days=changed)
-    built = models.built_models(con) if build_models else []
+        result.models = build.build_models(con, params=params, changed_days=changed)
+    built = build.built_models(con) if build_models else []
     describe.comment(con, describe.document(con, built).values())
     _record(con, fingerprints)
     result.tables = {name: committed_rows(rows, name) for name in tables.all_schemas()}
@@ -233,7 +231,7 @@ def _verify(path: Path, rows: Sequence[WindowRow], changed: Sequence[date] | Non
     so that a run never ends "ok" with a warehouse that does not open."""
     checked = [row for row in rows if changed is None or row.window_date in set(changed)]
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duck.connect(path, read_only=True)
     except duckdb.Error as exc:
         raise PipelineError(
             f"the new warehouse does not open ({exc}); nothing was published"
@@ -267,7 +265,7 @@ def _verify(path: Path, rows: Sequence[WindowRow], changed: Sequence[date] | Non
 
 def _open_previous(path: Path) -> dict[date, str] | None:
     try:
-        con = duckdb.connect(str(path))
+        con = duck.connect(path)
     except duckdb.Error:
         return None
     try:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import duckdb
 import pyarrow as pa
 
+from pipeline.core import duck
 from pipeline.lake import tables
 from pipeline.lake.ledger import COLUMNS as LEDGER_COLUMNS
 from pipeline.lake.ledger import WindowRow
@@ -107,8 +108,7 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def lit(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+lit = duck.literal
 
 
 def duckdb_type(arrow_type: pa.DataType) -> str:
@@ -241,8 +241,7 @@ def lake_connection(
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with one view per lake table over the ledger's live files of `rows`
     (the windows to look at), for checks and counts."""
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = duck.connect()
     for name in names:
         groups = file_groups(name, rows, live_files(lake, name, rows))
         create_view(con, name, tables.schema_for(name), groups)

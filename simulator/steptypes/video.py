@@ -235,20 +235,21 @@ def compose_media(d: Draws) -> StepPlan:
     rng = d.rng
     n = d.count(2, 3)
     lengths = [d.ratio(2, 6, 2) for _ in range(n)]
+    elements: list[dict[str, Any]] = [
+        {
+            "url": d.url("mp4"),
+            "offset": 0,
+            "transformers": [{"type": "fadeIn", "durationMs": 250}],
+        }
+        for _ in range(n)
+    ]
     inp = {
-        "elements": [
-            {
-                "url": d.url("mp4"),
-                "offset": 0,
-                "transformers": [{"type": "fadeIn", "durationMs": 250}],
-            }
-            for _ in range(n)
-        ],
+        "elements": elements,
         "canvas": {"width": 1280, "height": 720, "fps": 30, "background": "#000000"},
         "output": {"type": "video", "container": "mp4"},
     }
     if rng.random() < 0.5:
-        inp["elements"].append(
+        elements.append(
             {"url": d.url("mp3"), "offset": 0, "transformers": [{"type": "volume", "db": -6}]}
         )
 

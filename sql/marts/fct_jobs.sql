@@ -4,7 +4,7 @@
 -- until the job is looked up on the v1 endpoint: enrichment_status says whether it was.
 -- columns:
 --   workflow_status: The status of the job's workflow (lower-cased).
---   is_finished: The job's status is final: succeeded, failed, expired or canceled.
+--   is_finished: The job's status is final (is_final_status: succeeded, failed, expired, canceled or deleted).
 --   is_succeeded: The job succeeded.
 --   is_failed: The job failed or expired (canceled is the caller's choice, not a failure).
 --   is_blocked: The job carries a blocked reason.
@@ -72,7 +72,7 @@ final as (
         workflows.status as workflow_status,
         steps.step_type,
         jobs.status,
-        jobs.status in ('succeeded', 'failed', 'expired', 'canceled') as is_finished,
+        is_final_status(jobs.status) as is_finished,
         jobs.status = 'succeeded' as is_succeeded,
         jobs.status in ('failed', 'expired') as is_failed,
         jobs.reason,

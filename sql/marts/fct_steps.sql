@@ -3,7 +3,7 @@
 -- timeout is as the API sent it (TimeSpan or ISO-8601 duration), timeout_seconds its reading.
 -- A step failed when its status is failed or expired (canceled is the caller's choice, not a failure).
 -- columns:
---   is_finished: The step's status is final: succeeded, failed, expired or canceled.
+--   is_finished: The step's status is final (is_final_status: succeeded, failed, expired, canceled or deleted).
 --   is_succeeded: The step succeeded.
 --   is_failed: The step failed or expired.
 --   workflow_created_at: When the step's workflow was created (UTC).
@@ -48,7 +48,7 @@ final as (
         workflows.user_id,
         steps.step_type,
         steps.status,
-        steps.status in ('succeeded', 'failed', 'expired', 'canceled') as is_finished,
+        is_final_status(steps.status) as is_finished,
         steps.status = 'succeeded' as is_succeeded,
         steps.status in ('failed', 'expired') as is_failed,
         steps.priority,

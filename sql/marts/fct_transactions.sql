@@ -22,11 +22,7 @@ final as (
         transactions.txn_type,
         transactions.account_type,
         transactions.amount_buzz,
-        case transactions.txn_type
-            when 'debit' then transactions.amount_buzz
-            when 'credit' then -transactions.amount_buzz
-            else 0
-        end as signed_amount_buzz,
+        signed_buzz(transactions.txn_type, transactions.amount_buzz) as signed_amount_buzz,
         transactions.transaction_id
     from transactions
     left join workflows on workflows.workflow_id = transactions.workflow_id

@@ -1,9 +1,9 @@
 -- purpose: one row per workflow with its outcome, step mix, job count, timings and net Buzz spend.
 -- grain: workflow_id
--- A workflow is finished when its status is terminal (succeeded, failed, expired, canceled).
+-- A workflow is finished when its status is final (is_final_status: succeeded, failed, expired, canceled, deleted).
 -- Buzz comes from the transaction list, not cost.total: a refund is a credit that cancels a debit.
 -- columns:
---   is_finished: The workflow's status is final: succeeded, failed, expired or canceled.
+--   is_finished: The workflow's status is final (is_final_status: succeeded, failed, expired, canceled or deleted).
 --   is_succeeded: The workflow succeeded.
 --   latency_seconds: From creation to completion: completed_at - created_at. NULL: not finished. [seconds]
 --   queue_seconds: From creation to start: started_at - created_at. NULL: not started. [seconds]
@@ -64,7 +64,7 @@ final as (
         workflows.window_date,
         workflows.user_id,
         workflows.status,
-        workflows.status in ('succeeded', 'failed', 'expired', 'canceled') as is_finished,
+        is_final_status(workflows.status) as is_finished,
         workflows.status = 'succeeded' as is_succeeded,
         workflows.created_at,
         workflows.started_at,

@@ -12,8 +12,8 @@
 --   rank_by_buzz_net: The user's rank by buzz_net that day (1 = most).
 with
 
-workflows as (
-    select * from fct_workflows
+user_days as (
+    select * from rpt_user_days
 ),
 
 settings as (
@@ -22,15 +22,13 @@ settings as (
 
 per_user as (
     select
-        window_date as day,
+        day,
         user_id,
-        count(*) as workflows,
-        count(*) filter (where is_succeeded) as workflows_succeeded,
-        sum(jobs)::bigint as jobs,
-        sum(buzz_net)::bigint as buzz_net
-    from workflows
-    where user_id is not null
-    group by window_date, user_id
+        workflows,
+        succeeded as workflows_succeeded,
+        jobs,
+        buzz_net
+    from user_days
 ),
 
 ranked as (

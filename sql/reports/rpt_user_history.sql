@@ -1,5 +1,7 @@
 -- purpose: each user's day-by-day activity with running totals: workflows, outcomes, net Buzz, flagged jobs.
 -- grain: user_id, day
+-- materialized: view
+-- A view over rpt_user_days (recomputed per changed day at each publish): the running totals are a window over one row per user and day, cheap to compute when read, so a publish never rebuilds the whole history.
 -- columns:
 --   user_id: The user (the workflow id's numeric prefix, else a `user:N` tag).
 --   day: A UTC day with at least one workflow of the user.
@@ -15,61 +17,26 @@
 --   jobs_flagged_to_date: The user's flagged jobs up to and including the day.
 with
 
-workflows as (
-    select * from fct_workflows
-),
-
-jobs as (
-    select * from fct_jobs
-),
-
-settings as (
-    select cast(getvariable('csam_threshold') as double) as csam_threshold
-),
-
-workflow_days as (
-    select
-        user_id,
-        window_date as day,
-        count(*) as workflows,
-        count(*) filter (where is_succeeded) as succeeded,
-        count(*) filter (where status in ('failed', 'expired')) as failed,
-        sum(jobs)::bigint as jobs,
-        sum(buzz_net)::bigint as buzz_net
-    from workflows
-    where user_id is not null
-    group by user_id, window_date
-),
-
-job_days as (
-    select
-        jobs.user_id,
-        jobs.window_date as day,
-        count(*) filter (where jobs.is_csam_scanned) as jobs_scanned,
-        count(*) filter (where jobs.csam_score_max_pct >= settings.csam_threshold) as jobs_flagged
-    from jobs
-    cross join settings
-    where jobs.user_id is not null
-    group by jobs.user_id, jobs.window_date
+user_days as (
+    select * from rpt_user_days
 ),
 
 final as (
     select
-        workflow_days.user_id,
-        workflow_days.day,
-        workflow_days.workflows,
-        workflow_days.succeeded,
-        workflow_days.failed,
-        workflow_days.jobs,
-        coalesce(job_days.jobs_scanned, 0) as jobs_scanned,
-        coalesce(job_days.jobs_flagged, 0) as jobs_flagged,
-        workflow_days.buzz_net,
-        (sum(workflow_days.workflows) over user_to_date)::bigint as workflows_to_date,
-        (sum(workflow_days.buzz_net) over user_to_date)::bigint as buzz_net_to_date,
-        (sum(coalesce(job_days.jobs_flagged, 0)) over user_to_date)::bigint as jobs_flagged_to_date
-    from workflow_days
-    left join job_days using (user_id, day)
-    window user_to_date as (partition by workflow_days.user_id order by workflow_days.day)
+        user_id,
+        day,
+        workflows,
+        succeeded,
+        failed,
+        jobs,
+        jobs_scanned,
+        jobs_flagged,
+        buzz_net,
+        (sum(workflows) over user_to_date)::bigint as workflows_to_date,
+        (sum(buzz_net) over user_to_date)::bigint as buzz_net_to_date,
+        (sum(jobs_flagged) over user_to_date)::bigint as jobs_flagged_to_date
+    from user_days
+    window user_to_date as (partition by user_id order by day)
 )
 
 select * from final

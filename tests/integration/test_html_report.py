@@ -23,7 +23,7 @@ from pipeline.cli.app import cli
 from pipeline.core.settings import Settings
 from pipeline.reports.html import write_html_report
 from pipeline.reports.html.data import resolve_range
-from pipeline.warehouse.models import build_models
+from pipeline.warehouse.build import build_models
 from tests.support.core_tables import create_core_tables
 from tests.support.handmade_warehouse import DAY1, DAY2, build_handmade_warehouse
 from tests.support.report_pages import (

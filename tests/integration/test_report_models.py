@@ -21,13 +21,8 @@ from pipeline.reports.checks import (
     checks_for,
 )
 from pipeline.reports.report import load_report
-from pipeline.warehouse.models import (
-    CORE_LAYER,
-    SQL_DIR,
-    build_models,
-    built_models,
-    discover_models,
-)
+from pipeline.warehouse.build import build_models, built_models
+from pipeline.warehouse.models import CORE_LAYER, SQL_DIR, discover_models
 from tests.support.core_tables import insert
 from tests.support.handmade_warehouse import (
     DAY1,

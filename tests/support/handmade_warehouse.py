@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.warehouse.models import build_models
+from pipeline.warehouse.build import build_models
 from tests.support.core_tables import create_core_tables, insert
 
 DAY1 = date(2026, 11, 1)

@@ -17,7 +17,7 @@ from pipeline.api.client import OrchestrationClient
 from pipeline.core.settings import Settings
 from pipeline.reports.html import write_html_report
 from pipeline.runs.sync import sync_range
-from pipeline.warehouse.models import build_models
+from pipeline.warehouse.build import build_models
 from pipeline.warehouse.publish import publish_warehouse
 from simulator import SimulatorConfig, SimulatorServer
 from tests.support.core_tables import insert

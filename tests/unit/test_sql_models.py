@@ -10,12 +10,12 @@ import duckdb
 import pytest
 
 from pipeline.core.errors import ModelBuildError, ModelGraphError
+from pipeline.warehouse.build import build_models
 from pipeline.warehouse.models import (
     CATALOG_TABLE,
     CORE_TABLES,
     LAYERS,
     SQL_DIR,
-    build_models,
     discover_models,
     models_using,
     toposort,

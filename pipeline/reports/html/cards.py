@@ -39,74 +39,9 @@ def _chart(name: str, title: str, source: str, empty: str, svg: str | None, **mo
 def moderation(page: PageData) -> list[Card]:
     days = [d.isoformat() for d in page.days]
     everything = by_day(r for r in page.moderation_daily if r["provider"] == ALL)
-    rows = page.moderation_daily
-    providers = sorted({r["provider"] for r in rows if r["provider"] != ALL and r["jobs_flagged"]})
-    title = "Flagged jobs per day, by provider"
-    flagged = _chart(
-        "flagged_per_day",
-        title,
-        "rpt_moderation_daily",
-        f"No job was flagged in these days (no highest CSAM score at or above "
-        f"{page.csam_threshold:g} %).",
-        charts.day_bars(
-            "flagged_per_day",
-            title,
-            days,
-            [
-                Series(p, _pivot(page, (r for r in rows if r["provider"] == p), "jobs_flagged"))
-                for p in providers
-            ],
-            ylabel="flagged jobs",
-            rate=Series("flag rate (all providers)", _column(page, everything, "flag_ratio")),
-            rate_label="flagged / scanned",
-        )
-        if providers
-        else None,
-        table=(PROVIDER_COLUMNS, page.providers, {"data-table": "providers"}),
-    )
-
-    buckets = page.histogram
-    title = "Highest CSAM score per scanned job"
-    histogram = _chart(
-        "csam_score_histogram",
-        title,
-        "rpt_csam_score_histogram",
-        "No job carried a hive_csam_score in these days.",
-        charts.histogram(
-            "csam_score_histogram",
-            title,
-            [(float(b["score_from_pct"]), float(b["score_to_pct"])) for b in buckets],
-            [int(b["jobs"]) for b in buckets],
-            threshold=page.csam_threshold,
-            xlabel="highest hive_csam_score (%)",
-        )
-        if any(b["jobs"] for b in buckets)
-        else None,
-    )
-
-    prompt_columns = [
-        ("prompts_sexual", "sexual"),
-        ("prompts_young", "young"),
-        ("prompts_sexual_and_young", "sexual and young"),
-        ("prompts_cr", "cr"),
-        ("prompts_scan", "scan"),
-    ]
-    title = "Prompts classified per day"
-    prompts = _chart(
-        "prompt_classification",
-        title,
-        "rpt_moderation_daily",
-        "No prompt was classified sexual, young, cr or scan in these days.",
-        charts.day_lines(
-            "prompt_classification",
-            title,
-            days,
-            [Series(label, _column(page, everything, c)) for c, label in prompt_columns],
-            ylabel="jobs",
-        )
-        if any(r[c] for r in everything.values() for c, _ in prompt_columns)
-        else None,
-    )
+    flagged = _flagged_card(page, days, everything)
+    histogram = _histogram_card(page)
+    prompts = _prompts_card(page, days, everything)
     return [
         flagged,
         histogram,
@@ -136,6 +71,84 @@ def moderation(page: PageData) -> list[Card]:
             "No outputs in these days.",
         ),
     ]
+
+
+def _flagged_card(page: PageData, days: list[str], everything: dict[date, dict[str, Any]]) -> Card:
+    rows = page.moderation_daily
+    providers = sorted({r["provider"] for r in rows if r["provider"] != ALL and r["jobs_flagged"]})
+    title = "Flagged jobs per day, by provider"
+    flagged = _chart(
+        "flagged_per_day",
+        title,
+        "rpt_moderation_daily",
+        f"No job was flagged in these days (no highest CSAM score at or above "
+        f"{page.csam_threshold:g} %).",
+        charts.day_bars(
+            "flagged_per_day",
+            title,
+            days,
+            [
+                Series(p, _pivot(page, (r for r in rows if r["provider"] == p), "jobs_flagged"))
+                for p in providers
+            ],
+            ylabel="flagged jobs",
+            rate=Series("flag rate (all providers)", _column(page, everything, "flag_ratio")),
+            rate_label="flagged / scanned",
+        )
+        if providers
+        else None,
+        table=(PROVIDER_COLUMNS, page.providers, {"data-table": "providers"}),
+    )
+    return flagged
+
+
+def _histogram_card(page: PageData) -> Card:
+    buckets = page.histogram
+    title = "Highest CSAM score per scanned job"
+    histogram = _chart(
+        "csam_score_histogram",
+        title,
+        "rpt_csam_score_histogram",
+        "No job carried a hive_csam_score in these days.",
+        charts.histogram(
+            "csam_score_histogram",
+            title,
+            [(float(b["score_from_pct"]), float(b["score_to_pct"])) for b in buckets],
+            [int(b["jobs"]) for b in buckets],
+            threshold=page.csam_threshold,
+            xlabel="highest hive_csam_score (%)",
+        )
+        if any(b["jobs"] for b in buckets)
+        else None,
+    )
+    return histogram
+
+
+def _prompts_card(page: PageData, days: list[str], everything: dict[date, dict[str, Any]]) -> Card:
+    prompt_columns = [
+        ("prompts_sexual", "sexual"),
+        ("prompts_young", "young"),
+        ("prompts_sexual_and_young", "sexual and young"),
+        ("prompts_cr", "cr"),
+        ("prompts_scan", "scan"),
+    ]
+    title = "Prompts classified per day"
+    prompts = _chart(
+        "prompt_classification",
+        title,
+        "rpt_moderation_daily",
+        "No prompt was classified sexual, young, cr or scan in these days.",
+        charts.day_lines(
+            "prompt_classification",
+            title,
+            days,
+            [Series(label, _column(page, everything, c)) for c, label in prompt_columns],
+            ylabel="jobs",
+        )
+        if any(r[c] for r in everything.values() for c, _ in prompt_columns)
+        else None,
+    )
+    return prompts
 
 
 def _label_chart(
@@ -256,7 +269,7 @@ def _top_users(page: PageData) -> Card:
     return _chart(
         "top_users",
         title,
-        "rpt_user_history",
+        "rpt_user_days",
         "No workflows with a known user in these days.",
         charts.hbars(
             "top_users",

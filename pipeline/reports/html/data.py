@@ -169,91 +169,19 @@ def load_page_data(
     page.usage_daily = sections["rpt_usage_daily"].records()
     page.buzz_daily = sections["rpt_buzz_daily"].records()
     page.flagged_jobs = _highest_per_day(flagged.sections[0].records(), flagged_rows_per_day)
-    args = [start, end]
-    page.totals = _records(con, _TOTALS_SQL, args * 3)[0]
-    page.providers = _records(
-        con,
-        """
-        select
-            provider,
-            sum(jobs) as jobs,
-            sum(jobs_scanned) as jobs_scanned,
-            sum(jobs_flagged) as jobs_flagged,
-            sum(jobs_flagged) / nullif(sum(jobs_scanned), 0) as flag_ratio,
-            max(csam_score_max_pct) as csam_score_max_pct
-        from rpt_moderation_daily
-        where provider <> '(all)' and day between ? and ?
-        group by provider
-        order by jobs_flagged desc, jobs desc, provider
-        """,
-        args,
-    )
-    page.histogram = _records(
-        con,
-        """
-        select bucket, score_from_pct, score_to_pct, sum(jobs) as jobs
-        from rpt_csam_score_histogram
-        where day between ? and ?
-        group by all
-        order by bucket
-        """,
-        args,
-    )
-    label_rows = _records(
-        con,
-        """
-        select category, label, sum(items) as items, sum(jobs) as jobs
-        from rpt_moderation_labels_daily
-        where provider = '(all)' and day between ? and ?
-        group by all
-        order by category, items desc, label
-        """,
-        args,
-    )
-    for row in label_rows:
-        page.labels.setdefault(row["category"], []).append(row)
-    page.step_mixes = _records(
-        con,
-        f"""
-        with mixes as (
-            select step_types, status, sum(workflows) as workflows
-            from rpt_workflows_by_status_daily
-            where day between ? and ?
-            group by all
-        ),
-        top as (
-            select step_types, sum(workflows) as total
-            from mixes
-            group by all
-            order by total desc, step_types
-            limit {TOP_STEP_MIXES}
-        )
-        select mixes.step_types, mixes.status, mixes.workflows, top.total
-        from mixes join top using (step_types)
-        order by top.total desc, mixes.step_types, mixes.status
-        """,
-        args,
-    )
-    page.top_users = _records(
-        con,
-        f"""
-        select
-            user_id,
-            sum(workflows) as workflows,
-            sum(succeeded) as succeeded,
-            sum(failed) as failed,
-            sum(jobs) as jobs,
-            sum(buzz_net) as buzz_net,
-            count(*) as active_days
-        from rpt_user_history
-        where day between ? and ?
-        group by user_id
-        order by workflows desc, buzz_net desc, user_id
-        limit {TOP_USERS}
-        """,
-        args,
-    )
+    _range_figures(con, page, [start, end])
     return page
+
+
+def _range_figures(con: duckdb.DuckDBPyConnection, page: PageData, args: list[date]) -> None:
+    """The page's figures summed over the range `args` (first day, last day)."""
+    page.totals = _records(con, _TOTALS_SQL, args * 3)[0]
+    page.providers = _records(con, _PROVIDERS_SQL, args)
+    page.histogram = _records(con, _HISTOGRAM_SQL, args)
+    for row in _records(con, _LABELS_SQL, args):
+        page.labels.setdefault(row["category"], []).append(row)
+    page.step_mixes = _records(con, _STEP_MIXES_SQL, args)
+    page.top_users = _records(con, _TOP_USERS_SQL, args)
 
 
 # Range totals for the page's headline: SQL sums of the daily report rows.
@@ -282,10 +210,75 @@ moderation as (
 ),
 users as (
     select count(distinct user_id) as users
-    from rpt_user_history
+    from rpt_user_days
     where day between ? and ?
 )
 select * from usage cross join moderation cross join users
+"""
+
+_PROVIDERS_SQL = """
+select
+    provider,
+    sum(jobs) as jobs,
+    sum(jobs_scanned) as jobs_scanned,
+    sum(jobs_flagged) as jobs_flagged,
+    sum(jobs_flagged) / nullif(sum(jobs_scanned), 0) as flag_ratio,
+    max(csam_score_max_pct) as csam_score_max_pct
+from rpt_moderation_daily
+where provider <> '(all)' and day between ? and ?
+group by provider
+order by jobs_flagged desc, jobs desc, provider
+"""
+
+_HISTOGRAM_SQL = """
+select bucket, score_from_pct, score_to_pct, sum(jobs) as jobs
+from rpt_csam_score_histogram
+where day between ? and ?
+group by all
+order by bucket
+"""
+
+_LABELS_SQL = """
+select category, label, sum(items) as items, sum(jobs) as jobs
+from rpt_moderation_labels_daily
+where provider = '(all)' and day between ? and ?
+group by all
+order by category, items desc, label
+"""
+
+_STEP_MIXES_SQL = f"""
+with mixes as (
+    select step_types, status, sum(workflows) as workflows
+    from rpt_workflows_by_status_daily
+    where day between ? and ?
+    group by all
+),
+top as (
+    select step_types, sum(workflows) as total
+    from mixes
+    group by all
+    order by total desc, step_types
+    limit {TOP_STEP_MIXES}
+)
+select mixes.step_types, mixes.status, mixes.workflows, top.total
+from mixes join top using (step_types)
+order by top.total desc, mixes.step_types, mixes.status
+"""
+
+_TOP_USERS_SQL = f"""
+select
+    user_id,
+    sum(workflows) as workflows,
+    sum(succeeded) as succeeded,
+    sum(failed) as failed,
+    sum(jobs) as jobs,
+    sum(buzz_net) as buzz_net,
+    count(*) as active_days
+from rpt_user_days
+where day between ? and ?
+group by user_id
+order by workflows desc, buzz_net desc, user_id
+limit {TOP_USERS}
 """
 
 
