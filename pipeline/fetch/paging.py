@@ -43,7 +43,8 @@ class PageSource(Protocol):
     """The part of OrchestrationClient the extraction uses (its `redactor`, which knows the
     token, scrubs each page before it is archived)."""
 
-    redactor: Redactor
+    @property
+    def redactor(self) -> Redactor: ...
 
     def fetch_workflow_page(
         self,
