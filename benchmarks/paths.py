@@ -145,7 +145,7 @@ def models(spec: Spec) -> dict[str, Any]:
     settings = _settings(spec)
     copy = settings.data_dir / "bench-models.duckdb"
     shutil.copyfile(settings.warehouse_path, copy)
-    con = warehouse.connect_for_build(copy, settings.work_dir)
+    con = warehouse.connect_for_build(copy, settings.work_dir, settings.warehouse_memory_limit)
     try:
         started = time.perf_counter()
         built = sql_build.build_models(con)
@@ -252,7 +252,7 @@ def reads(spec: Spec) -> dict[str, Any]:
         "select table_name from information_schema.tables where table_schema = 'main'"
     ).fetchall()
     views.close()
-    con = connect_for_build(copy, settings.work_dir)
+    con = connect_for_build(copy, settings.work_dir, settings.warehouse_memory_limit)
     con.execute(f"ATTACH '{settings.warehouse_path}' AS published (READ_ONLY)")
     for (name,) in relations:
         con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM published.main."{name}"')
@@ -392,7 +392,7 @@ def bareload(spec: Spec) -> dict[str, Any]:
     target = settings.data_dir / "bench-bareload.duckdb"
     target.unlink(missing_ok=True)
     started = time.perf_counter()
-    con = warehouse.connect_for_build(target, settings.work_dir)
+    con = warehouse.connect_for_build(target, settings.work_dir, settings.warehouse_memory_limit)
     tables = {}
     try:
         for table_dir in sorted(settings.lake_dir.iterdir()):

@@ -8,6 +8,7 @@ simulator and the tests agree on one value. Run-time settings come from the envi
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ ENV_LAKE_URI = "CIVITAI_SYNC_LAKE_URI"
 # Plain http:// to a host that is not loopback sends the token in cleartext: refused unless
 # this is set to 1 (a proxy on a private network the operator trusts).
 ENV_ALLOW_INSECURE_HTTP = "CIVITAI_SYNC_ALLOW_INSECURE_HTTP"
+# DuckDB's memory budget for a warehouse publish (e.g. `6GB`); default below.
+ENV_WAREHOUSE_MEMORY = "CIVITAI_SYNC_WAREHOUSE_MEMORY"
 DEFAULT_DATA_DIR = "./data"
 
 # Query endpoint default is 100 and no maximum is published; a server that clamps is handled
@@ -144,11 +147,14 @@ class Settings:
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     lake_uri: str | None = None
     allow_insecure_http: bool = False
+    warehouse_memory: str | None = None
 
     def __post_init__(self) -> None:
         # Every way of building Settings (environment, Dagster resources, tests) gets the
         # same token rules.
         object.__setattr__(self, "token", clean_token(self.token))
+        if self.warehouse_memory is not None:
+            object.__setattr__(self, "warehouse_memory", memory_size(self.warehouse_memory))
 
     @classmethod
     def from_env(
@@ -164,7 +170,25 @@ class Settings:
             data_dir=Path(merged.get(ENV_DATA_DIR, DEFAULT_DATA_DIR)),
             lake_uri=merged.get(ENV_LAKE_URI) or None,
             allow_insecure_http=insecure_http_allowed(merged),
+            warehouse_memory=merged.get(ENV_WAREHOUSE_MEMORY) or None,
         )
+
+    @property
+    def warehouse_memory_limit(self) -> str:
+        """DuckDB's memory budget for a publish: CIVITAI_SYNC_WAREHOUSE_MEMORY, else 40% of
+        the machine's memory and at least 2 GiB. The first publish after a long backfill
+        computes every day of the day-grained models at once, and ordered list() aggregates
+        cannot spill to disk, so a fixed small budget fails on a year of a busy account."""
+        if self.warehouse_memory is not None:
+            return self.warehouse_memory
+        # Settings built without from_env (Dagster's resources) still honour the variable.
+        if os.environ.get(ENV_WAREHOUSE_MEMORY, "").strip():
+            return memory_size(os.environ[ENV_WAREHOUSE_MEMORY])
+        try:
+            physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (OSError, ValueError):
+            physical = 0
+        return f"{max(2 * 1024, int(physical * 0.4) // (1024 * 1024))}MiB"
 
     @property
     def lake_dir(self) -> Path:
@@ -204,3 +228,16 @@ class Settings:
     @property
     def work_dir(self) -> Path:
         return self.data_dir / WORK_DIR
+
+
+_MEMORY_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+def memory_size(value: str) -> str:
+    """A DuckDB memory size such as `6GB` or `512MiB`, checked (a bad one is a ConfigError)."""
+    match = _MEMORY_SIZE.match(value)
+    if not match or float(match.group(1)) <= 0:
+        raise ConfigError(
+            f"{ENV_WAREHOUSE_MEMORY} must be a size such as 4GB or 512MiB, got {value!r}."
+        )
+    return f"{match.group(1)}{match.group(2)}"

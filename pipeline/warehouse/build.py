@@ -225,8 +225,8 @@ def _build_one(
     except duckdb.OutOfMemoryException as exc:
         raise ModelBuildError(
             f"SQL model {model.display_path} ran out of DuckDB's memory budget: {exc}. The "
-            "published warehouse was not changed. Raise WAREHOUSE_MEMORY_LIMIT in "
-            "pipeline/warehouse/publish.py where the machine has the memory.",
+            "published warehouse was not changed. Give it more with CIVITAI_SYNC_WAREHOUSE_MEMORY "
+            "(e.g. 8GB) where the machine has the memory, and run again.",
             model=model.name,
             path=str(model.path),
         ) from exc

@@ -38,10 +38,6 @@ from pipeline.lake.ledger import Ledger, WindowRow
 from pipeline.lake.store import Lake
 from pipeline.warehouse import build, cache, describe, models, views
 
-# The models join and aggregate (ordered list() aggregates among them, which DuckDB cannot
-# spill), so they get more room than the streaming flattening. DuckDB still spills what it can
-# to DATA_DIR/.tmp beyond this.
-WAREHOUSE_MEMORY_LIMIT = "2GB"
 PUBLISH_LOCK_TIMEOUT = 600.0
 # Bumped when the warehouse's own layout changes: an older file is then rebuilt, not updated.
 LAYOUT_VERSION = 2
@@ -74,10 +70,11 @@ def publish_lock(settings: Settings, timeout: float = PUBLISH_LOCK_TIMEOUT) -> I
         yield
 
 
-def connect_for_build(path: Path, work_dir: Path) -> duckdb.DuckDBPyConnection:
-    """A read-write connection that builds a warehouse file: bounded memory, spilling under
-    `work_dir`."""
-    return duck.connect(path, memory_limit=WAREHOUSE_MEMORY_LIMIT, work_dir=work_dir)
+def connect_for_build(path: Path, work_dir: Path, memory_limit: str) -> duckdb.DuckDBPyConnection:
+    """A read-write connection that builds a warehouse file: bounded memory (the models join
+    and aggregate, so they get more room than the streaming flattening), spilling what DuckDB
+    can under `work_dir`."""
+    return duck.connect(path, memory_limit=memory_limit, work_dir=work_dir)
 
 
 def _fingerprint(row: WindowRow) -> str:
@@ -164,7 +161,7 @@ def publish_warehouse(
                 previous = _open_previous(temp)
             if previous is None:
                 temp.unlink(missing_ok=True)
-            con = connect_for_build(temp, settings.work_dir)
+            con = connect_for_build(temp, settings.work_dir, settings.warehouse_memory_limit)
             try:
                 _build(con, settings, lake, rows, ledger_rows, fingerprints, previous, result,
                        build_models=build_models, params=params)  # fmt: skip

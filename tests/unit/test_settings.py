@@ -85,3 +85,22 @@ def test_a_token_with_a_control_character_is_one_clear_error(raw: str) -> None:
 
 def test_settings_repr_never_shows_the_token() -> None:
     assert TOKEN not in repr(Settings(token=TOKEN))
+
+
+def test_warehouse_memory_is_a_checked_size_with_a_default_of_at_least_2_gib(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("CIVITAI_SYNC_WAREHOUSE_MEMORY", raising=False)
+    assert (
+        Settings.from_env(
+            {"CIVITAI_SYNC_WAREHOUSE_MEMORY": "6GB"}, dotenv=None
+        ).warehouse_memory_limit
+        == "6GB"
+    )
+    default = Settings.from_env({}, dotenv=None).warehouse_memory_limit
+    assert default.endswith("MiB") and int(default.removesuffix("MiB")) >= 2048
+    for bad in ("lots", "0GB", "-1GB", "6", "nan GB"):
+        with pytest.raises(errors.ConfigError, match="CIVITAI_SYNC_WAREHOUSE_MEMORY"):
+            Settings.from_env({"CIVITAI_SYNC_WAREHOUSE_MEMORY": bad}, dotenv=None)
+    monkeypatch.setenv("CIVITAI_SYNC_WAREHOUSE_MEMORY", "3GiB")
+    assert Settings().warehouse_memory_limit == "3GiB"
