@@ -1,8 +1,8 @@
 """Job enrichment throughput against the simulator.
 
 Starts the simulator (in a process of its own, so its CPU and GIL are not charged to the
-enrichment) with a per-request latency L, lays down a lake `jobs` partition of N jobs
-and runs `enrich_window` with C lookups in flight and a budget of R requests/second. The ideal
+enrichment) with a per-request latency L, commits a lake `jobs` window of N jobs (one Delta
+commit, recorded in the ledger as a sync records it) and runs `enrich_window` with C lookups in flight and a budget of R requests/second. The ideal
 rate is min(C / L, R); the script prints what was achieved and the ratio (target >= 0.8).
 
     .venv/bin/python -m benchmarks.enrich_throughput --jobs 2000 --latency-ms 20 \
@@ -20,19 +20,21 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from benchmarks.simproc import SimSpec, SimulatorProcess
 from pipeline.core.settings import Settings
-from pipeline.flatten.schemas import JOBS
-from pipeline.runs.enrich import enrich_window, job_client, partition_path
+from pipeline.lake.ledger import Ledger
+from pipeline.lake.store import Lake
+from pipeline.lake.tables import schema_for
+from pipeline.runs.enrich import enrich_window, job_client
 from simulator import SimulatedAccount, SimulatorConfig
 
 DAY = date(2026, 11, 1)
 
 
-def _write_jobs_partition(settings: Settings, spec: SimSpec, limit: int) -> int:
-    """The window's jobs as the sync would leave them (only the columns enrichment reads)."""
+def _write_jobs_window(settings: Settings, spec: SimSpec, limit: int) -> int:
+    """The window's jobs as the sync would leave them (only the columns enrichment reads; the
+    others are NULL): one commit of the lake's `jobs` table, recorded in the ledger."""
     # The account is deterministic from its settings: this copy lists the served jobs.
     account = SimulatedAccount(
         SimulatorConfig(
@@ -51,10 +53,12 @@ def _write_jobs_partition(settings: Settings, spec: SimSpec, limit: int) -> int:
         rows.append({"job_id": job_id, "workflow_id": workflow_id, "window_date": DAY})
         if len(rows) >= limit:
             break
-    path = partition_path(settings, "jobs", DAY)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=JOBS), path)
-    return len(rows)
+    lake = Lake.from_settings(settings)
+    schema = schema_for("jobs")
+    wanted = pa.schema([schema.field(name) for name in ("job_id", "workflow_id", "window_date")])
+    committed = lake.replace_window("jobs", DAY, pa.Table.from_pylist(rows, schema=wanted))
+    Ledger(lake).complete(DAY, tables={"jobs": committed}, run_id="benchmark")
+    return committed.rows
 
 
 def main() -> None:
@@ -70,7 +74,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, SimulatorProcess(spec) as server:
         server.set_faults(latency_ms=args.latency_ms)
         settings = Settings(api_url=server.url, token=spec.token, data_dir=Path(tmp))
-        jobs = _write_jobs_partition(settings, spec, args.jobs)
+        jobs = _write_jobs_window(settings, spec, args.jobs)
         cpu_before = time.process_time()
         with job_client(settings, concurrency=args.concurrency, rate=args.rate) as client:
             result = enrich_window(settings, DAY, client=client, concurrency=args.concurrency)

@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from pipeline.core import duck
 from pipeline.fetch.windows import Window
-from pipeline.flatten.query import lit
 from pipeline.flatten.split import split_batch
 from pipeline.flatten.writers import PartitionWriter
 
@@ -30,25 +30,22 @@ DUCKDB_THREADS = 2
 def connect(
     work_dir: Path, *, memory_limit: str = DUCKDB_MEMORY_LIMIT, threads: int = DUCKDB_THREADS
 ) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with bounded memory that spills under `work_dir`."""
-    work_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(":memory:")
-    con.execute(f"SET memory_limit = {lit(memory_limit)}")
-    con.execute(f"SET threads = {int(threads)}")
-    con.execute(f"SET temp_directory = {lit(str(work_dir))}")
-    con.execute("SET enable_progress_bar = false")
-    # Pushing the window filter into the scan would make DuckDB parse each document three
-    # more times (once per predicate); filtering after the parse is cheaper.
-    con.execute("SET disabled_optimizers = 'filter_pushdown'")
-    return session(con)
-
-
-def session(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
-    """Per-connection settings, for `connect()` and for each `cursor()` of it: a cursor shares
-    the database (memory limit, threads) but not the session, whose time zone decides how
-    TIMESTAMPTZ values reach Arrow."""
-    con.execute("SET TimeZone = 'UTC'")
+    """The project's in-memory DuckDB (`pipeline.core.duck`: UTC, bounded memory, spilling
+    under `work_dir`) with the flattening's own planner settings."""
+    con = duck.connect(memory_limit=memory_limit, threads=threads, work_dir=work_dir)
+    try:
+        # Pushing the window filter into the scan would make DuckDB parse each document three
+        # more times (once per predicate); filtering after the parse is cheaper.
+        con.execute("SET disabled_optimizers = 'filter_pushdown'")
+    except BaseException:
+        con.close()
+        raise
     return con
+
+
+# Re-exported for the cursors of the flattening's connection (a cursor does not inherit the
+# session's time zone).
+session = duck.session
 
 
 def scalar(con: duckdb.DuckDBPyConnection, query: str) -> int:

@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pipeline.core import duck
 from pipeline.core.redact import SIGNED_URL_PATTERN
 from pipeline.fetch.windows import Bounds, Window
 from pipeline.flatten.members import (
@@ -44,7 +45,7 @@ from pipeline.flatten.members import (
 def lit(value: Any) -> str:
     """A SQL string literal (JSON type descriptions, patterns, paths)."""
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-    return "'" + text.replace("'", "''") + "'"
+    return duck.literal(text)
 
 
 def _list(keys: Sequence[str]) -> str:
