@@ -18,6 +18,7 @@ from pipeline.cli.api_common import (
     UtcDateTime,
     api_client,
 )
+from pipeline.cli.numbers import INT32_MAX, count
 from pipeline.cli.output import (
     clean,
     counts_text,
@@ -71,7 +72,7 @@ def _cost_total(wf: dict[str, Any]) -> object:
 @click.command()
 @click.option(
     "--take",
-    type=click.IntRange(min=1),
+    type=count(1, INT32_MAX),
     default=DEFAULT_TAKE,
     show_default=True,
     help="Workflows per page.",
@@ -164,14 +165,14 @@ def workflows(
 @click.command()
 @click.option(
     "--pages",
-    type=click.IntRange(min=1),
+    type=count(1, 100_000),
     default=1,
     show_default=True,
     help="How many of the newest pages to read.",
 )
 @click.option(
     "--take",
-    type=click.IntRange(min=1),
+    type=count(1, INT32_MAX),
     default=settings_module.PAGE_SIZE,
     show_default=True,
     help="Workflows per page.",

@@ -19,6 +19,7 @@ from pipeline.cli.api_common import (
     elapsed,
     parse_body,
 )
+from pipeline.cli.numbers import count
 from pipeline.cli.output import (
     clean,
     data_table,
@@ -199,7 +200,7 @@ def _workflow_block(wf: Workflow, status_code: int) -> list[Any]:
 @click.argument("workflow_id", type=WORKFLOW_ID)
 @click.option(
     "--wait",
-    type=click.IntRange(min=0),
+    type=count(0, 3600),
     default=None,
     metavar="SECONDS",
     help="Let the API wait up to SECONDS for the workflow to finish (about 100 s at most).",

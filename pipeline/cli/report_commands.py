@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
+from pipeline.cli.numbers import decimal
 from pipeline.core import settings as settings_module
 from pipeline.core.settings import Settings
 from pipeline.reports.html.cli import html_command
@@ -85,7 +86,7 @@ def _report_options(with_threshold: bool) -> Callable[[Callable[..., Any]], Call
             options.append(
                 click.option(
                     "--threshold",
-                    type=click.FloatRange(0, 100),
+                    type=decimal(0, 100),
                     default=None,
                     metavar="PCT",
                     help="Flag jobs whose highest hive_csam_score is at or above PCT percent "

@@ -23,6 +23,7 @@ import duckdb
 from rich.table import Table
 from rich.text import Text
 
+from pipeline.cli.numbers import count
 from pipeline.cli.output import clean, stdout_console, text
 from pipeline.core.settings import Settings
 from pipeline.reports.report import open_warehouse
@@ -67,7 +68,7 @@ def register(group: click.Group) -> None:
 )
 @click.option(
     "--max-rows",
-    type=click.IntRange(min=1),
+    type=count(1, 10_000_000),
     default=200,
     show_default=True,
     help="Rows shown per result in table format (csv and json print every row).",

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from pipeline.api import shared_budget
 from pipeline.cli import exits
+from pipeline.cli.numbers import MAX_DAYS, count
 from pipeline.cli.output import data_table, emit_json, format_seconds, stdout_console
 from pipeline.cli.plan import plan
 from pipeline.cli.progress import (
@@ -122,7 +123,7 @@ def _sync_dates(first: date | None, last: date | None, lookback: int | None) -> 
 @date_options
 @click.option(
     "--lookback",
-    type=click.IntRange(min=0),
+    type=count(0, MAX_DAYS),
     default=None,
     help=f"Nightly run: also re-sync this many days before yesterday "
     f"[default: {defaults.DEFAULT_LOOKBACK_DAYS}].",

@@ -11,7 +11,8 @@ from __future__ import annotations
 import bz2
 import gzip
 import os
-from collections.abc import Iterable, Sequence
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -26,10 +27,10 @@ from click.testing import CliRunner, Result
 
 from pipeline.cli import exits
 from pipeline.cli.app import cli
+from pipeline.core.settings import Settings
 from pipeline.lake.ledger import Ledger
 from pipeline.lake.store import Lake
-from pipeline.core.settings import Settings
-from simulator import Faults, SimulatorServer
+from simulator import Faults, SimulatorConfig, SimulatorServer
 from tests.integration.test_sync import assert_matches_truth, run_sync, snapshot
 
 TOKEN = "sk-hostile-0123456789abcdef"
@@ -88,19 +89,34 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
-@pytest.fixture
-def sim(make_simulator: Any) -> SimulatorServer:
-    return make_simulator(
+@pytest.fixture(scope="session")
+def sim() -> Iterator[SimulatorServer]:
+    """One simulator for the module's tests: its answers never change (a test's faults live
+    in its own proxy), so each test can start from a copy of one good sync."""
+    config = SimulatorConfig(
         days=DAYS, workflows_per_day=PER_DAY, token=TOKEN, faults=Faults(page_size_clamp=PAGE)
     )
+    server = SimulatorServer(config).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def _good_sync(sim: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("good") / "data"
+    results = run_sync(sim, data_dir, sim.account.days)
+    assert [r.status for r in results] == ["complete"] * DAYS
+    return data_dir
 
 
 @pytest.fixture
-def synced(sim: SimulatorServer, tmp_path: Path) -> Synced:
+def synced(sim: SimulatorServer, _good_sync: Path, tmp_path: Path) -> Synced:
+    """A data dir of this test's own holding the good sync of every day."""
     data_dir = tmp_path / "data"
+    shutil.copytree(_good_sync, data_dir, symlinks=True)
     days = list(sim.account.days)
-    results = run_sync(sim, data_dir, days)
-    assert [r.status for r in results] == ["complete"] * DAYS
     return Synced(sim, data_dir, days, snapshot(data_dir, days, drop=()))
 
 

@@ -110,7 +110,9 @@ def on_second_page(change: Callable[[Answer], Answer]) -> Fault:
 
 
 def malformed_json(upstream: Answer) -> Answer:
-    return Answer(200, b'{"items": [{"id": "x", "createdAt": ', {"Content-Type": "application/json"})
+    return Answer(
+        200, b'{"items": [{"id": "x", "createdAt": ', {"Content-Type": "application/json"}
+    )
 
 
 def truncated_body(upstream: Answer) -> Answer:
@@ -148,7 +150,10 @@ FAILURES: dict[str, tuple[Fault | Callable[[], Fault], tuple[str, ...]]] = {
     "repeated-next": (repeated_next, ("page 2", "cursor")),
     "cursor-cycle": (CursorCycle, ("page 3", "cursor")),
     "fresh-cursor-same-items": (fresh_cursor_same_items, ("page 11", "brought no workflow")),
-    "empty-pages-with-next-forever": (empty_pages_forever, ("pages in a row", "brought no workflow")),
+    "empty-pages-with-next-forever": (
+        empty_pages_forever,
+        ("pages in a row", "brought no workflow"),
+    ),
     "malformed-json": (on_second_page(malformed_json), ("page 2", "JSON")),
     "truncated-body": (on_second_page(truncated_body), ("page 2", "JSON")),
     "huge-body": (on_second_page(huge_body), ("page 2", "larger than 64 MiB")),
