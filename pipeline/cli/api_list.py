@@ -18,7 +18,6 @@ from pipeline.cli.api_common import (
     UtcDateTime,
     api_client,
 )
-from pipeline.cli.numbers import INT32_MAX, count
 from pipeline.cli.output import (
     clean,
     counts_text,
@@ -32,6 +31,7 @@ from pipeline.cli.output import (
 )
 from pipeline.core import settings as settings_module
 from pipeline.core.errors import ConfigError
+from pipeline.core.numbers import INT32_MAX, count
 from pipeline.core.settings import Settings
 from pipeline.fetch.cursors import PageError, iter_pages
 from pipeline.flatten.users import workflow_user_id

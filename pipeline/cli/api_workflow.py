@@ -19,7 +19,6 @@ from pipeline.cli.api_common import (
     elapsed,
     parse_body,
 )
-from pipeline.cli.numbers import count
 from pipeline.cli.output import (
     clean,
     data_table,
@@ -31,6 +30,7 @@ from pipeline.cli.output import (
     text,
     truncate,
 )
+from pipeline.core.numbers import count
 from pipeline.core.redact import strip_url_queries
 from pipeline.flatten.users import workflow_user_id
 

@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from pipeline.cli.numbers import MAX_DAYS, count
 from pipeline.cli.output import stdout_console
 from pipeline.cli.windows import date_options, day_span
+from pipeline.core.numbers import MAX_DAYS, count
 from pipeline.core.settings import Settings
 from pipeline.fetch.windows import day_range
 from pipeline.runs import housekeeping, upgrade

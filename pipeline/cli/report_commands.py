@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
-from pipeline.cli.numbers import decimal
 from pipeline.core import settings as settings_module
+from pipeline.core.numbers import decimal
 from pipeline.core.settings import Settings
 from pipeline.reports.html.cli import html_command
 from pipeline.reports.report import Report, Section, load_report, open_warehouse, to_csv, to_json

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta
 import click
 from rich.text import Text
 
-from pipeline.cli.numbers import INT32_MAX, MAX_DAYS, count, decimal
 from pipeline.cli.output import stdout_console
+from pipeline.core.numbers import INT32_MAX, MAX_DAYS, count, decimal
 from pipeline.fetch.windows import utc_today
 
 

@@ -23,8 +23,8 @@ import duckdb
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.cli.numbers import count
 from pipeline.cli.output import clean, stdout_console, text
+from pipeline.core.numbers import count
 from pipeline.core.settings import Settings
 from pipeline.reports.report import open_warehouse
 

@@ -18,7 +18,6 @@ from rich.text import Text
 
 from pipeline.api import shared_budget
 from pipeline.cli import exits
-from pipeline.cli.numbers import MAX_DAYS, count
 from pipeline.cli.output import data_table, emit_json, format_seconds, stdout_console
 from pipeline.cli.plan import plan
 from pipeline.cli.progress import (
@@ -31,6 +30,7 @@ from pipeline.cli.progress import (
 from pipeline.cli.windows import date_options, day_span, shown_status
 from pipeline.core import settings as defaults
 from pipeline.core.errors import ConfigError
+from pipeline.core.numbers import MAX_DAYS, count
 from pipeline.core.settings import Settings
 from pipeline.fetch import archive
 from pipeline.fetch.windows import day_range, nightly_dates, utc_today
