@@ -244,13 +244,20 @@ def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the published warehouse, with timestamps shown in UTC.
 
     Raises:
-        WarehouseNotFoundError: there is no warehouse file yet.
+        WarehouseNotFoundError: there is no warehouse file yet, or it does not open.
     """
     if not path.is_file():
         raise WarehouseNotFoundError(
             f"No warehouse at {path}. Run `civitai-sync sync` (or `make demo`) to build it."
         )
-    con = duckdb.connect(str(path), read_only=True)
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:  # truncated, foreign, or not readable by this user
+        first = " ".join(str(exc).split())[:300]
+        raise WarehouseNotFoundError(
+            f"Cannot open {path} as a DuckDB warehouse ({first}). Rebuild it from the lake "
+            "with `civitai-sync warehouse`."
+        ) from None
     con.execute("set timezone = 'UTC'")
     return con
 

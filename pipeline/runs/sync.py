@@ -36,6 +36,7 @@ from pipeline.core.errors import (
     PipelineError,
     WindowBusyError,
     WindowError,
+    storage_failure,
 )
 from pipeline.core.settings import Settings
 from pipeline.enrich import archive as job_archive
@@ -328,6 +329,8 @@ def _failure(
         )
     elif isinstance(exc, PipelineError):
         error = WindowError(f"window {day}: {exc}", window=day.isoformat())
+    elif (disk := storage_failure(exc)) is not None:
+        error = WindowError(f"window {day}: {disk}", window=day.isoformat())
     else:
         error = WindowError(
             f"window {day} failed: {type(exc).__name__}: {_short(exc)}", window=day.isoformat()
