@@ -30,6 +30,7 @@ from pipeline.cli.app import cli
 from pipeline.core.settings import Settings
 from pipeline.lake.ledger import Ledger
 from pipeline.lake.store import Lake
+from pipeline.warehouse.publish import publish_warehouse
 from simulator import Faults, SimulatorConfig, SimulatorServer
 from tests.integration.test_sync import assert_matches_truth, run_sync, snapshot
 
@@ -51,6 +52,11 @@ class Synced:
     @property
     def env(self) -> dict[str, str]:
         return cli_env(self.server.url, self.data_dir)
+
+    def publish(self) -> None:
+        """Publish the warehouse of this copy (its views name the lake files by their
+        absolute paths, so the template's warehouse reads the template's lake)."""
+        publish_warehouse(Settings(data_dir=self.data_dir), build_models=False)
 
     def ledger_status(self) -> dict[date, tuple[str, str | None]]:
         rows = Ledger(Lake.from_settings(Settings(data_dir=self.data_dir))).rows()
@@ -108,6 +114,7 @@ def _good_sync(sim: SimulatorServer, tmp_path_factory: pytest.TempPathFactory) -
     data_dir = tmp_path_factory.mktemp("good") / "data"
     results = run_sync(sim, data_dir, sim.account.days)
     assert [r.status for r in results] == ["complete"] * DAYS
+    publish_warehouse(Settings(data_dir=data_dir))
     return data_dir
 
 
