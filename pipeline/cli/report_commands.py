@@ -15,8 +15,9 @@ from pipeline.core import settings as settings_module
 from pipeline.core.numbers import decimal
 from pipeline.core.settings import Settings
 from pipeline.reports.html.cli import html_command
-from pipeline.reports.report import Report, Section, load_report, open_warehouse, to_csv, to_json
+from pipeline.reports.report import Report, Section, load_report, to_csv, to_json
 from pipeline.warehouse.models import discover_models
+from pipeline.warehouse.reader import open_warehouse
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 _PIPE_WIDTH = 200

@@ -26,7 +26,7 @@ from rich.text import Text
 from pipeline.cli.output import clean, stdout_console, text
 from pipeline.core.numbers import count
 from pipeline.core.settings import Settings
-from pipeline.reports.report import open_warehouse
+from pipeline.warehouse.reader import open_warehouse
 
 FORMATS = ("table", "csv", "json")
 BATCH = 1_000

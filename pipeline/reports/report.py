@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -238,28 +237,6 @@ class Report:
     date_to: date | None
     csam_threshold: float | None
     sections: list[Section]
-
-
-def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the published warehouse, with timestamps shown in UTC.
-
-    Raises:
-        WarehouseNotFoundError: there is no warehouse file yet, or it does not open.
-    """
-    if not path.is_file():
-        raise WarehouseNotFoundError(
-            f"No warehouse at {path}. Run `civitai-sync sync` (or `make demo`) to build it."
-        )
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:  # truncated, foreign, or not readable by this user
-        first = " ".join(str(exc).split())[:300]
-        raise WarehouseNotFoundError(
-            f"Cannot open {path} as a DuckDB warehouse ({first}). Rebuild it from the lake "
-            "with `civitai-sync warehouse`."
-        ) from None
-    con.execute("set timezone = 'UTC'")
-    return con
 
 
 def built_params(con: duckdb.DuckDBPyConnection) -> dict[str, object]:
