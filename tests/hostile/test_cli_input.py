@@ -15,10 +15,12 @@ from tests.hostile.conftest import (
     TOKEN,
     Synced,
     assert_clean_failure,
+    assert_window_failed_alone,
     cli_env,
     run_cli,
     sync_args,
 )
+from tests.hostile.proxy import HostileProxy
 from tests.support.scripted_server import ScriptedServer, reply
 
 BAD_NUMBERS = ["nan", "NaN", "inf", "-inf", "1e999", str(10**30), "-1", "-0.5"]
@@ -159,3 +161,32 @@ def test_an_unreachable_api_fails_each_window_at_once_and_keeps_the_data(
         assert state == "failed" and error
         assert "connection refused" in error or "Cannot resolve" in error, error
     synced.assert_intact(untouched=synced.days)
+
+
+@pytest.mark.parametrize("rate", ["nan", "inf", "-1", "0", "1e309", "fast"])
+def test_a_rate_limit_that_is_not_a_rate_is_refused_before_any_request(
+    rate: str, tmp_path: Path
+) -> None:
+    with ScriptedServer(reply(200, json={"items": []})) as server:
+        env = {
+            **cli_env(server.url, tmp_path / "data"),
+            # Read only with a shared budget; nothing listens there, and nothing may be tried.
+            "CIVITAI_SYNC_RATE_BUDGET_URL": "redis://127.0.0.1:9/0",
+            "CIVITAI_SYNC_RATE_LIMIT": rate,
+        }
+        result = run_cli(["sync", "--from", "2026-11-01", "--to", "2026-11-01"], env)
+    stderr = assert_clean_failure(result, 1)
+    assert "CIVITAI_SYNC_RATE_LIMIT" in stderr and len(stderr.strip().splitlines()) == 1
+    assert server.requests == []
+
+
+def test_a_token_with_a_trailing_newline_is_used_bare_and_never_stored(synced: Synced) -> None:
+    def refuse(seen, upstream, proxy):
+        return reply(400, json={"title": "Bad", "detail": seen.headers.get("authorization")})
+
+    with HostileProxy(synced.server.url, day=synced.days[1], fault=refuse) as hostile:
+        env = {**synced.env, "CIVITAI_API_URL": hostile.url, "CIVITAI_API_TOKEN": TOKEN + "\n"}
+        result = run_cli(sync_args(synced.days), env)
+        sent = {s.headers.get("authorization") for s in hostile.requests}
+    assert sent == {f"Bearer {TOKEN}"}
+    assert_window_failed_alone(synced, result, synced.days[1], "400")
