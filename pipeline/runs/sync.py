@@ -129,7 +129,7 @@ def window_guard(
     settings: Settings,
     day: date,
     *,
-    timeout: float = LOCK_TIMEOUT_SECONDS,
+    timeout: float | None = None,
     run_id: str | None = None,
 ) -> Iterator[claims.Held | None]:
     """The right to write the window: its lock on this machine and, when the lake is on
