@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from assets.checks import ALL_CHECKS
 from assets.enrichment import enrich_window
@@ -21,10 +22,14 @@ from tests.hostile.test_pages import repeated_next
 ALL_ASSETS = [ingest_window, enrich_window, build_warehouse, *ALL_CHECKS]
 INGEST = dg.AssetSelection.assets(ingest_window)
 
+# Slow (subprocesses, mounts, Dagster runs): the e2e tier, `make test-e2e`.
+pytestmark = pytest.mark.e2e
+
 
 def test_a_hostile_day_fails_its_partition_alone_with_the_window_message(
     synced: Synced, tmp_path: Path
 ) -> None:
+
     home = tmp_path / "dagster-home"
     home.mkdir()
     bad = synced.days[1]

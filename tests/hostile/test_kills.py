@@ -27,6 +27,9 @@ from tests.integration.test_sync import no_leftovers
 
 CLI = str(Path(sys.executable).with_name("civitai-sync"))
 
+# Slow (subprocesses, mounts, Dagster runs): the e2e tier, `make test-e2e`.
+pytestmark = pytest.mark.e2e
+
 
 def delta_versions(data_dir: Path, table: str) -> int:
     return len(list((data_dir / "lake" / table / "_delta_log").glob("*.json")))
@@ -66,6 +69,7 @@ def slow_jobs(make_simulator: Any) -> SimulatorServer:
 def test_a_sync_killed_during_enrichment_converges_on_the_next_run(
     synced: Synced, slow_jobs: SimulatorServer, point: str
 ) -> None:
+
     data_dir = synced.data_dir
     start = {"job_details": delta_versions(data_dir, "job_details")}
     env = {

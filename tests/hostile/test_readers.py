@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pipeline.core.settings import Settings
 from tests.hostile.conftest import DAYS, PER_DAY, Synced, run_cli, sync_args
@@ -26,6 +27,9 @@ for line in sys.stdin:
         con.execute("create table analyst_notes as select 1 as n")
         print("written", flush=True)
 """
+
+# Slow (subprocesses, mounts, Dagster runs): the e2e tier, `make test-e2e`.
+pytestmark = pytest.mark.e2e
 
 
 class Reader:
@@ -101,6 +105,7 @@ def test_readers_holding_the_warehouse_never_break_a_sync(synced: Synced) -> Non
 def test_a_crashed_read_write_holder_leaves_nothing_that_breaks_the_next_open(
     synced: Synced,
 ) -> None:
+
     synced.publish()
     warehouse = Settings(data_dir=synced.data_dir).warehouse_path
     holder = Reader(warehouse, "rw")

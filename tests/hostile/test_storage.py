@@ -45,6 +45,9 @@ WRITERS = [
     ["warehouse"],
 ]
 
+# Slow (subprocesses, mounts, Dagster runs): the e2e tier, `make test-e2e`.
+pytestmark = pytest.mark.e2e
+
 
 def with_days(args: list[str], synced: Synced) -> list[str]:
     if args[0] in ("sync", "rebuild", "forget"):
@@ -217,7 +220,7 @@ def test_a_data_dir_that_is_a_file_fails_with_one_line(synced: Synced, tmp_path:
     a_file = tmp_path / "not-a-dir"
     a_file.write_text("x")
     env = {**synced.env, "CIVITAI_SYNC_DATA_DIR": str(a_file)}
-    for args in (sync_args(synced.days), ["warehouse"], ["report", "usage"]):
+    for args in (sync_args(synced.days), ["warehouse"], ["report", "usage"], ["status"]):
         result = run_cli(args, env)
         stderr = assert_clean_failure(result, exits.FAILED)
         assert str(a_file) in stderr, stderr
@@ -259,6 +262,7 @@ def test_a_damaged_warehouse_is_said_by_reads_and_rebuilt_by_the_next_sync(
 def test_a_window_held_by_another_process_is_left_alone_with_exit_3(
     synced: Synced, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+
     held = synced.days[1]
     lock = sync_module._window_lock_path(Settings(data_dir=synced.data_dir), held)
     holder = subprocess.Popen(
