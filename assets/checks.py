@@ -24,8 +24,8 @@ from pipeline.lake.ledger import Ledger
 from pipeline.lake.store import Lake
 from pipeline.lake.tables import KEYS
 from pipeline.reports import checks as report_checks
-from pipeline.reports.report import open_warehouse
 from pipeline.warehouse.cache import readable
+from pipeline.warehouse.reader import open_warehouse
 from pipeline.warehouse.views import lake_connection
 
 SAMPLE_ROWS = report_checks.SAMPLE_ROWS

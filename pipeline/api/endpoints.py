@@ -4,7 +4,8 @@ A `Call` also carries how to talk about the request in an error ("workflow 'X'")
 messages built far away in the retry loop can still say what was asked for.
 
 Ids become path segments only through `path_segment`: an id is refused unless it is one
-segment (not empty, not `.` or `..`, no `/`, `\\` or control character), and everything else
+segment (not empty, not `.` or `..`, no `/`, `\\` or control character, nor any of them
+percent-encoded), and everything else
 in it is percent-encoded, `%` included, so it reaches the endpoint it was meant for.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from pipeline.core.errors import UsageError
 from pipeline.core.timefmt import format_datetime
@@ -41,6 +42,10 @@ def check_id(value: object, what: str = "id") -> str:
         problem = "it holds a path separator ('/' or '\\')"
     elif any(unicodedata.category(ch) == "Cc" for ch in value):
         problem = "it holds a control character"
+    elif unquote(value) in (".", "..") or any(c in unquote(value) for c in "/\\"):
+        # Sent encoded it is harmless here, but a gateway that decodes the path twice would
+        # follow it; no id the API gives out holds an encoded separator or dot segment.
+        problem = "it is percent-encoded as a path separator or a dot segment"
     else:
         return value
     shown = repr(value)[:80] if isinstance(value, str) else type(value).__name__

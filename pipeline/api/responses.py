@@ -110,6 +110,15 @@ def decode_page(content: bytes, request_params: dict[str, Any], endpoint: str) -
             endpoint=endpoint,
         ) from None
     except msgspec.DecodeError as exc:
+        if content.lstrip()[:1] == b"<":
+            # A 200 with HTML is a captive portal, a login wall or a CDN challenge answering
+            # in place of the API: not a cut-off page, and running again at once won't help.
+            raise errors.ResponseValidationError(
+                "The API URL answered a workflow page with an HTML page, not JSON (a proxy, "
+                "gateway or login page answered in place of the API); check CIVITAI_API_URL "
+                "and any proxy between here and the API, then run the sync again.",
+                endpoint=endpoint,
+            ) from None
         raise errors.ResponseValidationError(
             f"The API sent a workflow page that is not valid JSON ({exc}); "
             "the response was probably cut off. Run the sync again.",

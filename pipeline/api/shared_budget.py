@@ -40,6 +40,7 @@ from pipeline.core.errors import ConfigError
 
 ENV_BUDGET_URL = "CIVITAI_SYNC_RATE_BUDGET_URL"
 ENV_RATE = "CIVITAI_SYNC_RATE_LIMIT"
+MAX_RATE = 100_000.0
 KEY_PREFIX = "civitai-sync:budget:"
 # The adaptive part, as in the in-process budget.
 RATE_BACKOFF_FACTOR = 0.5
@@ -236,8 +237,15 @@ def from_env(
         return None
     try:
         rate = float(env.get(ENV_RATE) or defaults.JOB_RATE_LIMIT)
-    except ValueError as exc:
-        raise ConfigError(f"{ENV_RATE} must be a number of requests/second") from exc
+    except ValueError:
+        rate = math.nan
+    # NaN would compare false everywhere in the bucket's arithmetic (never throttle, or never
+    # grant), an infinity or zero likewise: a rate is a positive, finite number.
+    if not (math.isfinite(rate) and 0 < rate <= MAX_RATE):
+        raise ConfigError(
+            f"{ENV_RATE}={env.get(ENV_RATE)!r} is not a rate: write a number of requests per "
+            f"second above 0 and at most {MAX_RATE:g}."
+        )
     key = budget_key(api_url, token)
     with _BUDGETS_LOCK:
         found = _BUDGETS.get((url, key, rate))

@@ -31,6 +31,7 @@ from pipeline.cli.output import (
 )
 from pipeline.core import settings as settings_module
 from pipeline.core.errors import ConfigError
+from pipeline.core.numbers import INT32_MAX, count
 from pipeline.core.settings import Settings
 from pipeline.fetch.cursors import PageError, iter_pages
 from pipeline.flatten.users import workflow_user_id
@@ -71,7 +72,7 @@ def _cost_total(wf: dict[str, Any]) -> object:
 @click.command()
 @click.option(
     "--take",
-    type=click.IntRange(min=1),
+    type=count(1, INT32_MAX),
     default=DEFAULT_TAKE,
     show_default=True,
     help="Workflows per page.",
@@ -164,14 +165,14 @@ def workflows(
 @click.command()
 @click.option(
     "--pages",
-    type=click.IntRange(min=1),
+    type=count(1, 100_000),
     default=1,
     show_default=True,
     help="How many of the newest pages to read.",
 )
 @click.option(
     "--take",
-    type=click.IntRange(min=1),
+    type=count(1, INT32_MAX),
     default=settings_module.PAGE_SIZE,
     show_default=True,
     help="Workflows per page.",

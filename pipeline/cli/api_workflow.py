@@ -31,6 +31,7 @@ from pipeline.cli.output import (
     text,
     truncate,
 )
+from pipeline.core.numbers import count
 from pipeline.core.redact import strip_url_queries
 from pipeline.flatten.users import workflow_user_id
 
@@ -200,7 +201,7 @@ def _workflow_block(wf: Workflow, status_code: int) -> list[Any]:
 @click.argument("workflow_id", type=WORKFLOW_ID)
 @click.option(
     "--wait",
-    type=click.IntRange(min=0),
+    type=count(0, 3600),
     default=None,
     metavar="SECONDS",
     help="Let the API wait up to SECONDS for the workflow to finish (about 100 s at most).",

@@ -16,7 +16,7 @@ import click
 from pipeline.cli import exits
 from pipeline.core import log
 from pipeline.core import settings as defaults
-from pipeline.core.errors import PipelineError, UsageError
+from pipeline.core.errors import PipelineError, UsageError, storage_failure
 from pipeline.core.settings import Settings
 
 _LOG_STATE = "civitai_sync.log"
@@ -34,6 +34,12 @@ class _Group(click.Group):
             sys.exit(exits.USAGE)
         except PipelineError as exc:
             click.echo(f"Error: {exc}", err=True)
+            sys.exit(exits.FAILED)
+        except Exception as exc:
+            message = storage_failure(exc)
+            if message is None:
+                raise
+            click.echo(f"Error: {message}", err=True)
             sys.exit(exits.FAILED)
         except KeyboardInterrupt:
             click.echo("Interrupted: windows not finished keep their previous data.", err=True)

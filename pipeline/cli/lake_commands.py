@@ -9,6 +9,7 @@ import click
 
 from pipeline.cli.output import stdout_console
 from pipeline.cli.windows import date_options, day_span
+from pipeline.core.numbers import MAX_DAYS, count
 from pipeline.core.settings import Settings
 from pipeline.fetch.windows import day_range
 from pipeline.runs import housekeeping, upgrade
@@ -56,7 +57,7 @@ def forget(date_from: str | None, date_to: str | None, yes: bool) -> None:
 @click.option(
     "--retention-hours",
     # Files a running sync is about to commit are younger than an hour: 0 could remove them.
-    type=click.IntRange(min=1),
+    type=count(1, 24 * MAX_DAYS),
     default=housekeeping.DEFAULT_RETENTION_HOURS,
     show_default=True,
     help="Keep replaced files this long (an open warehouse may still read them).",

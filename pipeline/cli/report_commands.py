@@ -12,10 +12,12 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from pipeline.core import settings as settings_module
+from pipeline.core.numbers import decimal
 from pipeline.core.settings import Settings
 from pipeline.reports.html.cli import html_command
-from pipeline.reports.report import Report, Section, load_report, open_warehouse, to_csv, to_json
+from pipeline.reports.report import Report, Section, load_report, to_csv, to_json
 from pipeline.warehouse.models import discover_models
+from pipeline.warehouse.reader import open_warehouse
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
 _PIPE_WIDTH = 200
@@ -85,7 +87,7 @@ def _report_options(with_threshold: bool) -> Callable[[Callable[..., Any]], Call
             options.append(
                 click.option(
                     "--threshold",
-                    type=click.FloatRange(0, 100),
+                    type=decimal(0, 100),
                     default=None,
                     metavar="PCT",
                     help="Flag jobs whose highest hive_csam_score is at or above PCT percent "

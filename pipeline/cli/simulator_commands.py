@@ -8,6 +8,7 @@ import click
 from rich.text import Text
 
 from pipeline.cli.output import stdout_console
+from pipeline.core.numbers import INT32_MAX, MAX_DAYS, count, decimal
 from pipeline.fetch.windows import utc_today
 
 
@@ -49,10 +50,16 @@ def _parse_pages(value: str | None) -> frozenset[int]:
     help="TCP port (0 = any free port).",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the generated data.")
+@click.option(
+    "--seed",
+    type=count(-(2**63), 2**63 - 1),
+    default=7,
+    show_default=True,
+    help="Seed of the generated data.",
+)
 @click.option(
     "--days",
-    type=click.IntRange(min=1),
+    type=count(1, MAX_DAYS),
     default=3,
     show_default=True,
     help="How many days of workflows to generate (ending yesterday, unless --start).",
@@ -64,7 +71,7 @@ def _parse_pages(value: str | None) -> frozenset[int]:
     help="First generated day (UTC), YYYY-MM-DD [default: --days days before today, so the "
     "last one is yesterday, as in `civitai-sync demo`].",
 )
-@click.option("--workflows-per-day", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--workflows-per-day", type=count(1, 1_000_000), default=200, show_default=True)
 @click.option(
     "--token",
     default="sim-token",
@@ -73,21 +80,21 @@ def _parse_pages(value: str | None) -> frozenset[int]:
 )
 @click.option(
     "--running-share",
-    type=click.FloatRange(0, 1),
+    type=decimal(0, 1),
     default=0.05,
     show_default=True,
     help="Share of workflows still running until /_simulator/advance.",
 )
 @click.option(
     "--latency-ms",
-    type=click.FloatRange(min=0),
+    type=decimal(0, 600_000),
     default=0,
     show_default=True,
     help="Fault: every API answer takes at least this long (the simulator's own work included).",
 )
 @click.option(
     "--rate-429",
-    type=click.FloatRange(0, 1),
+    type=decimal(0, 1),
     default=0,
     show_default=True,
     help="Fault: share of requests answered 429.",
@@ -100,7 +107,7 @@ def _parse_pages(value: str | None) -> frozenset[int]:
 )
 @click.option(
     "--rate-5xx",
-    type=click.FloatRange(0, 1),
+    type=decimal(0, 1),
     default=0,
     show_default=True,
     help="Fault: share of requests answered 502/503 with an HTML page.",
@@ -110,7 +117,7 @@ def _parse_pages(value: str | None) -> frozenset[int]:
 )
 @click.option(
     "--page-size-clamp",
-    type=click.IntRange(min=1),
+    type=count(1, INT32_MAX),
     default=None,
     help="Fault: never return more than N items per page.",
 )

@@ -24,8 +24,9 @@ from rich.table import Table
 from rich.text import Text
 
 from pipeline.cli.output import clean, stdout_console, text
+from pipeline.core.numbers import count
 from pipeline.core.settings import Settings
-from pipeline.reports.report import open_warehouse
+from pipeline.warehouse.reader import open_warehouse
 
 FORMATS = ("table", "csv", "json")
 BATCH = 1_000
@@ -67,7 +68,7 @@ def register(group: click.Group) -> None:
 )
 @click.option(
     "--max-rows",
-    type=click.IntRange(min=1),
+    type=count(1, 10_000_000),
     default=200,
     show_default=True,
     help="Rows shown per result in table format (csv and json print every row).",

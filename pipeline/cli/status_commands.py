@@ -20,6 +20,7 @@ from rich.text import Text
 from pipeline.cli.output import data_table, emit_json, stdout_console, text
 from pipeline.cli.progress import status_text
 from pipeline.cli.windows import shown_status, spans
+from pipeline.core.errors import ConfigError
 from pipeline.core.settings import Settings
 from pipeline.fetch.windows import iter_gaps, utc_today
 from pipeline.lake.ledger import COUNTS, ENRICH_COUNTS, Ledger, WindowRow
@@ -155,6 +156,12 @@ def status(as_json: bool) -> None:
       civitai-sync status --json | jq '.lag_days, .failed_windows'
     """
     settings = Settings.from_env()
+    if settings.data_dir.exists() and not settings.data_dir.is_dir():
+        # Else it reads as an empty ledger: "nothing synced yet" would hide the mistake.
+        raise ConfigError(
+            f"{settings.data_dir} is a file, not a directory; set CIVITAI_SYNC_DATA_DIR to the "
+            "directory the sync writes."
+        )
     ledger = Ledger(Lake.from_settings(settings))
     rows = ledger.rows()
     shown = [shown_status(settings, row) for row in rows]

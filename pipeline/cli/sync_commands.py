@@ -35,6 +35,7 @@ from pipeline.cli.progress import (
 from pipeline.cli.windows import date_options, day_span, shown_status
 from pipeline.core import settings as defaults
 from pipeline.core.errors import ConfigError
+from pipeline.core.numbers import MAX_DAYS, count
 from pipeline.core.settings import Settings
 from pipeline.fetch import archive
 from pipeline.fetch.windows import day_range, nightly_dates, utc_today
@@ -113,7 +114,7 @@ def _sync_dates(first: date | None, last: date | None, lookback: int | None) -> 
 @date_options
 @click.option(
     "--lookback",
-    type=click.IntRange(min=0),
+    type=count(0, MAX_DAYS),
     default=None,
     help=f"Nightly run: also re-sync this many days before yesterday "
     f"[default: {defaults.DEFAULT_LOOKBACK_DAYS}].",

@@ -27,6 +27,9 @@ before an error is built.
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class PipelineError(Exception):
     """Base of every error this package raises on purpose."""
@@ -143,3 +146,49 @@ class WarehouseNotFoundError(PipelineError):
 
 class LakeError(PipelineError):
     """The lake (Delta tables, raw archive, ledger) could not be read or written."""
+
+
+# What to do about a failure of the disk under the data dir, by errno; the message says the
+# path and the OS's own words first. Any other errno is said as the OS says it.
+_STORAGE_ADVICE = {
+    errno.ENOSPC: "free some space and run again",
+    errno.EDQUOT: "free some space and run again",
+    errno.EACCES: "run as the user that owns the data dir, or set CIVITAI_SYNC_DATA_DIR to a "
+    "directory this user may write",
+    errno.EPERM: "run as the user that owns the data dir, or set CIVITAI_SYNC_DATA_DIR to a "
+    "directory this user may write",
+    errno.EROFS: "set CIVITAI_SYNC_DATA_DIR to a writable directory",
+    errno.ENOTDIR: "CIVITAI_SYNC_DATA_DIR must name a directory, not a file",
+    errno.EISDIR: "a directory stands where a file was expected; move it away",
+}
+# The same failures as the Delta Lake library reports them (its own text, with the errno).
+_DELTA_OS_ERRORS = {f"(os error {code})": code for code in _STORAGE_ADVICE}
+_UNCHANGED = "The previous data is unchanged."
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """One line saying which file could not be read or written, why (the OS's words) and what
+    to do, when `exc` is a failure of the disk (an OSError, or the Delta Lake library's error
+    about one); None for anything else, which is left to surface as the bug it is.
+
+    The CLI and the runs meet these at their boundary rather than at each write: every
+    module of the lake, archive, ledger and warehouse writes files, and the advice depends
+    only on the errno. Nothing was published by the failed step (every publish is a rename
+    or a Delta commit, made last), so the previous data is said to be unchanged."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        where = f" {exc.filename}" if exc.filename else ""
+        said = exc.strerror or os.strerror(exc.errno)
+        advice = _STORAGE_ADVICE.get(exc.errno)
+        return f"cannot write or read{where}: {said}{f'; {advice}' if advice else ''}. {_UNCHANGED}"
+    from deltalake.exceptions import DeltaError  # here: the CLI's start does not need it
+
+    if isinstance(exc, DeltaError):
+        text = " ".join(str(exc).split())[:300]
+        for marker, code in _DELTA_OS_ERRORS.items():
+            if marker in text:
+                return (
+                    f"the lake could not be written: {os.strerror(code)}; "
+                    f"{_STORAGE_ADVICE[code]} ({text}). {_UNCHANGED}"
+                )
+        return f"the lake could not be read or written ({text})."
+    return None

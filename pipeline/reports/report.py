@@ -16,12 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from pipeline.core import duck
 from pipeline.core.errors import WarehouseNotFoundError
 from pipeline.reports.specs import REPORTS, SectionSpec
 from pipeline.warehouse.build import built_models, resolve_params, set_params
@@ -52,15 +50,6 @@ class Report:
     date_to: date | None
     csam_threshold: float | None
     sections: list[Section]
-
-
-def open_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the published warehouse, with timestamps shown in UTC.
-
-    Raises:
-        WarehouseNotFoundError: there is no warehouse file yet.
-    """
-    return duck.connect(path, read_only=True)
 
 
 def built_params(con: duckdb.DuckDBPyConnection) -> dict[str, object]:

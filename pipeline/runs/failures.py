@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.core.errors import AuthenticationError, PipelineError, WindowError
+from pipeline.core.errors import AuthenticationError, PipelineError, WindowError, storage_failure
 from pipeline.core.settings import Settings
 from pipeline.fetch import archive
 from pipeline.fetch.paging import PageError
@@ -50,6 +50,8 @@ def record_failure(
         )
     elif isinstance(exc, PipelineError):
         error = WindowError(f"window {day}: {exc}", window=day.isoformat())
+    elif (disk := storage_failure(exc)) is not None:
+        error = WindowError(f"window {day}: {disk}", window=day.isoformat())
     else:
         error = WindowError(
             f"window {day} failed: {type(exc).__name__}: {short(exc)}", window=day.isoformat()

@@ -107,6 +107,10 @@ def files_under(root: Path) -> list[str]:
         ["results", "../../v1/consumer/jobs"],
         ["blob", "../../evil.jpg", "--download", "--dir", "dl"],
         ["blob", "good.jpg", "--workflow", ".."],
+        ["workflow", "a%2Fb"],
+        ["workflow", "%2e%2e"],
+        ["job", "%5C"],
+        ["blob", "%2E%2E", "--download", "--dir", "dl"],
     ],
 )
 def test_an_id_that_is_not_one_path_segment_is_a_usage_error_before_any_request(
@@ -123,9 +127,9 @@ def test_an_id_that_is_not_one_path_segment_is_a_usage_error_before_any_request(
 
 def test_a_percent_sign_in_an_id_is_sent_encoded() -> None:
     with ScriptedServer(api(workflow_doc([]))) as server:
-        result = run(server.url, "workflow", "a%2Fb")
+        result = run(server.url, "workflow", "a%41b%")
     assert result.exit_code == 1  # not found, but at the endpoint it was meant for
-    assert server.requests[0].target == "/v2/consumer/workflows/a%252Fb"
+    assert server.requests[0].target == "/v2/consumer/workflows/a%2541b%25"
 
 
 # ##### every workflow shape

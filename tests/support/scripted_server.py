@@ -119,10 +119,13 @@ class _Handler(BaseHTTPRequestHandler):
         if answer.chunked:
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            for start in range(0, len(answer.body), 65536):
-                part = answer.body[start : start + 65536]
-                self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
-            self.wfile.write(b"0\r\n\r\n")
+            try:
+                for start in range(0, len(answer.body), 65536):
+                    part = answer.body[start : start + 65536]
+                    self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):  # the client stopped reading
+                self.close_connection = True
             return
         if "Content-Length" not in answer.headers:
             self.send_header("Content-Length", str(len(answer.body)))
@@ -142,6 +145,14 @@ class _Server(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         self.owner.connections.add(request)
         super().process_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (it refused a body, or was stopped) is no error of the
+        # server's; anything else is still printed.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class ScriptedServer:

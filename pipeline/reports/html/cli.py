@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.core import settings as settings_module
+from pipeline.core.numbers import decimal
 from pipeline.core.settings import Settings
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -26,7 +27,7 @@ _DEFAULT_DAYS = 30
 )
 @click.option(
     "--threshold",
-    type=click.FloatRange(0, 100),
+    type=decimal(0, 100),
     default=None,
     metavar="PCT",
     help="Flag jobs whose highest hive_csam_score is at or above PCT percent "

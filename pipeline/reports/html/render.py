@@ -33,7 +33,7 @@ from pipeline.reports.html.data import (
     PageData,
     load_page_data,
 )
-from pipeline.reports.report import open_warehouse
+from pipeline.warehouse.reader import open_warehouse
 
 TITLE = "Civitai orchestration report"
 DEFAULT_FILE = "report.html"
