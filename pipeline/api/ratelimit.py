@@ -65,7 +65,7 @@ class RateBudget(Protocol):
 
 class RateLimiter:
     """In-process adaptive token bucket: at most `rate` requests per second (the ceiling),
-    bursts of up to `burst` (default one second's worth), slower after 429s."""
+    bursts of up to `burst` (default RATE_BURST_SECONDS' worth), slower after 429s."""
 
     def __init__(
         self,
@@ -82,7 +82,7 @@ class RateLimiter:
         if not rate > 0 or math.isinf(rate):
             raise ValueError(f"rate must be a positive number of requests per second, got {rate!r}")
         if burst is None:
-            burst = max(1, math.ceil(rate))
+            burst = max(1, math.ceil(rate * settings.RATE_BURST_SECONDS))
         if burst < 1:
             raise ValueError(f"burst must be at least 1, got {burst!r}")
         if not 0 < backoff_factor <= 1:

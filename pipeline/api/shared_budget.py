@@ -42,12 +42,6 @@ ENV_BUDGET_URL = "CIVITAI_SYNC_RATE_BUDGET_URL"
 ENV_RATE = "CIVITAI_SYNC_RATE_LIMIT"
 MAX_RATE = 100_000.0
 KEY_PREFIX = "civitai-sync:budget:"
-# The adaptive part, as in the in-process budget.
-RATE_BACKOFF_FACTOR = 0.5
-RATE_BACKOFF_INTERVAL = 1.0
-RATE_FLOOR_FRACTION = 1 / 64
-RATE_RECOVERY_FRACTION = 1 / 20
-BURST_SECONDS = 0.1
 # Idle budgets disappear from Redis after a day.
 KEY_TTL_SECONDS = 86_400
 
@@ -145,7 +139,9 @@ class RedisRateBudget:
         self.ceiling = float(rate)
         # A tenth of a second's worth: a caller woken a little late (a busy machine) uses
         # its slot instead of losing it, and no second ever sees more than 1.1 x the rate.
-        self.burst = max(1, math.ceil(rate * BURST_SECONDS) if burst is None else int(burst))
+        self.burst = max(
+            1, math.ceil(rate * defaults.RATE_BURST_SECONDS) if burst is None else int(burst)
+        )
         self.key = key
         self._redis = redis.Redis.from_url(url, socket_timeout=10)
         self._script = self._redis.register_script(_SCRIPT)
@@ -162,10 +158,10 @@ class RedisRateBudget:
                 op,
                 self.ceiling,
                 self.burst,
-                RATE_BACKOFF_FACTOR,
-                RATE_BACKOFF_INTERVAL,
-                RATE_FLOOR_FRACTION,
-                RATE_RECOVERY_FRACTION,
+                defaults.RATE_BACKOFF_FACTOR,
+                defaults.RATE_BACKOFF_INTERVAL,
+                defaults.RATE_FLOOR_FRACTION,
+                defaults.RATE_RECOVERY_FRACTION,
                 pause,
                 KEY_TTL_SECONDS,
             ],

@@ -69,6 +69,9 @@ RATE_BACKOFF_FACTOR = 0.7
 RATE_BACKOFF_INTERVAL = 1.0
 RATE_FLOOR_FRACTION = 1 / 64
 RATE_RECOVERY_FRACTION = 1 / 20
+# A budget's burst: a tenth of a second's worth, so that a caller woken a little late (a busy
+# machine) uses its slot instead of losing it, while no second sees more than 1.1 x the rate.
+RATE_BURST_SECONDS = 0.1
 
 # A day with many pages is fetched as up to this many sub-windows at once (parallel cursor
 # chains), each worth at least MIN_PAGES_PER_CHAIN pages; a small day stays one chain.

@@ -49,8 +49,10 @@ def test_burst_goes_out_at_once_then_the_rate_applies() -> None:
     assert clock.sleeps == [0.1, 0.1]
 
 
-def test_default_burst_is_one_second_of_budget() -> None:
-    assert limiter(50.0).burst == 50
+def test_default_burst_is_a_tenth_of_a_second_of_budget() -> None:
+    # No second then sees more than 1.1 x the rate.
+    assert limiter(400.0).burst == 40
+    assert limiter(50.0).burst == 5
     assert limiter(0.5).burst == 1
 
 
