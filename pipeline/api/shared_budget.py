@@ -15,7 +15,7 @@ The bucket is the same adaptive GCRA as the in-process `RateLimiter` (a "theoret
 time" per budget), run as one Lua script per request so that reservations from all machines
 are atomic and use one clock, the Redis server's. A caller reserves the next send slot in one
 round trip and sleeps locally until it; a 429 reported by any worker pauses everyone for its
-Retry-After (at least RETRY_AFTER_FLOOR) and halves the rate (at most once per
+Retry-After (at least RETRY_AFTER_FLOOR) and cuts the rate by RATE_BACKOFF_FACTOR (at most once per
 RATE_BACKOFF_INTERVAL, never below RATE_FLOOR_FRACTION of the ceiling); each second without
 one gives back RATE_RECOVERY_FRACTION of the ceiling. A caller whose slot falls inside a pause
 that started while it slept reserves again.
