@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
@@ -291,7 +292,9 @@ class Ledger:
             self._append(events)
 
     # --- reading ---------------------------------------------------------------------------
-    def events(self) -> pa.Table:
+    def events(self, days: Sequence[date] | None = None) -> pa.Table:
+        """The event log (only the events of `days` when given: a window's row needs no
+        other window's events, and the log grows with every run)."""
         try:
             table = DeltaTable(self.uri, storage_options=self.lake.storage_options)
         except TableNotFoundError:
@@ -300,7 +303,9 @@ class Ledger:
         # leaves a reader thread alive at interpreter exit, and the process then aborts
         # ("terminate called without an active exception", ~1 short command in 15). The log
         # is small, so nothing is lost.
-        data = table.to_pyarrow_dataset().to_table(use_threads=False)
+        dataset = table.to_pyarrow_dataset()
+        wanted = None if days is None else ds.field("window_date").isin(pa.array(days, pa.date32()))
+        data = dataset.to_table(filter=wanted, use_threads=False)
         for column in EVENTS:
             if column.name not in data.column_names:
                 data = data.append_column(column, pa.nulls(data.num_rows, column.type))
@@ -315,16 +320,12 @@ class Ledger:
 
     def rows(self, days: Sequence[date] | None = None) -> list[WindowRow]:
         """Every window (or those of `days`), oldest first."""
-        events = self.events().sort_by([("at", "ascending")]).to_pylist()
+        events = self.events(days).sort_by([("at", "ascending")]).to_pylist()
         state: dict[date, WindowRow | None] = {}
         for event in events:
             day = event["window_date"]
             state[day] = _apply(state.get(day), event)
-        rows = sorted((row for row in state.values() if row is not None), key=_day)
-        if days is not None:
-            wanted = set(days)
-            rows = [row for row in rows if row.window_date in wanted]
-        return rows
+        return sorted((row for row in state.values() if row is not None), key=_day)
 
     def get(self, day: date) -> WindowRow | None:
         found = self.rows([day])
