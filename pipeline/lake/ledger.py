@@ -21,6 +21,7 @@ replacing it. `maintain` compacts the log.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
@@ -34,7 +35,12 @@ from deltalake.exceptions import TableNotFoundError
 from pipeline.fetch.windows import iter_gaps
 from pipeline.lake.store import Committed, Lake
 
+log = logging.getLogger(__name__)
 LEDGER_TABLE = "_ledger"
+# Every append is a file of its own and a read opens them all: a year of nightly runs is
+# thousands of tiny files and seconds per read. Past this many, recording a complete window
+# compacts the log into one file (as `maintain` does).
+COMPACT_AFTER_FILES = 64
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
 RUNNING, COMPLETE, PARTIAL, FAILED = "running", "complete", "partial", "failed"
@@ -246,6 +252,17 @@ class Ledger:
                 }
             ]
         )
+        self._compact_if_scattered()
+
+    def _compact_if_scattered(self) -> None:
+        # Best effort: a compaction that loses to another writer's commit leaves the log as it
+        # was, only slower to read, and the next complete window tries again.
+        try:
+            table = DeltaTable(self.uri, storage_options=self.lake.storage_options)
+            if table.get_add_actions(flatten=True).num_rows >= COMPACT_AFTER_FILES:
+                table.optimize.compact()
+        except Exception as exc:
+            log.debug("ledger not compacted yet: %s", exc)
 
     def fail(
         self, day: date, error: str, *, seconds: float | None = None, run_id: str | None = None
@@ -322,6 +339,9 @@ class Ledger:
         """Every window (or those of `days`), oldest first."""
         events = self.events(days).sort_by([("at", "ascending")]).to_pylist()
         state: dict[date, WindowRow | None] = {}
+        # A compaction racing an append can leave an event in two files (delta-rs 1.x): the
+        # log is at-least-once. Each event sets state rather than adding to it, and a repeat
+        # sorts next to its original (same `at`), so folding it twice changes nothing.
         for event in events:
             day = event["window_date"]
             state[day] = _apply(state.get(day), event)
