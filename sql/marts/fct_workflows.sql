@@ -1,8 +1,5 @@
 -- purpose: one row per workflow with its outcome, step mix, job count, timings and net Buzz spend.
 -- grain: workflow_id
--- materialized: incremental
--- Kept as a table, a window's rows recomputed when it changes (a workflow and all its children
--- live in the window of its createdAt): the table analysts query most reads as fast as a copy.
 -- A workflow is finished when its status is final (is_final_status: succeeded, failed, expired, canceled, deleted).
 -- Buzz comes from the transaction list, not cost.total: a refund is a credit that cancels a debit.
 -- columns:
