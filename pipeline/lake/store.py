@@ -80,7 +80,15 @@ _WINDOW = "civitai_sync.window"
 _HISTORY_LOOKBACK = 50
 # Commits of other windows landing meanwhile: each costs a retry, never a failure.
 _COMMIT_RETRIES = 50
-_CREATE_LOCK = threading.Lock()
+_CREATE_LOCKS: dict[str, threading.Lock] = {}
+_CREATE_LOCKS_GUARD = threading.Lock()
+
+
+def _create_lock(table_uri: str) -> threading.Lock:
+    """One lock per table: two threads creating the same table must not both try, while
+    different tables are created side by side."""
+    with _CREATE_LOCKS_GUARD:
+        return _CREATE_LOCKS.setdefault(table_uri, threading.Lock())
 
 
 class Lake:
@@ -134,7 +142,7 @@ class Lake:
         return self._open(table) is not None
 
     def _create(self, table: str) -> DeltaTable:
-        with _CREATE_LOCK:
+        with _create_lock(self.table_uri(table)):
             found = self._open(table)
             if found is not None:
                 return found
