@@ -32,9 +32,10 @@ import os
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
+from pipeline.api.ratelimit import BudgetStats
 from pipeline.core import settings as defaults
 from pipeline.core.errors import ConfigError
 
@@ -105,21 +106,10 @@ return {string.format('%.6f', out), string.format('%.6f', rate)}
 
 
 @dataclass(frozen=True)
-class SharedBudgetStats:
-    """The budget's figures across all workers (`granted`, `throttles`, `backoffs`,
-    `paused_seconds`), its `ceiling`, current and lowest `rate`, and this process's share."""
+class SharedBudgetStats(BudgetStats):
+    """The budget's figures across all workers, and this process's share (`granted_here`)."""
 
-    ceiling: float
-    rate: float
-    lowest_rate: float
-    granted: int
-    throttles: int
-    backoffs: int
-    paused_seconds: float
     granted_here: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return {k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(self).items()}
 
 
 def budget_key(api_url: str, token: str | None) -> str:
